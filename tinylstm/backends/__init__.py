@@ -1,0 +1,71 @@
+"""The ``--backend`` registry of ``tinylstm predict``: one name per way of running the trained model.
+
+Each backend is a module in this package that calls :func:`register` when imported; add its module name to
+:data:`MODULES`. A backend takes the model directory and raw input rows (n, features) in CSV units and returns
+predictions (n,) in target units, so every target can be compared on the same rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import UserError
+
+PredictFn = Callable[[Path, np.ndarray, argparse.Namespace], np.ndarray]
+ArgsFn = Callable[[argparse.ArgumentParser], None]
+
+#: Modules (in this package) that register backends, in ``--help`` order.
+MODULES = ("float",)
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    help: str
+    predict: PredictFn
+    add_arguments: ArgsFn | None = None
+
+
+_REGISTRY: dict[str, Backend] = {}
+
+
+def register(name: str, help: str, add_arguments: ArgsFn | None = None) -> Callable[[PredictFn], PredictFn]:
+    """Decorator: register ``fn(model_dir, X_raw, args) -> y`` as backend ``name``."""
+
+    def deco(fn: PredictFn) -> PredictFn:
+        if name in _REGISTRY:
+            raise ValueError(f"backend {name!r} registered twice")
+        _REGISTRY[name] = Backend(name, help, fn, add_arguments)
+        return fn
+
+    return deco
+
+
+def _load() -> None:
+    if not _REGISTRY:
+        for module in MODULES:
+            importlib.import_module(f"{__name__}.{module}")
+
+
+def all_backends() -> list[Backend]:
+    _load()
+    return list(_REGISTRY.values())
+
+
+def get(name: str) -> Backend:
+    _load()
+    if name not in _REGISTRY:
+        raise UserError(f"unknown backend {name!r}; available: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def run(name: str, model_dir: Path, X_raw: np.ndarray, args: argparse.Namespace | None = None) -> np.ndarray:
+    """Predict raw rows with backend ``name``; returns (n,) float64 in target units."""
+    y = get(name).predict(Path(model_dir), np.asarray(X_raw, dtype=np.float64), args or argparse.Namespace())
+    return np.asarray(y, dtype=np.float64).reshape(-1)

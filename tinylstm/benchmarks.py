@@ -1,0 +1,75 @@
+"""The ``tinylstm bench`` registry: each section measures figures and returns a Markdown table.
+
+Tests assert correctness; benchmarks report numbers. A section module calls :func:`register` when imported;
+add its module name to :data:`MODULES`. Report deterministic counts (bytes, instructions, cycles) beside any
+wall-clock time: this kind of machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import UserError
+
+SectionFn = Callable[[Path, argparse.Namespace], str]
+
+#: Modules (importable names) that register bench sections, in report order.
+MODULES: tuple[str, ...] = ("tinylstm.bench_training",)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    help: str
+    run: SectionFn
+
+
+_REGISTRY: dict[str, Section] = {}
+
+
+def register(name: str, help: str) -> Callable[[SectionFn], SectionFn]:
+    def deco(fn: SectionFn) -> SectionFn:
+        _REGISTRY[name] = Section(name, help, fn)
+        return fn
+
+    return deco
+
+
+def all_sections() -> list[Section]:
+    if not _REGISTRY:
+        for module in MODULES:
+            importlib.import_module(module)
+    return list(_REGISTRY.values())
+
+
+def select(only: str | None) -> list[Section]:
+    sections = all_sections()
+    if not only:
+        return sections
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in _REGISTRY]
+    if unknown:
+        raise UserError(f"unknown bench section(s) {unknown}; available: {', '.join(_REGISTRY)}")
+    return [s for s in sections if s.name in wanted]
+
+
+def run_cli(args: argparse.Namespace) -> Path:
+    """Run the selected sections and write one Markdown file of tables (atomic)."""
+    from . import atomic
+
+    parts = ["# tinylstm benchmarks", "",
+             "Deterministic counts (bytes, instructions, cycles) are exact; wall-clock times come from a shared "
+             "2-core VM and swing between runs, so compare ratios measured in the same run.", ""]
+    for section in select(args.only):
+        if not args.quiet:
+            print(f"bench: {section.name} ...", flush=True)
+        parts += [f"## {section.name}", "", section.run(Path(args.model), args).rstrip(), ""]
+    text = "\n".join(parts)
+    atomic.write_text(args.out, text)
+    if not args.quiet:
+        print(text)
+    return Path(args.out)

@@ -1,0 +1,213 @@
+"""The ``tinylstm`` command line.
+
+Every user error prints one line ``tinylstm: error: ...`` and exits with code 2; ``--debug`` shows the traceback.
+Heavy imports (TensorFlow) happen inside the commands that need them, so ``--help`` and input checks are fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import EXIT_USER_ERROR, UserError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+
+def _csv_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    from .data import DEFAULT_CSV, DEFAULT_FEATURES, DEFAULT_TARGET
+
+    p.add_argument("--data", type=Path, default=DEFAULT_CSV, help="CSV file (default: %(default)s)")
+    p.add_argument("--features", type=_csv_list, default=list(DEFAULT_FEATURES),
+                   help="comma-separated feature columns, one time step each (default: %(default)s)")
+    p.add_argument("--target", default=DEFAULT_TARGET, help="target column (default: %(default)s)")
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from .train import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.learning_rate, help="learning rate (default: %(default)s)")
+    p.add_argument("--optimizer", default=d.optimizer, help="adam, adamw, nadam, rmsprop or sgd")
+    p.add_argument("--lstm-units", type=lambda s: [int(v) for v in _csv_list(s)], default=d.lstm_units,
+                   help="units per LSTM layer, e.g. 12,12 (default: %(default)s)")
+    p.add_argument("--dense-units", type=lambda s: [int(v) for v in _csv_list(s)], default=d.dense_units,
+                   help="units per hidden ReLU dense layer (default: %(default)s)")
+    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
+
+
+def _train_config(args: argparse.Namespace):
+    from .train import TrainConfig
+
+    if args.epochs < 1:
+        raise UserError(f"--epochs must be >= 1, got {args.epochs}")
+    return TrainConfig(seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+                       optimizer=args.optimizer, lstm_units=args.lstm_units, dense_units=args.dense_units,
+                       patience=args.patience)
+
+
+# ------------------------------------------------------------------------------------------- commands
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from .data import fetch
+
+    path = fetch(args.dest, args.url)
+    print(f"wrote {path} (SHA-256 verified)")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    pipeline.train_only(args.data, args.features, args.target, _train_config(args), args.out, args.quiet)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    pipeline.evaluate_only(args.model, args.data, args.out, args.figures, args.quiet)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    pipeline.run(args.data, args.features, args.target, _train_config(args), args.out, args.figures, args.quiet)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from . import predict
+
+    n = predict.predict_csv(args.model, args.data, args.out, args.backend, args)
+    if not args.quiet:
+        print(f"wrote {args.out} ({n} rows, backend {args.backend})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export
+
+    exporter = export.get(args.target_name)
+    written = exporter.export(args.model, args.out, args)
+    if not args.quiet:
+        for path in written:
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import benchmarks
+
+    benchmarks.run_cli(args)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from . import backends, benchmarks, export
+
+    parser = argparse.ArgumentParser(prog="tinylstm", description="One tiny LSTM from a CSV to every embedded target, each export verified.")
+    parser.add_argument("--version", action="version", version=f"tinylstm {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    common.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p_data = sub.add_parser("data", help="data set commands", parents=[common])
+    data_sub = p_data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    from .data import DATASET_URL, DEFAULT_CSV
+
+    p_fetch = data_sub.add_parser("fetch", help="download the reference CSV (SHA-256 verified)", parents=[common])
+    p_fetch.add_argument("--dest", type=Path, default=DEFAULT_CSV, help="where to write it (default: %(default)s)")
+    p_fetch.add_argument("--url", default=DATASET_URL, help="source URL (default: the tutorial's published copy)")
+    p_fetch.set_defaults(func=cmd_data_fetch)
+
+    p_train = sub.add_parser("train", help="train the model and write the weight bundle", parents=[common])
+    _add_data_args(p_train)
+    _add_train_args(p_train)
+    p_train.add_argument("--out", type=Path, default=Path("artifacts/model"), help="model directory")
+    p_train.set_defaults(func=cmd_train)
+
+    p_eval = sub.add_parser("evaluate", help="metrics, baselines, figures and report for a trained model",
+                            parents=[common])
+    p_eval.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
+    p_eval.add_argument("--data", type=Path, default=DEFAULT_CSV, help="the CSV the model was trained on")
+    p_eval.add_argument("--out", type=Path, default=Path("artifacts"), help="report directory")
+    p_eval.add_argument("--figures", type=Path, default=Path("figures"), help="figure directory")
+    p_eval.set_defaults(func=cmd_evaluate)
+
+    p_run = sub.add_parser("run", help="the whole pipeline: train, evaluate, figures, every export",
+                           parents=[common])
+    _add_data_args(p_run)
+    _add_train_args(p_run)
+    p_run.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact directory")
+    p_run.add_argument("--figures", type=Path, default=Path("figures"), help="figure directory")
+    p_run.set_defaults(func=cmd_run)
+
+    p_pred = sub.add_parser("predict", help="predict raw CSV rows with any backend", parents=[common])
+    p_pred.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
+    p_pred.add_argument("--data", type=Path, required=True, help="CSV with the model's feature columns")
+    p_pred.add_argument("--out", type=Path, required=True, help="output CSV (input rows + a prediction column)")
+    names = [b.name for b in backends.all_backends()]
+    p_pred.add_argument("--backend", default="keras", choices=names,
+                        help="; ".join(f"{b.name}: {b.help}" for b in backends.all_backends()))
+    for backend in backends.all_backends():
+        if backend.add_arguments:
+            backend.add_arguments(p_pred.add_argument_group(f"backend {backend.name}"))
+    p_pred.set_defaults(func=cmd_predict)
+
+    p_export = sub.add_parser("export", help="export the trained model to a target", parents=[common])
+    ex_sub = p_export.add_subparsers(dest="target_name", required=True, metavar="TARGET")
+    for exporter in export.all_exporters():
+        p = ex_sub.add_parser(exporter.name, help=exporter.help, parents=[common])
+        p.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
+        p.add_argument("--out", type=Path, default=Path("artifacts") / exporter.default_subdir,
+                       help="output directory (default: %(default)s)")
+        if exporter.add_arguments:
+            exporter.add_arguments(p)
+        p.set_defaults(func=cmd_export)
+
+    p_bench = sub.add_parser("bench", help="measure figures (sizes, counts, times, accuracy) into a table",
+                             parents=[common])
+    p_bench.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
+    p_bench.add_argument("--out", type=Path, default=Path("artifacts/bench.md"), help="Markdown table output")
+    p_bench.add_argument("--only", help="comma-separated sections: " +
+                         ", ".join(s.name for s in benchmarks.all_sections()))
+    p_bench.add_argument("--seeds", type=int, default=5, help="seeds for the training benchmark")
+    p_bench.add_argument("--data", type=Path, default=DEFAULT_CSV, help="CSV for the training benchmark")
+    p_bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except UserError as err:
+        if debug:
+            raise
+        print(f"tinylstm: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("tinylstm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""Data layer: fetch the reference CSV, load any CSV, clean, split, scale and shape into sequences.
+
+Every problem a user can cause raises :class:`~tinylstm.errors.DataError` with a one-line message naming the
+file and, where known, the line and column. Line numbers are 1-based lines of the file (the header is line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import atomic
+from .errors import DataError
+
+DEFAULT_CSV = Path("data/FuelConsumption.csv")
+DEFAULT_FEATURES = ("ENGINE SIZE", "CYLINDERS", "COEMISSIONS")
+DEFAULT_TARGET = "FUEL CONSUMPTION"
+DATASET_URL = "https://raw.githubusercontent.com/thommaskevin/TinyML/main/18_LSTM/data/FuelConsumption.csv"
+DATASET_SHA256 = "46cf0d3a2d59074d98d97f361acdf1bd20681b78de4a8b5248a3fe5e517a334e"
+#: Units of the reference data set's columns (other CSVs have none unless the user gives them).
+REFERENCE_UNITS = {
+    "ENGINE SIZE": "L",
+    "CYLINDERS": "count",
+    "COEMISSIONS": "g/km",
+    "FUEL CONSUMPTION": "L/100km",
+}
+
+#: Largest magnitude accepted in a cell. Every target computes in float32 or narrower fixed point, where the
+#: standardised values of a column holding numbers beyond this lose all precision; such a cell is a typo.
+MAX_ABS_VALUE = 1e15
+#: Fewest cleaned rows with which a 70/30 split still leaves a training set with a validation split.
+MIN_ROWS = 10
+_DELIMITERS = ",;\t|"
+
+
+# --------------------------------------------------------------------------------------------------- fetch
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def fetch(
+    dest: Path = DEFAULT_CSV,
+    url: str = DATASET_URL,
+    sha256: str = DATASET_SHA256,
+    timeout_s: float = 30.0,
+) -> Path:
+    """Download ``url`` to ``dest``, verify its SHA-256 and rename it into place.
+
+    Nothing is written to ``dest`` unless the checksum matches, so a good existing copy is never replaced by a
+    bad download. Returns ``dest``.
+    """
+    dest = Path(dest)
+    manual = f"put the file at {dest} by hand (SHA-256 {sha256})"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            payload = resp.read()
+    except urllib.error.HTTPError as err:
+        raise DataError(f"{url}: download failed with HTTP {err.code} {err.reason}; {manual}") from err
+    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise DataError(f"{url}: cannot download ({reason}); offline? {manual}") from err
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != sha256:
+        raise DataError(
+            f"{url}: checksum mismatch (got SHA-256 {digest}, expected {sha256}); {dest} left untouched"
+        )
+    atomic.write_bytes(dest, payload)
+    return dest
+
+
+def ensure_default_dataset(path: Path) -> Path:
+    """Return ``path``; if it is the default data set and missing, download it first."""
+    path = Path(path)
+    if not path.exists() and path.resolve() == DEFAULT_CSV.resolve():
+        fetch(path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- reading
+@dataclass(frozen=True)
+class RawTable:
+    """A CSV read as text: stripped column names and rows of stripped string cells."""
+
+    path: Path
+    columns: list[str]
+    rows: list[list[str]]
+    delimiter: str
+    encoding: str
+
+
+def _decode(path: Path, blob: bytes) -> tuple[str, str]:
+    if b"\x00" in blob[:8192]:
+        raise DataError(f"{path}: binary content (NUL bytes), not a CSV text file")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return blob.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return blob.decode("latin-1"), "latin-1"
+
+
+def _sniff_delimiter(path: Path, header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        return ","  # a single column; the column check will say what is missing
+    ties = [d for d, n in counts.items() if n == counts[best]]
+    if len(ties) > 1:
+        raise DataError(f"{path}: line 1: cannot tell the delimiter (header has as many of {ties!r})")
+    return best
+
+
+def read_table(path: str | Path) -> RawTable:
+    """Read a delimited text file into a :class:`RawTable`.
+
+    The delimiter (``, ; TAB |``) is detected from the header; the encoding is UTF-8 (with or without BOM),
+    else Windows-1252, else Latin-1.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a CSV file")
+    blob = path.read_bytes()
+    if not blob.strip():
+        raise DataError(f"{path}: empty file")
+    text, encoding = _decode(path, blob)
+    lines = text.splitlines()
+    delimiter = _sniff_delimiter(path, lines[0])
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        all_rows = [row for row in reader]
+    except csv.Error as err:
+        raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({err})") from err
+    header = [name.strip() for name in all_rows[0]]
+    rows = [[cell.strip() for cell in row] for row in all_rows[1:]]
+    if not any(any(cell for cell in row) for row in rows):
+        raise DataError(f"{path}: header only, no data rows")
+    return RawTable(path, header, rows, delimiter, encoding)
+
+
+# -------------------------------------------------------------------------------------------- cleaning
+@dataclass
+class CleanReport:
+    """What cleaning did, in row counts of the file's data rows."""
+
+    rows_read: int
+    dropped_missing: int
+    dropped_duplicate: int
+    rows_kept: int
+    missing_by_column: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """One line for the console and the report."""
+        missing = ", ".join(f"{c}: {n}" for c, n in self.missing_by_column.items() if n) or "none"
+        return (
+            f"{self.rows_read} rows read; dropped {self.dropped_duplicate} duplicate row(s) and "
+            f"{self.dropped_missing} row(s) with missing values (blank/NaN cells by column: {missing}); "
+            f"{self.rows_kept} rows kept"
+        )
+
+
+@dataclass
+class Dataset:
+    """Cleaned numeric data: ``X`` (rows × features) and ``y`` (rows,) in the CSV's own units."""
+
+    path: Path
+    features: list[str]
+    target: str
+    X: np.ndarray
+    y: np.ndarray
+    clean: CleanReport
+    units: dict[str, str] = field(default_factory=dict)
+    sha256: str = ""
+
+
+_MISSING = {"", "nan", "na", "n/a", "null", "none", "?"}
+
+
+def _parse_cell(path: Path, line: int, column: str, cell: str) -> float:
+    if cell.lower() in _MISSING:
+        return math.nan
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DataError(f"{path}: line {line}, column {column!r}: {cell!r} is not a number") from None
+    if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+        raise DataError(
+            f"{path}: line {line}, column {column!r}: {cell!r} is an absurd magnitude "
+            f"(accepted: finite and |x| <= {MAX_ABS_VALUE:g})"
+        )
+    return value
+
+
+def _column_index(table: RawTable, name: str) -> int:
+    matches = [i for i, c in enumerate(table.columns) if c == name.strip()]
+    if not matches:
+        raise DataError(
+            f"{table.path}: no column {name.strip()!r}; available columns: {', '.join(table.columns)}"
+        )
+    return matches[0]
+
+
+def load_dataset(
+    path: str | Path = DEFAULT_CSV,
+    features: Sequence[str] = DEFAULT_FEATURES,
+    target: str = DEFAULT_TARGET,
+) -> Dataset:
+    """Load, validate and clean a CSV like the reference notebook.
+
+    Cleaning: exact duplicate rows (all columns) are dropped first, then rows with a missing value (blank or
+    NaN-like) in a used column. Non-numeric or absurd cells in used columns are errors, not dropped.
+    """
+    table = read_table(path)
+    features = [f.strip() for f in features]
+    target = target.strip()
+    if target in features:
+        raise DataError(f"{table.path}: target column {target!r} is also a feature")
+    used = [*features, target]
+    idx = [_column_index(table, c) for c in used]
+    width = len(table.columns)
+
+    seen: set[tuple[str, ...]] = set()
+    values: list[list[float]] = []
+    n_dup = 0
+    missing_by_column = {c: 0 for c in used}
+    n_missing_rows = 0
+    n_rows = 0
+    for offset, row in enumerate(table.rows):
+        line = offset + 2
+        if not any(row):
+            continue  # blank line
+        n_rows += 1
+        if len(row) > width:
+            raise DataError(f"{table.path}: line {line}: {len(row)} fields, header has {width}")
+        row = row + [""] * (width - len(row))
+        key = tuple(row)
+        if key in seen:
+            n_dup += 1
+            continue
+        seen.add(key)
+        parsed = [_parse_cell(table.path, line, c, row[i]) for c, i in zip(used, idx)]
+        gaps = [c for c, v in zip(used, parsed) if math.isnan(v)]
+        if gaps:
+            n_missing_rows += 1
+            for c in gaps:
+                missing_by_column[c] += 1
+            continue
+        values.append(parsed)
+
+    report = CleanReport(n_rows, n_missing_rows, n_dup, len(values), missing_by_column)
+    if len(values) < MIN_ROWS:
+        raise DataError(f"{table.path}: too few rows to split and train: {report.describe()} (need {MIN_ROWS})")
+    arr = np.asarray(values, dtype=np.float64)
+    units = {c: REFERENCE_UNITS[c] for c in used if c in REFERENCE_UNITS}
+    return Dataset(table.path, features, target, arr[:, :-1], arr[:, -1], report, units, sha256_of(table.path))
+
+
+# ------------------------------------------------------------------------------------ split and scaling
+@dataclass(frozen=True)
+class Split:
+    """Row indices into a :class:`Dataset` for the train and test sets."""
+
+    train: np.ndarray
+    test: np.ndarray
+
+
+def split(n_rows: int, test_size: float = 0.3, seed: int = 42) -> Split:
+    """The reference split: ``sklearn.model_selection.train_test_split`` with ``random_state=seed``."""
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(np.arange(n_rows), test_size=test_size, random_state=seed)
+    return Split(np.asarray(train), np.asarray(test))
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Standardisation of features and target: ``scaled = (raw - mean) / scale``.
+
+    Statistics come from the training split only (population standard deviation, as scikit-learn's
+    ``StandardScaler``). It is part of the model: every export takes raw inputs and returns raw target units.
+    """
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: float
+    y_scale: float
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, names: Sequence[str] = (), target: str = "target",
+            path: Path | str = "data") -> "Scaler":
+        """Fit on training rows; a zero-variance column is an error naming the column."""
+        x_scale = X.std(axis=0)
+        y_scale = float(y.std())
+        for i, s in enumerate(x_scale):
+            if not s > 0:
+                name = names[i] if i < len(names) else f"#{i}"
+                raise DataError(f"{path}: column {name!r} is constant in the training rows (zero variance)")
+        if not y_scale > 0:
+            raise DataError(f"{path}: target column {target!r} is constant in the training rows (zero variance)")
+        return cls(X.mean(axis=0), x_scale, float(y.mean()), y_scale)
+
+    def transform_x(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float64) - self.x_mean) / self.x_scale
+
+    def transform_y(self, y: np.ndarray) -> np.ndarray:
+        return (np.asarray(y, dtype=np.float64) - self.y_mean) / self.y_scale
+
+    def inverse_y(self, y_scaled: np.ndarray) -> np.ndarray:
+        return np.asarray(y_scaled, dtype=np.float64) * self.y_scale + self.y_mean
+
+
+# ---------------------------------------------------------------------------------------- sequences
+#: Sequence layouts. ``feature_per_step``: each feature is one time step holding one value (the reference);
+#: ``window``: sliding windows over a time series, several features per step (see :func:`sliding_windows`).
+LAYOUTS = ("feature_per_step", "window")
+
+
+def to_sequences(X_scaled: np.ndarray, layout: str = "feature_per_step") -> np.ndarray:
+    """Shape scaled rows (n, F) into LSTM input (n, steps, values_per_step), float32."""
+    X_scaled = np.asarray(X_scaled, dtype=np.float32)
+    if layout == "feature_per_step":
+        return X_scaled.reshape(X_scaled.shape[0], X_scaled.shape[1], 1)
+    raise ValueError(f"layout {layout!r} needs sliding_windows(), not to_sequences()")
+
+
+def sliding_windows(series: np.ndarray, window: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Windows over a time series (T, F): inputs (n, window, F) and the target ``horizon`` steps after each.
+
+    The target is column 0 of the series. This is the layout for real time series (several features per step).
+    """
+    series = np.asarray(series, dtype=np.float32)
+    if series.ndim == 1:
+        series = series[:, None]
+    n = series.shape[0] - window - horizon + 1
+    if n <= 0:
+        raise ValueError(f"series of {series.shape[0]} steps is too short for window {window} + horizon {horizon}")
+    X = np.stack([series[i : i + window] for i in range(n)])
+    y = series[window + horizon - 1 : window + horizon - 1 + n, 0]
+    return X, y

@@ -1,0 +1,198 @@
+"""The pipeline behind ``tinylstm train``, ``evaluate`` and ``run``.
+
+Layout of ``--out`` (default ``artifacts/``)::
+
+    model/      model.keras, bundle.npz (the weight bundle), config.json, history.json, split.json
+    report.json every metric, the data summary, links to figures and exports
+    report.md   the same for people
+    <target>/   one directory per exporter (``tinylstm export TARGET``)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import atomic, plots
+from .bundle import Bundle
+from .data import Dataset, Split, ensure_default_dataset, load_dataset, to_sequences
+from .evaluate import baselines, regression_metrics
+from .train import TrainConfig, TrainResult, load_keras_model, save, train
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, flush=True)
+
+
+def load_data(path: Path, features: Sequence[str], target: str, quiet: bool = False) -> Dataset:
+    """Load and clean the CSV (downloading the default data set when it is missing); say what was dropped."""
+    ds = load_dataset(ensure_default_dataset(path), features, target)
+    _say(quiet, f"data: {ds.path}: {ds.clean.describe()}")
+    return ds
+
+
+def train_only(data: Path, features: Sequence[str], target: str, config: TrainConfig, model_dir: Path,
+               quiet: bool = False) -> TrainResult:
+    ds = load_data(data, features, target, quiet)
+    result = train(ds, config, quiet)
+    save(result, model_dir)
+    _say(quiet, f"train: {result.bundle.describe()} ({result.bundle.params()} params), "
+                f"{len(result.history['loss'])} epochs in {result.seconds:.1f} s, best epoch {result.best_epoch}; "
+                f"wrote {model_dir}")
+    return result
+
+
+def _load_split(model_dir: Path) -> Split:
+    obj = json.loads((Path(model_dir) / "split.json").read_text())
+    return Split(np.asarray(obj["train"]), np.asarray(obj["test"]))
+
+
+def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
+             extra: dict[str, Any] | None = None, quiet: bool = False) -> dict[str, Any]:
+    """Metrics on train/test, baselines, the bundle-vs-Keras check, figures, and the report files."""
+    model_dir, out_dir, figures_dir = Path(model_dir), Path(out_dir), Path(figures_dir)
+    bundle = Bundle.load(model_dir)
+    if bundle.meta.get("data_sha256") and bundle.meta["data_sha256"] != ds.sha256:
+        _say(quiet, f"warning: {ds.path} is not the file this model was trained on (SHA-256 differs)")
+    sp = _load_split(model_dir)
+    if max(sp.train.max(), sp.test.max()) >= len(ds.y):
+        from .errors import DataError
+
+        raise DataError(f"{ds.path}: has {len(ds.y)} rows, fewer than the model's split; wrong --data?")
+    model = load_keras_model(model_dir)
+    from .reference import predict as numpy_predict
+
+    preds, splits = {}, {}
+    for name, idx in (("train", sp.train), ("test", sp.test)):
+        seq = to_sequences(bundle.scaler.transform_x(ds.X[idx]), bundle.layout)
+        preds[name] = bundle.scaler.inverse_y(np.asarray(model.predict(seq, verbose=0))[:, 0])
+        splits[name] = (ds.y[idx], preds[name])
+    bundle_gap = float(np.abs(numpy_predict(bundle, ds.X[sp.test]) - preds["test"]).max())
+    history = json.loads((model_dir / "history.json").read_text())
+    unit = ds.units.get(ds.target, "")
+    figures = _figures(ds, sp, splits, history, bundle, unit, figures_dir)
+    report = {
+        "data": {"file": str(ds.path), "sha256": ds.sha256, "features": ds.features, "target": ds.target,
+                 "units": ds.units, "cleaning": ds.clean.__dict__, "rows_train": len(sp.train),
+                 "rows_test": len(sp.test)},
+        "model": {"architecture": bundle.describe(), "params": bundle.params(), "macs": bundle.macs(),
+                  "gate_order": "i,f,c,o", "seed": bundle.meta.get("seed"),
+                  "best_epoch": bundle.meta.get("best_epoch"), "epochs_run": len(history["loss"])},
+        "metrics": {name: regression_metrics(y, p).as_dict() for name, (y, p) in splits.items()},
+        "baselines": {k: v.as_dict() for k, v in
+                      baselines(ds.X[sp.train], ds.y[sp.train], ds.X[sp.test], ds.y[sp.test]).items()},
+        "bundle_vs_keras_max_abs": bundle_gap,
+        "figures": {k: str(Path(v).relative_to(out_dir.parent) if _is_under(v, out_dir.parent) else v)
+                    for k, v in figures.items()},
+        **(extra or {}),
+    }
+    write_report(report, out_dir)
+    m = report["metrics"]["test"]
+    _say(quiet, f"evaluate: test MAE {m['mae']:.4f} {unit}, RMSE {m['rmse']:.4f}, R² {m['r2']:.4f}; "
+                f"linear {report['baselines']['linear_regression']['mae']:.4f}, "
+                f"gradient boosting {report['baselines']['gradient_boosting']['mae']:.4f}; "
+                f"wrote {out_dir / 'report.md'}")
+    return report
+
+
+def _is_under(path: Path, root: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _figures(ds: Dataset, sp: Split, splits, history, bundle: Bundle, unit: str, fig_dir: Path) -> dict[str, Path]:
+    label = ds.target
+    used = {name: col for name, col in zip(plots.labelled([*ds.features, ds.target], ds.units),
+                                           [*ds.X.T, ds.y])}
+    return {
+        "loss": plots.loss_curves(history, bundle.scaler.y_scale, unit, fig_dir / "loss.png"),
+        "residuals": plots.residuals(splits, unit, fig_dir / "residuals.png"),
+        "residual_histograms": plots.residual_histograms(splits, unit, fig_dir / "residual_hist.png"),
+        "predicted_vs_actual": plots.predicted_vs_actual(splits, label, unit, fig_dir / "pred_vs_actual.png"),
+        "series": plots.series(*splits["test"], label, unit, fig_dir / "test_series.png"),
+        "pairplot": plots.pairplot(used, fig_dir / "pairplot.png"),
+        "spearman": plots.spearman_heatmap(used, fig_dir / "spearman.png"),
+    }
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> None:
+    """``report.json`` (everything) and ``report.md`` (the same, for people)."""
+    atomic.write_json(Path(out_dir) / "report.json", report)
+    atomic.write_text(Path(out_dir) / "report.md", render_markdown(report, Path(out_dir)))
+
+
+def render_markdown(report: dict[str, Any], out_dir: Path) -> str:
+    d, m = report["data"], report["model"]
+    unit = d["units"].get(d["target"], "")
+    lines = [
+        "# tinylstm report", "",
+        f"Data: `{d['file']}` (SHA-256 `{d['sha256'][:16]}…`), features {', '.join(d['features'])} → "
+        f"target {d['target']} [{unit}].",
+        f"Cleaning: {d['cleaning']['rows_read']} rows read, {d['cleaning']['dropped_duplicate']} duplicate and "
+        f"{d['cleaning']['dropped_missing']} incomplete rows dropped, {d['cleaning']['rows_kept']} kept; "
+        f"split {d['rows_train']} train / {d['rows_test']} test.", "",
+        f"Model: {m['architecture']}, {m['params']} parameters, {m['macs']} MACs per inference, seed {m['seed']}, "
+        f"best epoch {m['best_epoch']} of {m['epochs_run']}.", "",
+        f"## Metrics [{unit}]", "",
+        "| set | MAE | RMSE | R² | max error | residual mean | residual std |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = [(k, v) for k, v in report["metrics"].items()] + \
+           [(f"test, {k.replace('_', ' ')} baseline", v) for k, v in report["baselines"].items()]
+    for name, v in rows:
+        lines.append(f"| {name} | {v['mae']:.4f} | {v['rmse']:.4f} | {v['r2']:.4f} | {v['max_error']:.4f} | "
+                     f"{v['residual_mean']:+.4f} | {v['residual_std']:.4f} |")
+    lines += ["", f"Weight bundle (numpy float golden model) vs Keras on the test set: max |Δ| "
+                  f"{report['bundle_vs_keras_max_abs']:.2e} {unit}.", "", "## Figures", ""]
+    for name, path in report["figures"].items():
+        rel = Path(path)
+        if not rel.is_absolute():
+            rel = Path("..") / rel if out_dir.name else rel
+        lines.append(f"- [{name}]({rel.as_posix()})")
+    for section in report.get("sections", []):
+        lines += ["", section.rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_only(model_dir: Path, data: Path, out_dir: Path, figures_dir: Path, quiet: bool = False) -> dict:
+    bundle = Bundle.load(model_dir)
+    ds = load_data(data, bundle.features, bundle.target, quiet)
+    return evaluate(model_dir, ds, out_dir, figures_dir, quiet=quiet)
+
+
+def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, out_dir: Path,
+        figures_dir: Path, quiet: bool = False) -> dict[str, Any]:
+    """Train, evaluate, draw, and run every registered exporter; one report at the end."""
+    from . import export
+
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    result = train_only(data, features, target, config, out_dir / "model", quiet)
+    ds = load_data(data, features, target, quiet=True)
+    t_train = time.perf_counter() - start
+    report = evaluate(out_dir / "model", ds, out_dir, figures_dir, quiet=quiet)
+    t_eval = time.perf_counter() - start
+    exports, sections = {}, []
+    for exporter in export.all_exporters():
+        if not exporter.in_run:
+            continue
+        written = exporter.export(out_dir / "model", out_dir / exporter.default_subdir, export.default_args(exporter))
+        exports[exporter.name] = [str(p) for p in written]
+        sections += [Path(p).read_text() for p in written if str(p).endswith(".report.md")]
+        _say(quiet, f"export {exporter.name}: wrote {len(written)} file(s) under {out_dir / exporter.default_subdir}")
+    report["exports"] = exports
+    report["sections"] = sections
+    report["timing_s"] = {"train": round(t_train, 2), "train_evaluate_figures": round(t_eval, 2),
+                          "total": round(time.perf_counter() - start, 2), "train_fit_only": round(result.seconds, 2)}
+    write_report(report, out_dir)
+    _say(quiet, f"run: done in {report['timing_s']['total']:.1f} s (train+evaluate+figures "
+                f"{t_eval:.1f} s); report {out_dir / 'report.md'}")
+    return report

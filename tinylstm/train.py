@@ -1,0 +1,157 @@
+"""Deterministic training of the Keras model on a :class:`~tinylstm.data.Dataset`."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import atomic
+from .bundle import Bundle
+from .data import Dataset, Scaler, Split, split, to_sequences
+from .errors import UserError
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines the trained weights (with the data file)."""
+
+    seed: int = 0
+    epochs: int = 300
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    optimizer: str = "adam"
+    loss: str = "mae"
+    lstm_units: list[int] = field(default_factory=lambda: [12, 12])
+    dense_units: list[int] = field(default_factory=lambda: [32])
+    patience: int = 40
+    #: Halve the learning rate after this many epochs without val_loss improvement (0 disables).
+    lr_plateau_patience: int = 0
+    min_learning_rate: float = 1e-4
+    validation_split: float = 0.2
+    test_size: float = 0.3
+    split_seed: int = 42
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    bundle: Bundle
+    scaler: Scaler
+    split: Split
+    history: dict[str, list[float]]
+    config: TrainConfig
+    seconds: float
+    best_epoch: int
+
+
+def set_determinism(seed: int) -> None:
+    """Seed Python, numpy and TensorFlow, and force deterministic single-threaded TF kernels."""
+    import tensorflow as tf
+
+    from .model import keras
+
+    keras().utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # already initialised in this process: the settings from the first call stay
+
+
+def _optimizer(name: str, lr: float):
+    from .model import keras
+
+    opts = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD", "adamw": "AdamW", "nadam": "Nadam"}
+    if name.lower() not in opts:
+        raise UserError(f"unknown optimizer {name!r}; choose one of {', '.join(opts)}")
+    return getattr(keras().optimizers, opts[name.lower()])(learning_rate=lr)
+
+
+class _EpochBar:
+    """A tqdm progress bar over epochs showing loss and val_loss (silent with ``quiet``)."""
+
+    def __new__(cls, total: int, quiet: bool):
+        from tqdm.auto import tqdm
+
+        from .model import keras
+
+        class Bar(keras().callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.bar = tqdm(total=total, desc="train", unit="epoch", disable=quiet, leave=False)
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                self.bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}",
+                                     val=f"{logs.get('val_loss', float('nan')):.4f}")
+                self.bar.update(1)
+
+            def on_train_end(self, logs=None):
+                self.bar.close()
+
+        return Bar()
+
+
+def train(ds: Dataset, config: TrainConfig, quiet: bool = False) -> TrainResult:
+    """Split, scale (train statistics only), build and fit the model with early stopping."""
+    from .model import build_model, bundle_from_keras, keras
+
+    set_determinism(config.seed)
+    sp = split(len(ds.y), config.test_size, config.split_seed)
+    scaler = Scaler.fit(ds.X[sp.train], ds.y[sp.train], ds.features, ds.target, ds.path)
+    x_train = to_sequences(scaler.transform_x(ds.X[sp.train]))
+    y_train = scaler.transform_y(ds.y[sp.train]).astype(np.float32)
+    if int(len(y_train) * config.validation_split) < 1:
+        raise UserError(f"{ds.path}: too few training rows ({len(y_train)}) for a validation split")
+
+    model = build_model(x_train.shape[1], x_train.shape[2], config.lstm_units, config.dense_units)
+    model.compile(optimizer=_optimizer(config.optimizer, config.learning_rate), loss=config.loss)
+    k = keras()
+    stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    callbacks = [stop, _EpochBar(config.epochs, quiet)]
+    if config.lr_plateau_patience:
+        callbacks.append(k.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, verbose=0,
+                                                       patience=config.lr_plateau_patience,
+                                                       min_lr=config.min_learning_rate))
+    start = time.perf_counter()
+    hist = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
+                     validation_split=config.validation_split, shuffle=True, verbose=0, callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    history = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    meta = {"seed": config.seed, "data_file": ds.path.name, "data_sha256": ds.sha256,
+            "train_config": asdict(config), "best_epoch": best_epoch,
+            "rows": {"train": int(len(sp.train)), "test": int(len(sp.test))}}
+    bundle = bundle_from_keras(model, scaler, ds.features, ds.target, ds.units, meta)
+    return TrainResult(model, bundle, scaler, sp, history, config, seconds, best_epoch)
+
+
+def save(result: TrainResult, model_dir: Path) -> None:
+    """Write ``model.keras``, ``bundle.npz``, ``config.json`` and ``history.json`` atomically."""
+    model_dir = Path(model_dir)
+    with atomic.atomic_path(model_dir / "model.keras", suffix=".keras") as tmp:
+        result.model.save(tmp)
+    result.bundle.save(model_dir / "bundle.npz")
+    atomic.write_json(model_dir / "config.json", asdict(result.config))
+    atomic.write_json(model_dir / "history.json", result.history)
+    atomic.write_json(model_dir / "split.json", {"train": result.split.train.tolist(),
+                                                 "test": result.split.test.tolist()})
+
+
+def load_config(model_dir: Path) -> TrainConfig:
+    return TrainConfig(**json.loads((Path(model_dir) / "config.json").read_text()))
+
+
+def load_keras_model(model_dir: Path):
+    from .model import keras
+
+    path = Path(model_dir) / "model.keras"
+    if not path.exists():
+        raise UserError(f"{path}: no Keras model (train one first: tinylstm train --out DIR)")
+    return keras().models.load_model(path, compile=False)

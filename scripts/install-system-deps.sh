@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Install the Debian packages listed in scripts/system-packages.txt that are not installed yet.
+# Install the Debian packages listed in scripts/system-packages.d/*.txt that are not installed yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t wanted < <(sed -e 's/#.*//' -e '/^\s*$/d' scripts/system-packages.txt)
+mapfile -t wanted < <(cat scripts/system-packages.d/*.txt | sed -e 's/#.*//' -e '/^\s*$/d' | sort -u)
 missing=()
 for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

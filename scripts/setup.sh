@@ -2,7 +2,7 @@
 # Set up tinylstm on a fresh machine: a virtualenv in .venv with the package installed.
 #   scripts/setup.sh         runtime only (enough for `tinylstm run`)
 #   scripts/setup.sh --dev   also the test dependencies and the system tools the tests drive
-#                            (simulators, cross compilers, QEMU: scripts/system-packages.txt, via apt-get)
+#                            (simulators, cross compilers, QEMU: scripts/system-packages.d/*.txt, via apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra=""

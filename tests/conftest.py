@@ -68,3 +68,13 @@ def trained(tmp_path_factory, reference_csv) -> Trained:
     keras_test = sc.inverse_y(result.model.predict(to_sequences(sc.transform_x(ds.X[sp.test])), verbose=0)[:, 0])
     return Trained(model_dir, result.bundle, ds.X[sp.train], ds.y[sp.train], ds.X[sp.test], ds.y[sp.test],
                    keras_test)
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600):
+    """Run ``python -m tinylstm ARGS`` on this checkout's package; returns the CompletedProcess (text)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "tinylstm", *args], cwd=cwd or ROOT, env=env, text=True,
+                          capture_output=True, timeout=timeout)

@@ -109,7 +109,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import benchmarks
+    from . import bench as benchmarks
 
     benchmarks.run_cli(args)
     return 0
@@ -117,7 +117,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from . import backends, benchmarks, export
+    from . import backends, bench as benchmarks, export
 
     parser = argparse.ArgumentParser(prog="tinylstm", description="One tiny LSTM from a CSV to every embedded target, each export verified.")
     parser.add_argument("--version", action="version", version=f"tinylstm {__version__}")

@@ -1,7 +1,7 @@
 """The ``--backend`` registry of ``tinylstm predict``: one name per way of running the trained model.
 
-Each backend is a module in this package that calls :func:`register` when imported; add its module name to
-:data:`MODULES`. A backend takes the model directory and raw input rows (n, features) in CSV units and returns
+Each backend is a module in this package that calls :func:`register` when imported; modules are discovered, so
+adding a backend means adding a module. A backend takes the model directory and raw input rows (n, features) in CSV units and returns
 predictions (n,) in target units, so every target can be compared on the same rows.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,8 +21,6 @@ from ..errors import UserError
 PredictFn = Callable[[Path, np.ndarray, argparse.Namespace], np.ndarray]
 ArgsFn = Callable[[argparse.ArgumentParser], None]
 
-#: Modules (in this package) that register backends, in ``--help`` order.
-MODULES = ("float",)
 
 
 @dataclass(frozen=True)
@@ -48,9 +47,11 @@ def register(name: str, help: str, add_arguments: ArgsFn | None = None) -> Calla
 
 
 def _load() -> None:
+    """Import every module of this package once: each registers itself (no central list to edit)."""
     if not _REGISTRY:
-        for module in MODULES:
-            importlib.import_module(f"{__name__}.{module}")
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{info.name}")
 
 
 def all_backends() -> list[Backend]:

@@ -1,13 +1,14 @@
 """The ``tinylstm export TARGET`` registry: one module per target, each reading only the weight bundle.
 
-A target module calls :func:`register` when imported; add its module name to :data:`MODULES`. Exporters with
-``in_run=True`` are also run by ``tinylstm run`` (into ``<out>/<default_subdir>`` with their default options).
+A target module calls :func:`register` when imported; modules are discovered, so adding a target means adding a
+module. Exporters with ``in_run=True`` are also run by ``tinylstm run`` (into ``<out>/<default_subdir>`` with their default options).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,8 +18,6 @@ from ..errors import UserError
 ExportFn = Callable[[Path, Path, argparse.Namespace], list[Path]]
 ArgsFn = Callable[[argparse.ArgumentParser], None]
 
-#: Modules (in this package) that register exporters, in ``--help`` order.
-MODULES: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,11 @@ def register(name: str, help: str, add_arguments: ArgsFn | None = None, default_
 
 
 def _load() -> None:
+    """Import every module of this package once: each registers itself (no central list to edit)."""
     if not _REGISTRY:
-        for module in MODULES:
-            importlib.import_module(f"{__name__}.{module}")
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{info.name}")
 
 
 def all_exporters() -> list[Exporter]:

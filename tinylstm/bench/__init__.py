@@ -1,14 +1,14 @@
 """The ``tinylstm bench`` registry: each section measures figures and returns a Markdown table.
 
-Tests assert correctness; benchmarks report numbers. A section module calls :func:`register` when imported;
-add its module name to :data:`MODULES`. Report deterministic counts (bytes, instructions, cycles) beside any
-wall-clock time: this kind of machine is shared and noisy.
+Tests assert correctness; benchmarks report numbers. A section is a module of this package calling
+:func:`register` on import. Report deterministic counts (bytes, instructions, cycles) beside any wall-clock time: this kind of machine is shared and noisy.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,8 +17,6 @@ from .errors import UserError
 
 SectionFn = Callable[[Path, argparse.Namespace], str]
 
-#: Modules (importable names) that register bench sections, in report order.
-MODULES: tuple[str, ...] = ("tinylstm.bench_training",)
 
 
 @dataclass(frozen=True)
@@ -40,9 +38,11 @@ def register(name: str, help: str) -> Callable[[SectionFn], SectionFn]:
 
 
 def all_sections() -> list[Section]:
+    """Every section; each module of this package registers its own (discovered, no central list)."""
     if not _REGISTRY:
-        for module in MODULES:
-            importlib.import_module(module)
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{info.name}")
     return list(_REGISTRY.values())
 
 

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .benchmarks import register
+from . import register
 
 
 @register("training", "test MAE min/median/max over --seeds seeds; tinylstm run wall time")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import UserError
+from ..errors import UserError
 
 SectionFn = Callable[[Path, argparse.Namespace], str]
 
@@ -59,7 +59,7 @@ def select(only: str | None) -> list[Section]:
 
 def run_cli(args: argparse.Namespace) -> Path:
     """Run the selected sections and write one Markdown file of tables (atomic)."""
-    from . import atomic
+    from .. import atomic
 
     parts = ["# tinylstm benchmarks", "",
              "Deterministic counts (bytes, instructions, cycles) are exact; wall-clock times come from a shared "

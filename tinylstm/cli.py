@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--seeds", type=int, default=5, help="seeds for the training benchmark")
     p_bench.add_argument("--data", type=Path, default=DEFAULT_CSV, help="CSV for the training benchmark")
     p_bench.set_defaults(func=cmd_bench)
+
+    from .commands import add_all
+
+    add_all(sub, common)
     return parser
 
 

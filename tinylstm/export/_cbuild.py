@@ -151,6 +151,30 @@ def host_ns_per_inference(exe: Path, X: np.ndarray, iters: int) -> float:
     return float(out.strip().splitlines()[-1])
 
 
+# ------------------------------------------------------------------------------ ESP32 app on the host
+ESP32_DIR = ROOT / "firmware" / "esp32"
+
+
+def build_host_app(lib_dir: Path, exe: Path, sanitize: bool = False) -> Path:
+    """The ESP32 firmware's app (app.cpp + engine_c.cpp) with the C engine in ``lib_dir``, as a PC program that
+    talks the serial protocol on stdin/stdout (strict warnings as errors)."""
+    lib_dir, exe = Path(lib_dir), Path(exe)
+    src = ESP32_DIR / "src"
+    for f in (src / "app.cpp", src / "engine_c.cpp", ESP32_DIR / "host" / "host_main.cpp"):
+        if not f.exists():
+            raise UserError(f"{f} missing: the host firmware build runs from a tinylstm checkout")
+    objs = []
+    san = SANITIZE if sanitize else []
+    for c in ("tinylstm_model.c", "tinylstm_selfcheck.c"):
+        obj = exe.parent / (c[:-2] + ".o")
+        _run(["gcc", *HOST_CFLAGS, "-O2", *san, "-I", str(lib_dir), "-c", str(lib_dir / c), "-o", str(obj)])
+        objs.append(str(obj))
+    _run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", *san, "-DTINYLSTM_ENGINE_C",
+          "-I", str(src), "-I", str(lib_dir), str(src / "app.cpp"), str(src / "engine_c.cpp"),
+          str(ESP32_DIR / "host" / "host_main.cpp"), *objs, "-o", str(exe)])
+    return exe
+
+
 # ------------------------------------------------------------------------------------------ Cortex-M4F
 def _m4_sources() -> list[Path]:
     files = [M4_DIR / "startup.c", M4_DIR / "link.ld"]

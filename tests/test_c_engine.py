@@ -187,6 +187,18 @@ def test_cli_export_and_backends(trained, tmp_path):
         assert np.max(np.abs(got - want)) <= 1e-4  # the CSV keeps 6 significant digits
 
 
+def test_project_local_export_refreshes_firmware_library(trained, tmp_path):
+    """`tinylstm export c` (and so `tinylstm run`) inside a project with firmware/esp32 writes the ESP32 library."""
+    (tmp_path / "firmware" / "esp32").mkdir(parents=True)
+    res = run_cli("export", "c", "--model", str(trained.model_dir), "--out", "artifacts/c", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lib = tmp_path / "firmware" / "esp32" / "lib" / "tinylstm_c"
+    files = generate(trained.bundle, "float32")
+    for name, text in files.items():
+        assert (lib / name).read_text() == text == (tmp_path / "artifacts" / "c" / "float32" / name).read_text()
+    assert "firmware" in (tmp_path / "artifacts" / "c" / "c.report.md").read_text()
+
+
 def test_cortex_m4_backend(trained):
     require_tool("arm-none-eabi-gcc", "qemu-system-arm")
     from tinylstm import backends

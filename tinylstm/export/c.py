@@ -592,7 +592,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="float32 sigmoid/tanh: own exp polynomial (no libm, default) or <math.h> expf/tanhf")
     p.add_argument("--firmware", default="auto",
                    help="also write the ESP32 library here (auto: firmware/esp32/lib/tinylstm_c when "
-                        "firmware/esp32 exists in the current directory; none: skip)")
+                        "firmware/esp32 exists in the current directory and OUT is inside it; none: skip)")
     p.add_argument("--firmware-variant", choices=VARIANTS, default="float32",
                    help="variant written into the firmware library (default: %(default)s)")
 
@@ -611,7 +611,10 @@ def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Pat
     firmware = getattr(args, "firmware", "auto")
     fw_dir: Path | None = None
     if firmware == "auto":
-        fw_dir = FIRMWARE_LIB if FIRMWARE_LIB.parent.parent.is_dir() else None
+        # a project-local export (e.g. `tinylstm run` into ./artifacts) refreshes the firmware's library;
+        # exports elsewhere (temp dirs, other projects) leave the checkout alone
+        local = Path.cwd() in out_dir.resolve().parents
+        fw_dir = FIRMWARE_LIB if local and FIRMWARE_LIB.parent.parent.is_dir() else None
     elif firmware != "none":
         fw_dir = Path(firmware)
     paths = [p for ps in written.values() for p in ps]

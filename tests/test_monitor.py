@@ -52,7 +52,8 @@ class Device:
 class FakeDevice:
     """A Python 'board' on a pty: answers 'info' with a banner, then requests with ``answer(line)`` (None: silence)."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, selfcheck="selfcheck 0 PASS got=1 expected=1 tol=0.0001\nselfcheck done pass=1 fail=0"):
+        self.selfcheck = selfcheck
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.path = os.ttyname(self.slave)
@@ -79,7 +80,7 @@ class FakeDevice:
                 if text == "info":
                     reply = "tinylstm ready engine=c-float inputs=3 protocol=1 max_line=96"
                 elif text == "selfcheck":
-                    reply = "selfcheck 0 PASS got=1 expected=1 tol=0.0001\nselfcheck done pass=1 fail=0"
+                    reply = self.selfcheck
                 else:
                     reply = self.answer(text)
                 if reply is not None:
@@ -208,3 +209,36 @@ def test_monitor_no_device_and_bad_port(trained, tmp_path):
     assert res.returncode == 2 and "no answer within 2 s to 'info'" in res.stderr
     res = run_cli("monitor", "--port", str(tmp_path / "nope"), "--data", str(csv), "--model", str(trained.model_dir))
     assert res.returncode == 2 and "cannot open serial port" in res.stderr
+
+
+def test_monitor_reports_failed_device_self_check(trained, tmp_path):
+    from tinylstm.reference import predict
+
+    X = trained.X_test[:3]
+    csv = _csv(tmp_path, X)
+    answers = iter(f"ok {v:.9g} us=7" for v in predict(trained.bundle, X.astype(np.float32).astype(np.float64)))
+    dev = FakeDevice(lambda line: next(answers),
+                     selfcheck="selfcheck 0 FAIL got=3 expected=1 tol=0.0001\nselfcheck done pass=0 fail=1")
+    try:
+        res = run_cli("monitor", "--port", dev.path, "--data", str(csv), "--model", str(trained.model_dir),
+                      "--timeout", "3", timeout=60)
+    finally:
+        dev.close()
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "rows sent and answered: 3" in res.stdout and "self-check failed (pass=0 fail=1)" in res.stdout
+
+
+def test_arduino_main_compiles_against_a_stub_core(apps, trained, tmp_path):
+    """main.cpp (the PlatformIO entry point) compiles with the app and the C engine against a minimal Arduino API."""
+    stub = tmp_path / "Arduino.h"
+    stub.write_text("#pragma once\nstruct SerialStub { void begin(unsigned long) {} explicit operator bool() const "
+                    "{ return true; } int available() { return 0; } int read() { return -1; } "
+                    "void print(const char *) {} };\nextern SerialStub Serial;\nunsigned long micros();\n"
+                    "unsigned long millis();\nvoid delay(unsigned long);\n")
+    lib = tmp_path / "lib"
+    write_library(trained.bundle, lib, "int8")
+    src = cb.ESP32_DIR / "src"
+    for f in ("main.cpp", "app.cpp", "engine_c.cpp"):
+        subprocess.run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-DTINYLSTM_ENGINE_C",
+                        "-I", str(tmp_path), "-I", str(src), "-I", str(lib), "-c", str(src / f),
+                        "-o", str(tmp_path / (f + ".o"))], check=True)

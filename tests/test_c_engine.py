@@ -77,12 +77,13 @@ def test_sanitizers_clean_and_same_results(libs, host_outputs, trained, tmp_path
 
 def test_fast_host_flags_give_the_same_bits(libs, host_outputs, trained, tmp_path):
     """The bench's fast host build (-O3 -march=native -fno-trapping-math, vectorised) computes the same bits."""
-    from tinylstm.bench.cengine import FAST_HOST
+    from tinylstm.bench.cengine import CALLGRIND_HOST, FAST_HOST
 
     for variant, (lib, _) in libs.items():
-        exe = cb.build_host(lib, tmp_path / f"fast_{variant}", opt=FAST_HOST[0], extra=FAST_HOST[1:])
-        y, _ = cb.run_host(exe, trained.X_test)
-        np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(host_outputs[variant][0]))
+        for k, flags in enumerate((FAST_HOST, CALLGRIND_HOST)):
+            exe = cb.build_host(lib, tmp_path / f"fast_{variant}{k}", opt=flags[0], extra=flags[1:])
+            y, _ = cb.run_host(exe, trained.X_test)
+            np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(host_outputs[variant][0]))
 
 
 def test_int_tanh_table_matches_golden_everywhere(libs, tmp_path):

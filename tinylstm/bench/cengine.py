@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,10 @@ from . import register
 #: Host flags of the "fast" C rows: same bits as -O2 (tests/test_c_engine.py checks it); -fno-trapping-math
 #: lets GCC vectorise the branch-free activation loops.
 FAST_HOST = ["-O3", "-march=native", "-fno-trapping-math"]
+#: The same for valgrind, which cannot run AVX-512: x86-64-v3 = AVX2 + FMA (any recent x86 machine).
+CALLGRIND_HOST = ["-O3", "-march=x86-64-v3" if platform.machine() in ("x86_64", "AMD64") else "-march=native",
+                  "-fno-trapping-math"]
+CALLGRIND_RUNS = 10
 ROWS = 64  # rows timed per pass (test-set rows when the model directory has a split, else self-check rows)
 COUNT_RUNS = 4
 
@@ -93,6 +98,68 @@ def _m4_instructions(lib: Path, tmp: Path, X: np.ndarray) -> int:
     return n // COUNT_RUNS
 
 
+_CG_MAIN = r"""
+#include <stdio.h>
+#include "tinylstm_model.h"
+#include "run_rows.h"
+int main(void)
+{
+    volatile float sink = 0.0f;
+    int k;
+    for (k = 0; k < CG_RUNS; ++k) {
+        sink += tinylstm_predict(run_rows[k % RUN_NUM_ROWS]);
+    }
+    printf("%f\n", (double)sink);
+    return 0;
+}
+"""
+
+_CG_TFLM = r"""
+import sys, numpy as np
+from tflite_micro import runtime
+interp = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=65536)
+rows = np.load(sys.argv[2])
+for k in range(int(sys.argv[3])):
+    interp.reset()
+    interp.set_input(rows[k % len(rows)][None], 0)
+    interp.invoke()
+    interp.get_output(0)
+"""
+
+
+def _callgrind_total(cmd: list[str], toggle: str, out: Path) -> int:
+    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", f"--toggle-collect={toggle}", *cmd],
+                   check=True, capture_output=True, timeout=900)
+    for line in out.read_text(errors="replace").splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {out}")
+
+
+def _host_instructions(libs: dict[str, Path], X: np.ndarray, seq32: np.ndarray, tflite: Path, tmp: Path) -> dict:
+    """Deterministic host instructions per inference (valgrind callgrind): C tinylstm_predict vs TFLM Invoke."""
+    from ..export import _cbuild as cb
+
+    res = {}
+    (tmp / "cg").mkdir(exist_ok=True)
+    (tmp / "cg" / "run_rows.h").write_text(cb.vectors_header(X))
+    (tmp / "cg" / "cg_main.c").write_text(_CG_MAIN)
+    for name, lib in libs.items():
+        for tag, flags in (("o2", ["-O2"]), ("fast", CALLGRIND_HOST)):
+            exe = tmp / "cg" / f"cg_{name}_{tag}"
+            subprocess.run(["gcc", *cb.HOST_CFLAGS, *flags, f"-DCG_RUNS={CALLGRIND_RUNS}", "-I", str(lib),
+                            "-I", str(tmp / "cg"), str(lib / "tinylstm_model.c"), str(tmp / "cg" / "cg_main.c"),
+                            "-o", str(exe)], check=True)
+            res[f"c_{name}_{tag}"] = _callgrind_total([str(exe)], "tinylstm_predict",
+                                                      tmp / "cg" / f"{name}_{tag}.out") / CALLGRIND_RUNS
+    np.save(tmp / "cg" / "rows.npy", seq32)
+    (tmp / "cg" / "tflm.py").write_text(_CG_TFLM)
+    res["tflm"] = _callgrind_total([sys.executable, str(tmp / "cg" / "tflm.py"), str(tflite),
+                                    str(tmp / "cg" / "rows.npy"), str(CALLGRIND_RUNS)],
+                                   "*MicroInterpreter::Invoke*", tmp / "cg" / "tflm.out") / CALLGRIND_RUNS
+    return res
+
+
 _TIMING_SCRIPT = r"""
 import ctypes, json, os, statistics, sys, time
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
@@ -122,6 +189,7 @@ for d in bundle.dense:
 model.set_weights(weights)
 conv = tf.lite.TFLiteConverter.from_keras_model(model)
 tfl = conv.convert()
+open(cfg["tflite_out"], "wb").write(tfl)
 PASSES = cfg["passes"]
 REPEAT = cfg["repeat"]
 
@@ -217,13 +285,16 @@ def _host_timing(model_dir: Path, bundle, X: np.ndarray, libs: dict[str, Path], 
         shared[name] = str(so)
     ref_std = forward_scaled(bundle, to_sequences(bundle.scaler.transform_x(X), bundle.layout))[:, 0]
     cfg = {"root": str(cb.ROOT), "model": str(model_dir), "rows": X.tolist(), "libs": shared, "passes": 7, "repeat": 20,
-           "arena": 64 * 1024, "ref_std": ref_std.tolist()}
+           "arena": 64 * 1024, "tflite_out": str(tmp / "model.tflite"), "ref_std": ref_std.tolist()}
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([sys.executable, "-c", _TIMING_SCRIPT, json.dumps(cfg)], capture_output=True, text=True,
                           env=env, timeout=900)
     if proc.returncode != 0:
         raise RuntimeError(f"timing subprocess failed: {proc.stderr[-1500:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
+    if cb.tool("valgrind"):
+        seq32 = to_sequences(bundle.scaler.transform_x(X), bundle.layout).astype(np.float32)
+        res["instructions"] = _host_instructions(libs, X, seq32, tmp / "model.tflite", tmp)
     # C loop without Python: the host test program's 'bench' mode (thread CPU ns per tinylstm_run)
     for name, lib in libs.items():
         for tag, flags in (("o2", ["-O2"]), ("fast", FAST_HOST)):
@@ -289,6 +360,18 @@ def section(model_dir: Path, args) -> str:
             (f"C int8 via ctypes ({fast}), one call per row", timing["c_int8_us"])]
     for label, us in rows:
         lines.append(f"| {label} | {us:.3f} | {tflm / us:.1f}× |")
+    ins = timing.get("instructions")
+    if ins:
+        lines += ["", "| host instructions per inference (valgrind callgrind, deterministic) | instructions | "
+                  "TFLM / this |", "|---|---|---|"]
+        t = ins["tflm"]
+        cgf = " ".join(CALLGRIND_HOST)
+        for label, key in (("TFLite Micro `MicroInterpreter::Invoke` (float)", "tflm"),
+                           ("C float32 `tinylstm_predict`, -O2", "c_float32_o2"),
+                           (f"C float32 `tinylstm_predict`, {cgf}", "c_float32_fast"),
+                           ("C int8 `tinylstm_predict`, -O2", "c_int8_o2"),
+                           (f"C int8 `tinylstm_predict`, {cgf}", "c_int8_fast")):
+            lines.append(f"| {label} | {ins[key]:,.0f} | {t / ins[key]:.1f}× |")
     lines += ["", unit_note,
               f"TFLM / LiteRT outputs vs the float golden model: max {timing['tflm_maxdiff_std']:.2g} / "
               f"{timing['litert_maxdiff_std']:.2g} standardised units (same model; state reset before every row).",

@@ -225,3 +225,38 @@ def test_unsupported_networks_are_user_errors(trained):
         generate(b, "int8")
     with pytest.raises(UserError, match="variant"):
         generate(trained.bundle, "int4")
+
+
+def test_other_architectures_generate_and_match(trained, tmp_path):
+    """Not only the reference network: three stacked LSTMs of odd sizes and two hidden dense layers, random weights."""
+    import copy
+
+    from tinylstm.bundle import DenseLayer, LstmLayer
+    from tinylstm.reference import predict
+
+    rng = np.random.default_rng(7)
+    sizes, dense = [5, 7, 3], [(6, "relu"), (4, "linear"), (1, "linear")]
+    lstm, n_in = [], 1
+    for k, H in enumerate(sizes):
+        lstm.append(LstmLayer(rng.normal(0, 0.6, (n_in, 4 * H)).astype(np.float32),
+                              rng.normal(0, 0.6, (H, 4 * H)).astype(np.float32),
+                              rng.normal(0, 0.3, 4 * H).astype(np.float32), k < len(sizes) - 1))
+        n_in = H
+    layers = []
+    for units, act in dense:
+        layers.append(DenseLayer(rng.normal(0, 0.5, (n_in, units)).astype(np.float32),
+                                 rng.normal(0, 0.2, units).astype(np.float32), act))
+        n_in = units
+    b = copy.deepcopy(trained.bundle)
+    b.lstm, b.dense = lstm, layers
+    X = trained.X_test
+    for variant in ("float32", "int8"):
+        lib = tmp_path / variant
+        write_library(b, lib, variant)
+        y, q = cb.run_host(cb.build_host(lib, tmp_path / f"e_{variant}"), X)
+        if variant == "float32":
+            assert np.max(np.abs(y - predict(b, X))) <= 1e-4
+        else:
+            model = intgolden.quantize(b)
+            np.testing.assert_array_equal(q, intgolden.predict_q(model, X))
+            assert np.max(np.abs(y - predict(b, X))) < 0.1

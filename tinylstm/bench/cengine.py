@@ -339,7 +339,7 @@ def section(model_dir: Path, args) -> str:
         st = s["stack"]
         chain = st.get("tinylstm_predict", 0) + st.get("tinylstm_run", 0) + st.get("tinylstm_run_q", 0) + \
             max([v for k, v in st.items() if k not in ("tinylstm_predict", "tinylstm_run", "tinylstm_run_q")] or [0])
-        state = _state_bytes(bundle, name)
+        state = _state_bytes(bundle)
         lines.append(f"| C {name} | {obj['text']:,} B | {growth:,} B | {obj['data'] + obj['bss']} B | "
                      f"{state} B / ~{chain} B | {instr.get(name, '-') if name in instr else '-'} |")
     unit_note = (f"TFLite model for TFLM/LiteRT: {timing['tflite_bytes']:,} B flatbuffer (float, tf_keras fused LSTM) "
@@ -385,7 +385,7 @@ def section(model_dir: Path, args) -> str:
     return "\n".join(lines)
 
 
-def _state_bytes(bundle, name: str) -> int:
+def _state_bytes(bundle) -> int:
     """sizeof(tinylstm_state): 4 bytes per element of h, c per LSTM layer, the gate buffer and dense outputs."""
     n = sum(2 * l.units for l in bundle.lstm) + 4 * max(l.units for l in bundle.lstm) + sum(d.units for d in bundle.dense)
     return 4 * n

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, atomic
-from ..bundle import Bundle, gate_slices
+from ..bundle import Bundle
 from ..errors import UserError
 from . import register
 

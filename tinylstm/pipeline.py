@@ -36,9 +36,25 @@ def load_data(path: Path, features: Sequence[str], target: str, quiet: bool = Fa
     return ds
 
 
+def check_trainable(ds: Dataset, config: TrainConfig) -> None:
+    """Every data check training would hit, done before TensorFlow loads and before anything is written.
+
+    Raises :class:`~tinylstm.errors.UserError` for a split that leaves no test or validation rows, or a column
+    that is constant in the training rows (zero variance: it cannot be standardised).
+    """
+    from .data import Scaler, split
+    from .errors import DataError
+
+    sp = split(len(ds.y), config.test_size, config.split_seed)
+    if len(sp.test) < 1 or int(len(sp.train) * config.validation_split) < 1:
+        raise DataError(f"{ds.path}: too few rows ({len(ds.y)}) for a train/test split with a validation split")
+    Scaler.fit(ds.X[sp.train], ds.y[sp.train], ds.features, ds.target, ds.path)
+
+
 def train_only(data: Path, features: Sequence[str], target: str, config: TrainConfig, model_dir: Path,
                quiet: bool = False) -> TrainResult:
     ds = load_data(data, features, target, quiet)
+    check_trainable(ds, config)
     result = train(ds, config, quiet)
     save(result, model_dir)
     _say(quiet, f"train: {result.bundle.describe()} ({result.bundle.params()} params), "

@@ -25,11 +25,15 @@ def read_features(path: Path, features: list[str]) -> tuple[list[str], list[list
     table = read_table(path)
     idx = [_column_index(table, f) for f in features]
     rows, values = [], []
+    decimal_comma = table.delimiter != ","
     for offset, row in enumerate(table.rows):
         if not any(row):
             continue
-        line = offset + 2
-        vals = [_parse_cell(table.path, line, f, row[i] if i < len(row) else "") for f, i in zip(features, idx)]
+        line = table.header_line + 1 + offset
+        if len(row) > len(table.columns):
+            raise DataError(f"{table.path}: line {line}: {len(row)} fields, header has {len(table.columns)}")
+        row = row + [""] * (len(table.columns) - len(row))  # short row: keep the prediction in its column
+        vals = [_parse_cell(table.path, line, f, row[i], decimal_comma) for f, i in zip(features, idx)]
         for f, v in zip(features, vals):
             if math.isnan(v):
                 raise DataError(f"{table.path}: line {line}, column {f!r}: missing value, cannot predict this row")

@@ -124,18 +124,24 @@ def _is_under(path: Path, root: Path) -> bool:
         return False
 
 
-def _figures(ds: Dataset, sp: Split, splits, history, bundle: Bundle, unit: str, fig_dir: Path) -> dict[str, Path]:
-    label = ds.target
+def eda_figures(ds: Dataset, fig_dir: Path) -> dict[str, Path]:
+    """Exploratory figures of the used columns (names with units): pairplot and Spearman heatmap."""
+    fig_dir = Path(fig_dir)
     used = {name: col for name, col in zip(plots.labelled([*ds.features, ds.target], ds.units),
                                            [*ds.X.T, ds.y])}
+    return {"pairplot": plots.pairplot(used, fig_dir / "pairplot.png"),
+            "spearman": plots.spearman_heatmap(used, fig_dir / "spearman.png")}
+
+
+def _figures(ds: Dataset, sp: Split, splits, history, bundle: Bundle, unit: str, fig_dir: Path) -> dict[str, Path]:
+    label = ds.target
     return {
         "loss": plots.loss_curves(history, bundle.scaler.y_scale, unit, fig_dir / "loss.png"),
         "residuals": plots.residuals(splits, unit, fig_dir / "residuals.png"),
         "residual_histograms": plots.residual_histograms(splits, unit, fig_dir / "residual_hist.png"),
         "predicted_vs_actual": plots.predicted_vs_actual(splits, label, unit, fig_dir / "pred_vs_actual.png"),
         "series": plots.series(*splits["test"], label, unit, fig_dir / "test_series.png"),
-        "pairplot": plots.pairplot(used, fig_dir / "pairplot.png"),
-        "spearman": plots.spearman_heatmap(used, fig_dir / "spearman.png"),
+        **eda_figures(ds, fig_dir),
     }
 
 

@@ -166,6 +166,10 @@ def _files(reference_csv: Path) -> dict[str, bytes]:
         "no_coemissions.csv": join([",".join(r.split(",")[:-1]) for r in lines]),
         "blank_feature.csv": join(_edit_cell(lines, 4, "ENGINE SIZE", "")),
         "short.csv": join(lines[:300]),
+        "workbook.xlsx": b"PK\x03\x04\x14\x00\x06\x00" + bytes(200),
+        "spaces.txt": join([line.replace(" ", "_").replace(",", " ") for line in lines]),
+        "blank_column.csv": join([lines[0], *(",".join(r.split(",")[:5] + [""] + r.split(",")[6:])
+                                              for r in lines[1:])]),
     }
 
 
@@ -196,7 +200,17 @@ BAD_RUNS = [
     ("bad optimizer", ["run", "--optimizer", "adamm"], "unknown optimizer 'adamm'"),
     ("bad units", ["run", "--lstm-units", "12,x"], "--lstm-units: expected comma-separated integers"),
     ("unknown command", ["trian"], "invalid choice: 'trian'"),
+    ("excel workbook", ["run", "--data", "{f:workbook.xlsx}"], "a ZIP archive (an Excel .xlsx"),
+    ("space-delimited", ["run", "--data", "{f:spaces.txt}", "--features", "ENGINE_SIZE,CYLINDERS"],
+     "the header is a single column"),
+    ("all-blank column", ["run", "--data", "{f:blank_column.csv}"],
+     "too few rows to split and train: 639 rows read; dropped 1 duplicate row(s) and 638 row(s) with missing "
+     "values (blank/NaN cells by column: CYLINDERS: 638); 0 rows kept (need 10)"),
+    ("--out is a file", ["train", "--out", "{out}/report.json"], "is a file, not a directory"),
+    ("--figures is a file", ["run", "--figures", "{out}/report.md/figs"], "report.md is a file, not a directory"),
     # predict
+    ("predict --out is a directory", ["predict", "--model", "{model}", "--data", "{csv}", "--out", "{out}"],
+     "is a directory; give the output CSV's file name"),
     ("predict lacks a feature", ["predict", "--model", "{model}", "--data", "{f:no_coemissions.csv}",
                                  "--out", "{out}/pred.csv"], "no column 'COEMISSIONS'"),
     ("predict blank feature", ["predict", "--model", "{model}", "--data", "{f:blank_feature.csv}",
@@ -230,8 +244,9 @@ def _argv(template: list[str], run_dir: Path, tmp: Path, reference_csv: Path, fi
     if cmd in ("run", "train"):
         if "--data" not in argv:
             argv += ["--data", str(reference_csv)]
-        argv += ["--out", str(run_dir if cmd == "run" else run_dir / "model")]
-        if cmd == "run":
+        if "--out" not in argv:
+            argv += ["--out", str(run_dir if cmd == "run" else run_dir / "model")]
+        if cmd == "run" and "--figures" not in argv:
             argv += ["--figures", str(run_dir / "figs")]
     return argv
 

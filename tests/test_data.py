@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tinylstm.data import (DEFAULT_FEATURES, DEFAULT_TARGET, MAX_ABS_VALUE, Scaler, load_dataset, read_table,
+from conftest import ROOT
+from tinylstm.data import (DATASET_SHA256, DATASET_URL, DEFAULT_FEATURES, DEFAULT_TARGET, MAX_ABS_VALUE, Scaler, load_dataset, read_table,
                            sliding_windows, split, to_sequences)
 from tinylstm.errors import DataError
 
@@ -54,6 +55,18 @@ def test_real_file_cleaning_matches_pandas(reference_csv, ref_ds):
     assert ref_ds.units == {"ENGINE SIZE": "L", "CYLINDERS": "count", "COEMISSIONS": "g/km",
                             "FUEL CONSUMPTION": "L/100km"}
     assert "1 duplicate" in c.describe() and "638 rows kept" in c.describe()
+
+
+def test_dataset_card_states_the_facts_of_the_file(reference_csv):
+    import hashlib
+
+    card = (ROOT / "data" / "README.md").read_text()
+    assert DATASET_SHA256 in card and DATASET_URL in card
+    assert hashlib.sha256(reference_csv.read_bytes()).hexdigest() == DATASET_SHA256
+    assert f"| Size | {reference_csv.stat().st_size:,} bytes |" in card
+    assert "639 rows" in card and "638" in card and "Open Government Licence – Canada" in card
+    for column in ("ENGINE SIZE", "CYLINDERS", "FUEL CONSUMPTION", "COEMISSIONS", "L/100km", "g/km"):
+        assert column in card
 
 
 def test_split_is_the_reference_split(ref_ds, reference_csv):

@@ -116,12 +116,26 @@ class RawTable:
     header_line: int = 1
 
 
+#: File signatures a user may hand over instead of a CSV, with what to do about it.
+_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx or .ods workbook? save the sheet as CSV)",
+    b"\xd0\xcf\x11\xe0": "an OLE2 file (an Excel .xls workbook? save the sheet as CSV)",
+    b"\x1f\x8b": "gzip-compressed (decompress it first: gunzip FILE)",
+    b"%PDF": "a PDF document",
+    b"\x89HDF": "an HDF5 file",
+    b"PAR1": "a Parquet file (convert it to CSV)",
+}
+
+
 def _decode(path: Path, blob: bytes) -> tuple[str, str]:
     if blob[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with BOM (Excel's "Unicode text" export)
         try:
             return blob.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as err:
             raise DataError(f"{path}: starts with a UTF-16 byte-order mark but does not decode ({err.reason})") from None
+    for magic, kind in _SIGNATURES.items():
+        if blob.startswith(magic):
+            raise DataError(f"{path}: {kind}, not a CSV text file")
     if b"\x00" in blob[:8192]:
         raise DataError(f"{path}: binary content (NUL bytes), not a CSV text file")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -249,6 +263,8 @@ def _column_index(table: RawTable, name: str) -> int:
         close = difflib.get_close_matches(name, table.columns, n=1) or \
             [c for c in table.columns if c.lower() == name.lower()]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if len(table.columns) == 1:
+            hint += " (the header is a single column: is the delimiter something other than , ; TAB or |?)"
         raise DataError(
             f"{table.path}: no column {name!r}{hint}; available columns: {', '.join(table.columns)}"
         )

@@ -51,8 +51,25 @@ def check_trainable(ds: Dataset, config: TrainConfig) -> None:
     Scaler.fit(ds.X[sp.train], ds.y[sp.train], ds.features, ds.target, ds.path)
 
 
+def check_output_dir(path: Path, option: str) -> None:
+    """Fail early (before training) when ``path`` cannot become a directory we can write into."""
+    import os
+
+    from .errors import UserError
+
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{option} {path}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: no permission to write in {existing}")
+
+
 def train_only(data: Path, features: Sequence[str], target: str, config: TrainConfig, model_dir: Path,
                quiet: bool = False) -> TrainResult:
+    check_output_dir(model_dir, "--out")
     ds = load_data(data, features, target, quiet)
     check_trainable(ds, config)
     result = train(ds, config, quiet)
@@ -186,6 +203,8 @@ def render_markdown(report: dict[str, Any], out_dir: Path) -> str:
 
 def evaluate_only(model_dir: Path, data: Path, out_dir: Path, figures_dir: Path, quiet: bool = False) -> dict:
     bundle = Bundle.load(model_dir)
+    check_output_dir(out_dir, "--out")
+    check_output_dir(figures_dir, "--figures")
     ds = load_data(data, bundle.features, bundle.target, quiet)
     return evaluate(model_dir, ds, out_dir, figures_dir, quiet=quiet)
 
@@ -197,6 +216,8 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
 
     start = time.perf_counter()
     out_dir = Path(out_dir)
+    check_output_dir(out_dir, "--out")
+    check_output_dir(figures_dir, "--figures")
     result = train_only(data, features, target, config, out_dir / "model", quiet)
     ds = load_data(data, features, target, quiet=True)
     t_train = time.perf_counter() - start

@@ -44,8 +44,13 @@ def read_features(path: Path, features: list[str]) -> tuple[list[str], list[list
 
 def predict_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argparse.Namespace) -> int:
     """Write ``out`` = rows of ``data`` + a ``<target>_predicted`` column; returns the row count."""
+    from .pipeline import check_output_dir
+
     bundle = Bundle.load(model_dir)
     backends.get(backend)  # fail on an unknown name before reading anything
+    if Path(out).is_dir():
+        raise DataError(f"--out {out}: is a directory; give the output CSV's file name")
+    check_output_dir(Path(out).parent, "--out")
     header, rows, X, delimiter = read_features(Path(data), bundle.features)
     y = backends.run(backend, model_dir, X, args)
     buf = io.StringIO()

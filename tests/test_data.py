@@ -219,6 +219,17 @@ def test_bad_files_raise_one_line_data_errors(tmp_path, name, make, message):
     assert message in text
 
 
+def test_line_numbers_count_multi_line_quoted_cells(tmp_path):
+    """A quoted cell spanning lines: the bad cell after it is reported on its real file line."""
+    lines = ["A,NOTE,Y"] + [f'{i},"note {i}",{i}' for i in range(20)]
+    lines[3] = '2,"first line\nsecond line\nthird line",2'  # rows from here on sit 2 lines further down
+    lines[6] = '5,"x",five'
+    path = _write(tmp_path, "multi.csv", "\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 9, column 'Y': 'five' is not a number"):
+        load_dataset(path, ["A"], "Y")
+    assert path.read_text().splitlines()[8] == '5,"x",five'
+
+
 def test_missing_column_lists_available_and_suggests(tmp_path):
     path = _write(tmp_path, "cols.csv", "\n".join(_synthetic()))
     with pytest.raises(DataError, match=r"no column 'b' \(did you mean 'B'\?\); available columns: A, B, C, Y"):

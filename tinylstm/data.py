@@ -112,8 +112,14 @@ class RawTable:
     rows: list[list[str]]
     delimiter: str
     encoding: str
-    #: File line number (1-based) of the header; data row k (0-based) is on line ``header_line + 1 + k``.
+    #: File line number (1-based) of the header.
     header_line: int = 1
+    #: File line number (1-based) on which each data row starts (quoted cells may span lines).
+    line_numbers: list[int] = field(default_factory=list)
+
+    def line_of(self, offset: int) -> int:
+        """File line of data row ``offset`` (0-based)."""
+        return self.line_numbers[offset] if offset < len(self.line_numbers) else self.header_line + 1 + offset
 
 
 #: File signatures a user may hand over instead of a CSV, with what to do about it.
@@ -184,15 +190,19 @@ def read_table(path: str | Path) -> RawTable:
     else:
         delimiter = _sniff_delimiter(path, lines[first])
     reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delimiter)
+    all_rows, starts, previous_end = [], [], 0
     try:
-        all_rows = [row for row in reader]
+        for row in reader:  # a quoted cell may span lines: remember the file line each row starts on
+            all_rows.append(row)
+            starts.append(first + previous_end + 1)
+            previous_end = reader.line_num
     except csv.Error as err:
         raise DataError(f"{path}: line {first + reader.line_num}: malformed CSV ({err})") from None
     header = [name.strip() for name in all_rows[0]]
     rows = [[cell.strip() for cell in row] for row in all_rows[1:]]
     if not any(any(cell for cell in row) for row in rows):
         raise DataError(f"{path}: header only, no data rows")
-    return RawTable(path, header, rows, delimiter, encoding, first + 1)
+    return RawTable(path, header, rows, delimiter, encoding, starts[0], starts[1:])
 
 
 # -------------------------------------------------------------------------------------------- cleaning
@@ -317,7 +327,7 @@ def load_dataset(
     n_rows = 0
     decimal_comma = table.delimiter != ","
     for offset, row in enumerate(table.rows):
-        line = table.header_line + 1 + offset
+        line = table.line_of(offset)
         if not any(row):
             continue  # blank line
         n_rows += 1

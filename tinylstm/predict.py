@@ -29,7 +29,7 @@ def read_features(path: Path, features: list[str]) -> tuple[list[str], list[list
     for offset, row in enumerate(table.rows):
         if not any(row):
             continue
-        line = table.header_line + 1 + offset
+        line = table.line_of(offset)
         if len(row) > len(table.columns):
             raise DataError(f"{table.path}: line {line}: {len(row)} fields, header has {len(table.columns)}")
         row = row + [""] * (len(table.columns) - len(row))  # short row: keep the prediction in its column
@@ -57,6 +57,6 @@ def predict_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argp
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     writer.writerow([*header, f"{bundle.target}_predicted"])
     for row, pred in zip(rows, y):
-        writer.writerow([*row, f"{pred:.6g}"])
+        writer.writerow([*row, f"{pred:.9g}"])  # 9 digits: float32 results round-trip exactly
     atomic.write_text(out, buf.getvalue())
     return len(rows)

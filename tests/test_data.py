@@ -238,6 +238,14 @@ def test_missing_column_lists_available_and_suggests(tmp_path):
         load_dataset(path, ["A"], "TARGET")
 
 
+def test_file_without_header_and_trailing_delimiters(tmp_path, ref_text, ref_ds):
+    no_header = _write(tmp_path, "noheader.csv", "\n".join(_lines(ref_text)[1:]))
+    with pytest.raises(DataError, match="line 1 looks like data: the file needs a header line"):
+        load_dataset(no_header)
+    trailing = _write(tmp_path, "trailing.csv", "\n".join(line + "," for line in _lines(ref_text)))
+    np.testing.assert_array_equal(load_dataset(trailing).X, ref_ds.X)  # the empty last column is just unused
+
+
 @pytest.mark.parametrize("features,target,message", [
     (["A", "Y"], "Y", "target column 'Y' is also a feature"),
     (["A", "A"], "Y", "given more than once: A"),

@@ -265,6 +265,14 @@ def _parse_cell(path: Path, line: int, column: str, cell: str, decimal_comma: bo
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _column_index(table: RawTable, name: str) -> int:
     """Index of column ``name``; a missing or ambiguous (repeated) column is an error."""
     name = name.strip()
@@ -275,6 +283,8 @@ def _column_index(table: RawTable, name: str) -> int:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         if len(table.columns) == 1:
             hint += " (the header is a single column: is the delimiter something other than , ; TAB or |?)"
+        elif 2 * sum(_is_number(c) for c in table.columns) >= len(table.columns):
+            hint += f" (line {table.header_line} looks like data: the file needs a header line naming its columns)"
         raise DataError(
             f"{table.path}: no column {name!r}{hint}; available columns: {', '.join(table.columns)}"
         )

@@ -31,7 +31,8 @@ def test_notebook_executes_and_produces_its_figures(tmp_path, reference_csv, mon
     for key, value in {"TINYLSTM_EPOCHS": "3", "TINYLSTM_DATA": str(reference_csv), "TINYLSTM_OUT": str(out),
                        "TINYLSTM_FIGURES": str(tmp_path / "figs"), "TINYLSTM_SEED": "1",
                        # the kernel must import this checkout, whatever tinylstm the interpreter has installed
-                       "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}.items():
+                       "PYTHONPATH": os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH")] if p)
+                       }.items():
         monkeypatch.setenv(key, value)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600,

@@ -52,11 +52,12 @@ class TrainResult:
 
 def set_determinism(seed: int) -> None:
     """Seed Python, numpy and TensorFlow, and force deterministic single-threaded TF kernels."""
-    import tensorflow as tf
-
     from .model import keras
 
-    keras().utils.set_random_seed(seed)
+    k = keras()  # first: imports TensorFlow quietly
+    import tensorflow as tf
+
+    k.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     try:
         tf.config.threading.set_inter_op_parallelism_threads(1)

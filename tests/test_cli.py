@@ -267,6 +267,24 @@ def test_bad_input_one_line_exit_2_artifacts_untouched(case, run_dir, reference_
     assert _tree(run_dir) == before, "a failing command changed the previous artifacts"
 
 
+def test_damaged_model_file(run_dir, reference_csv, tmp_path):
+    """A truncated model.keras (an interrupted copy): one line naming the file, the report left alone."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(run_dir / "model", model)
+    blob = (model / "model.keras").read_bytes()
+    (model / "model.keras").write_bytes(blob[: len(blob) // 2])
+    before = _tree(run_dir)
+    proc = run_cli("evaluate", "--model", str(model), "--data", str(reference_csv), "--out", str(run_dir),
+                   "--figures", str(run_dir / "figs"))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "model.keras: cannot load the Keras model" in lines[0]
+    assert _tree(run_dir) == before
+
+
 def test_debug_shows_a_traceback(run_dir, reference_csv, tmp_path):
     before = _tree(run_dir)
     bad = tmp_path / "bad.csv"

@@ -97,7 +97,7 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
         from .errors import DataError
 
         raise DataError(f"{ds.path}: has {len(ds.y)} rows, fewer than the model's split; wrong --data?")
-    model = load_keras_model(model_dir)
+    model = _load_keras(model_dir)
     from .reference import predict as numpy_predict
 
     preds, splits = {}, {}
@@ -131,6 +131,20 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
                 f"gradient boosting {report['baselines']['gradient_boosting']['mae']:.4f}; "
                 f"wrote {out_dir / 'report.md'}")
     return report
+
+
+def _load_keras(model_dir: Path):
+    """:func:`~tinylstm.train.load_keras_model`, with a damaged file reported as a user error, not a traceback."""
+    from .errors import UserError
+
+    try:
+        return load_keras_model(model_dir)
+    except UserError:
+        raise
+    except Exception as err:  # Keras raises assorted types for a truncated or foreign file
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise UserError(f"{Path(model_dir) / 'model.keras'}: cannot load the Keras model ({reason}); "
+                        f"train again with tinylstm train --out {model_dir}") from err
 
 
 def _is_under(path: Path, root: Path) -> bool:

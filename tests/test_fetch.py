@@ -63,6 +63,13 @@ def server(reference_csv):
     httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy_for_localhost(monkeypatch):
+    """A CI machine's http_proxy must not swallow requests to the test's own server."""
+    for key in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(key, ",".join(p for p in [os.environ.get(key), "127.0.0.1", "localhost"] if p))
+
+
 def _fetch(url: str, dest: Path, *extra: str):
     return run_cli("data", "fetch", "--url", url, "--dest", str(dest), *extra, timeout=120)
 

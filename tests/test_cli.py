@@ -310,3 +310,21 @@ def test_messy_but_valid_file_trains(tmp_path, reference_csv):
     assert "639 rows read; dropped 1 duplicate row(s) and 3 row(s) with missing values" in proc.stdout
     assert "ENGINE SIZE: 2" in proc.stdout and "COEMISSIONS: 1" in proc.stdout and "635 rows kept" in proc.stdout
     assert (tmp_path / "model" / "bundle.npz").exists()
+
+
+def test_file_system_refusal_is_one_line(trained, reference_csv, tmp_path, monkeypatch, capsys):
+    """A full disk while writing (simulated): one line with the path and the OS reason, exit 2, nothing written."""
+    import errno
+
+    from tinylstm import atomic, cli
+
+    def full_disk(target, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(atomic, "write_bytes", full_disk)
+    out = tmp_path / "pred.csv"
+    code = cli.main(["predict", "--model", str(trained.model_dir), "--data", str(reference_csv), "--out", str(out),
+                     "--backend", "numpy", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"tinylstm: error: {out}: No space left on device"]
+    assert not out.exists()

@@ -267,6 +267,13 @@ def test_bad_input_one_line_exit_2_artifacts_untouched(case, run_dir, reference_
     assert _tree(run_dir) == before, "a failing command changed the previous artifacts"
 
 
+def test_common_flags_before_the_command():
+    proc = run_cli("--quiet", "run", "--epochs", "0")
+    assert proc.returncode == 2 and proc.stderr.strip() == "tinylstm: error: --epochs must be >= 1, got 0"
+    proc = run_cli("--debug", "run", "--epochs", "0")
+    assert "Traceback" in proc.stderr and "--epochs must be >= 1" in proc.stderr
+
+
 def test_damaged_model_file(run_dir, reference_csv, tmp_path):
     """A truncated model.keras (an interrupted copy): one line naming the file, the report left alone."""
     import shutil

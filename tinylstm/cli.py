@@ -234,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    leading = 0  # `tinylstm --debug run ...`: the common flags belong to the subcommand, so move them after it
+    while leading < len(argv) and argv[leading] in ("--debug", "--quiet"):
+        leading += 1
+    if leading and leading < len(argv):
+        argv = argv[leading:] + argv[:leading]
     debug = "--debug" in argv
     try:
         parser = build_parser()

@@ -119,7 +119,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
 
-    pipeline.run(args.data, args.features, args.target, _train_config(args), args.out, args.figures, args.quiet)
+    pipeline.run(args.data, args.features, args.target, _train_config(args), args.out, args.figures, args.quiet,
+                 exports_enabled=not args.no_exports)
     return 0
 
 
@@ -191,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_args(p_run)
     p_run.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact directory")
     p_run.add_argument("--figures", type=Path, default=Path("figures"), help="figure directory")
+    p_run.add_argument("--no-exports", action="store_true", help="train, evaluate and draw only")
     p_run.set_defaults(func=cmd_run)
 
     p_pred = sub.add_parser("predict", help="predict raw CSV rows with any backend", parents=[common])

@@ -224,8 +224,8 @@ def evaluate_only(model_dir: Path, data: Path, out_dir: Path, figures_dir: Path,
 
 
 def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, out_dir: Path,
-        figures_dir: Path, quiet: bool = False) -> dict[str, Any]:
-    """Train, evaluate, draw, and run every registered exporter; one report at the end."""
+        figures_dir: Path, quiet: bool = False, exports_enabled: bool = True) -> dict[str, Any]:
+    """Train, evaluate, draw, and run every registered exporter (unless disabled); one report at the end."""
     from . import export
 
     start = time.perf_counter()
@@ -239,7 +239,7 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
     t_eval = time.perf_counter() - start
     exports, sections = {}, []
     for exporter in export.all_exporters():
-        if not exporter.in_run:
+        if not (exporter.in_run and exports_enabled):
             continue
         written = exporter.export(out_dir / "model", out_dir / exporter.default_subdir, export.default_args(exporter))
         exports[exporter.name] = [str(p) for p in written]

@@ -259,3 +259,19 @@ def test_other_architectures_generate_and_match(trained, tmp_path):
             model = intgolden.quantize(b)
             np.testing.assert_array_equal(q, intgolden.predict_q(model, X))
             assert np.max(np.abs(y - predict(b, X))) < 0.1
+
+
+def test_cortex_m4_build_has_no_static_ram_no_libm_no_printf(libs, tmp_path):
+    """Properties the bench figures rely on: the engine object has no data/bss (state on the stack), the libm-free
+    float build links no expf/tanhf, and the size program links no printf/semihosting."""
+    require_tool("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm")
+    from tinylstm.bench.cengine import _m4_sizes
+
+    for variant, (lib, _) in libs.items():
+        sizes = _m4_sizes(lib, tmp_path)
+        assert sizes["obj"]["data"] == 0 and sizes["obj"]["bss"] == 0
+        assert sizes["image"]["text"] > sizes["base"]["text"]  # the engine is really linked (sizes: the bench)
+        syms = subprocess.run(["arm-none-eabi-nm", str(tmp_path / f"{lib.name}_size" / "size.elf")],
+                              capture_output=True, text=True, check=True).stdout
+        for bad in ("printf", "expf", "tanhf", "initialise_monitor_handles", "malloc"):
+            assert not re.search(rf"\b_?{bad}\b", syms), bad

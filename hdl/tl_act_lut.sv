@@ -1,0 +1,40 @@
+// tinylstm: sigmoid / tanh activation over a table of f(|x|) (symmetry exploited), one registered output.
+//   idx = (|x| + half_step) >> SHIFT      (round half up; SHIFT = FRAC - lut_frac)
+//   pos = idx < DEPTH ? rom[idx] : 1.0    (saturation beyond the table)
+//   sigmoid: x < 0 ? 1.0 - pos : pos      tanh: x < 0 ? -pos : pos
+// Identical to tinylstm.fixedpoint.Lut.__call__ (the golden model).
+`timescale 1ns/1ps
+module tl_act_lut #(
+    parameter int W     = 16,
+    parameter int FRAC  = 8,
+    parameter int DEPTH = 1597,
+    parameter int AW    = 11,
+    parameter int SHIFT = 0,
+    parameter int TANH  = 0,               // 0: sigmoid, 1: tanh
+    parameter     FILE  = "sigmoid.memh"
+) (
+    input  logic                clk,
+    input  logic signed [W-1:0] x,
+    output logic signed [W-1:0] y
+);
+    localparam logic [W:0] ONE  = (W+1)'(1) << FRAC;
+    localparam logic [W:0] HALF = (SHIFT > 0) ? ((W+1)'(1) << (SHIFT > 0 ? SHIFT - 1 : 0)) : '0;
+
+    logic [W-1:0] rom [0:DEPTH-1];
+    initial $readmemh(FILE, rom);
+
+    logic [W:0]   mag;     // |x|, one extra bit so that |-2^(W-1)| fits
+    logic [W:0]   idx;
+    logic [W:0]   pos;
+    logic [W:0]   res;
+
+    always_comb begin
+        mag = x[W-1] ? ((W+1)'(0) - {x[W-1], x}) : {1'b0, x};
+        idx = (mag + HALF) >> SHIFT;
+        pos = (idx < (W+1)'(DEPTH)) ? {1'b0, rom[idx[AW-1:0]]} : ONE;
+        if (TANH != 0) res = x[W-1] ? ((W+1)'(0) - pos) : pos;
+        else           res = x[W-1] ? (ONE - pos) : pos;
+    end
+
+    always_ff @(posedge clk) y <= res[W-1:0];
+endmodule

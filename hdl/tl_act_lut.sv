@@ -17,24 +17,24 @@ module tl_act_lut #(
     input  logic signed [W-1:0] x,
     output logic signed [W-1:0] y
 );
-    localparam logic [W:0] ONE  = (W+1)'(1) << FRAC;
-    localparam logic [W:0] HALF = (SHIFT > 0) ? ((W+1)'(1) << (SHIFT > 0 ? SHIFT - 1 : 0)) : '0;
+    localparam logic [W-1:0] ONE  = W'(1) << FRAC;                 // 1.0 (fits: FRAC <= W-2)
+    localparam logic [W-1:0] HALF = (SHIFT > 0) ? (W'(1) << (SHIFT > 0 ? SHIFT - 1 : 0)) : '0;
 
     logic [W-1:0] rom [0:DEPTH-1];
     initial $readmemh(FILE, rom);
 
-    logic [W:0]   mag;     // |x|, one extra bit so that |-2^(W-1)| fits
-    logic [W:0]   idx;
-    logic [W:0]   pos;
-    logic [W:0]   res;
+    logic [W-1:0] mag;     // |x| as unsigned: |-2^(W-1)| = 2^(W-1) fits
+    logic [W-1:0] idx;     // (|x| + HALF) < 2^W: no overflow
+    logic [W-1:0] pos;
+    logic [W-1:0] res;
 
     always_comb begin
-        mag = x[W-1] ? ((W+1)'(0) - {x[W-1], x}) : {1'b0, x};
+        mag = x[W-1] ? (W'(0) - x) : x;
         idx = (mag + HALF) >> SHIFT;
-        pos = (idx < (W+1)'(DEPTH)) ? {1'b0, rom[idx[AW-1:0]]} : ONE;
-        if (TANH != 0) res = x[W-1] ? ((W+1)'(0) - pos) : pos;
+        pos = (idx < W'(DEPTH)) ? rom[idx[AW-1:0]] : ONE;
+        if (TANH != 0) res = x[W-1] ? (W'(0) - pos) : pos;
         else           res = x[W-1] ? (ONE - pos) : pos;
     end
 
-    always_ff @(posedge clk) y <= res[W-1:0];
+    always_ff @(posedge clk) y <= res;
 endmodule

@@ -4,9 +4,9 @@
 // and the B channel is free; BRESP = SLVERR for writes to read-only/unmapped addresses or to inputs/weights while
 // busy. Read: one outstanding read, RDATA registered; RRESP = SLVERR for unmapped/write-only addresses.
 `timescale 1ns/1ps
-import tinylstm_net_pkg::*;
-
-module tl_axil #(
+module tl_axil
+    import tinylstm_net_pkg::*;
+#(
     parameter WEIGHTS_FILE = "weights.memh",
     parameter BIAS_FILE    = "bias.memh",
     parameter SIG_FILE     = "sigmoid.memh",
@@ -41,7 +41,6 @@ module tl_axil #(
     output logic        irq                 // level: inference done
 );
     localparam logic [1:0] OKAY = 2'b00, SLVERR = 2'b10;
-    localparam int LS = 1 << LANE_AW;       // lane stride of the weight/bias windows (words)
 
     // ------------------------------------------------------------------ core
     logic              start, busy, done, overrun;
@@ -62,7 +61,7 @@ module tl_axil #(
     assign irq = done;
 
     // input shadow registers (read back over the bus)
-    logic [W-1:0] in_q [0:NIN-1];
+    logic [W-1:0] in_q [0:(1 << IN_AW)-1];
 
     // ------------------------------------------------------------------ write channel
     logic        aw_held, w_held;
@@ -115,7 +114,7 @@ module tl_axil #(
         if (!aresetn) begin
             aw_held <= 1'b0; w_held <= 1'b0; aw_addr <= '0; w_data <= '0;
             s_axil_bvalid <= 1'b0; s_axil_bresp <= OKAY;
-            for (int i = 0; i < NIN; i = i + 1) in_q[i] <= '0;
+            for (int i = 0; i < (1 << IN_AW); i = i + 1) in_q[i] <= '0;
         end else begin
             if (s_axil_awvalid && s_axil_awready) begin
                 aw_held <= 1'b1;
@@ -130,7 +129,7 @@ module tl_axil #(
                 w_held  <= 1'b0;
                 s_axil_bvalid <= 1'b1;
                 s_axil_bresp  <= wr_ok ? OKAY : SLVERR;
-                if (in_we) in_q[in_addr] <= w_data[W-1:0];
+                if (in_we) in_q[in_addr[IN_AW-1:0]] <= w_data[W-1:0];
             end else if (s_axil_bvalid && s_axil_bready) begin
                 s_axil_bvalid <= 1'b0;
             end
@@ -142,8 +141,10 @@ module tl_axil #(
     logic [31:0] rd;
     logic        rd_ok;
     logic [15:0] ra;
+    logic [IN_AW-1:0] ra_in;
     always_comb begin
         ra    = {2'b00, s_axil_araddr[15:2]};
+        ra_in = IN_AW'(ra - (REG_INPUT >> 2));
         rd    = '0;
         rd_ok = 1'b1;
         if (s_axil_araddr == REG_VERSION)       rd = VERSION;
@@ -151,9 +152,9 @@ module tl_axil #(
         else if (s_axil_araddr == REG_CYCLES)   rd = cycles;
         else if (s_axil_araddr == REG_INFO)     rd = INFO;
         else if (s_axil_araddr >= REG_INPUT && s_axil_araddr < REG_INPUT + 16'(4 * NIN))
-            rd = 32'($signed(in_q[ra - (REG_INPUT >> 2)]));
+            rd = 32'($signed(in_q[ra_in]));
         else if (s_axil_araddr >= REG_OUTPUT && s_axil_araddr < REG_OUTPUT + 16'(4 * NOUT))
-            rd = 32'($signed(out_flat[int'(ra - (REG_OUTPUT >> 2)) * W +: W]));
+            rd = 32'($signed(out_flat[(int'(ra) - int'(REG_OUTPUT) / 4) * W +: W]));
         else rd_ok = 1'b0;
     end
 

@@ -18,9 +18,9 @@
 // of the same layer, segment B its input x(t), so the PP of the previous layer overlaps the reads of h(t-1).
 // At t = 0 segment A is empty (h = 0) and c_prev reads as 0.
 `timescale 1ns/1ps
-import tinylstm_net_pkg::*;
-
-module tl_core #(
+module tl_core
+    import tinylstm_net_pkg::*;
+#(
     parameter WEIGHTS_FILE = "weights.memh",
     parameter BIAS_FILE    = "bias.memh",
     parameter SIG_FILE     = "sigmoid.memh",
@@ -40,7 +40,9 @@ module tl_core #(
     // weight / bias memories (accepted only when idle): one W-bit word of lane `lane` in slot `slot`
     input  logic                  w_we,
     input  logic                  b_we,
-    input  logic [15:0]           wb_slot,
+    /* verilator lint_off UNUSEDSIGNAL */
+    input  logic [15:0]           wb_slot,        // upper bits unused for small memories
+    /* verilator lint_on UNUSEDSIGNAL */
     input  logic [LANE_AW-1:0]    wb_lane,
     input  logic [W-1:0]          wb_data,
     output logic [NOUT*W-1:0]     out_flat        // output codes of the last inference, output o at [o*W +: W]
@@ -84,6 +86,8 @@ module tl_core #(
     logic                 hz_active;
     logic [15:0]          hz_lo, hz_hi;
 
+    // 16-bit schedule fields and counters: the upper bits are unused for small networks
+    /* verilator lint_off UNUSEDSIGNAL */
     logic [15:0] d_a_base, d_a_len, d_b_base, d_nrounds, d_bbase, d_klen, vm_addr, bslot;
     logic        last_k, last_round, hz_hit, issue;
     always_comb begin
@@ -148,6 +152,7 @@ module tl_core #(
     logic [15:0]     rc [0:1];              // rows captured into each GBUF half
     logic [15:0]     e_kind, e_cnt, e_cbase, e_czero, e_dst;
     logic [15:0]     need_row, gidx;
+    /* verilator lint_on UNUSEDSIGNAL */
     logic            pp_go, pp_lastu;
     logic [15:0]     a_cidx_n;
     always_comb begin
@@ -179,7 +184,9 @@ module tl_core #(
 
     // stage A registers
     logic            a_valid, a_lstm, a_relu, a_last, a_final;
+    /* verilator lint_off UNUSEDSIGNAL */
     logic [15:0]     a_dst, a_cidx;
+    /* verilator lint_on UNUSEDSIGNAL */
     logic [W-1:0]    a_cprev, a_val;
     // stage B registers
     logic            b_valid, b_lstm, b_last, b_final;

@@ -5,9 +5,9 @@
 // Build and run (from the export directory):
 //   iverilog -g2012 -o tb.vvp -s tl_tb_batch tinylstm_net_pkg.sv rtl/*.sv && vvp tb.vvp +rows=N +inputs=in.memh +out=out.txt
 `timescale 1ns/1ps
-import tinylstm_net_pkg::*;
-
-module tl_tb_batch;
+module tl_tb_batch
+    import tinylstm_net_pkg::*;
+;
     localparam int MAXROWS = 65536;
     logic clk = 1'b0, rst_n = 1'b0, start = 1'b0;
     logic busy, done, overrun;

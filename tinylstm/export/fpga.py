@@ -38,8 +38,8 @@ RTL_FILES = ("tl_act_lut.sv", "tl_core.sv", "tl_axil.sv", "tl_tb_batch.sv")
 DEFAULT_LANES = 4
 VERSION = 0x544C0100  # "TL" 1.0
 
-FIELDS = ("KIND", "A_BASE", "A_LEN", "B_BASE", "B_LEN", "NROUNDS", "WBASE", "BBASE", "NROWS", "DST_BASE",
-          "DST_LEN", "C_BASE", "C_ZERO")
+FIELDS = ("KIND", "A_BASE", "A_LEN", "B_BASE", "B_LEN", "NROUNDS", "WBASE", "BBASE", "DST_BASE", "DST_LEN",
+          "C_BASE", "C_ZERO")
 KIND_LSTM, KIND_RELU, KIND_LINEAR = 0, 1, 2
 
 # AXI4-Lite register map (byte addresses)
@@ -261,6 +261,7 @@ def package_text(design: Design) -> str:
         ("GROWS", design.grows, "gate buffer rows per half (power of two)"),
         ("GB_AW", _clog2(2 * design.grows), "gate buffer address bits"),
         ("NIN", design.n_in, "input codes per inference (steps x inputs)"),
+        ("IN_AW", _clog2(design.n_in), "input register index bits"),
         ("NOUT", design.n_out, "output codes"),
         ("OUT_BASE", design.out_base, "vector-memory address of output 0"),
         ("SIG_DEPTH", net.sig.depth, f"sigmoid table entries (|x| < {net.sig.in_range:g})"),
@@ -362,7 +363,8 @@ def write_design(design: Design, bundle: Bundle, out_dir: Path) -> list[Path]:
         "macs": net.macs(), "macs_issued": design.macs_issued, "issue_cycles": design.issue_cycles,
         "memories": {"weight_slots": len(design.wwords), "bias_slots": len(design.bwords),
                      "vector_words": design.vm_depth, "cell_words": design.c_depth},
-        "passes": [{"label": p.label, **{n.lower(): v for n, v in zip(FIELDS, p.values())}} for p in design.passes],
+        "passes": [{"label": p.label, "nrows": p.nrows, **{n.lower(): v for n, v in zip(FIELDS, p.values())}}
+                   for p in design.passes],
         "top": {"axi4_lite": "tl_axil", "core": "tl_core", "batch_testbench": "tl_tb_batch"},
         "simulate": "iverilog -g2012 -o tb.vvp -s tl_tb_batch tinylstm_net_pkg.sv rtl/tl_act_lut.sv "
                     "rtl/tl_core.sv rtl/tl_tb_batch.sv && vvp tb.vvp +rows=N +inputs=in.memh +out=out.txt",

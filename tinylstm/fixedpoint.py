@@ -236,11 +236,14 @@ class FixedNet:
         assert np.all(acc < lim) and np.all(acc >= -lim), "accumulator would wrap"  # cannot happen by construction
         return acc
 
-    def lstm_step(self, layer: QLstm, x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lstm_step(self, layer: QLstm, x: np.ndarray, h: np.ndarray, c: np.ndarray,
+                  trace: dict | None = None, key: str = "") -> tuple[np.ndarray, np.ndarray]:
         """One time step for integer codes x (n, inputs), h, c (n, H); returns (h, c)."""
         f = self.fmt
         H = layer.units
         z = f.rq(self._acc(np.concatenate([x, h], axis=1), np.concatenate([layer.W, layer.U], axis=0), layer.b))
+        if trace is not None:
+            trace[f"{key}_z"] = z
         i, fg, g, o = (z[:, k * H:(k + 1) * H] for k in range(4))
         i, fg, o, g = self.sig(i), self.sig(fg), self.sig(o), self.tanh(g)
         c = f.rq(fg * c + i * g)
@@ -259,10 +262,10 @@ class FixedNet:
             c = np.zeros_like(h)
             outs = []
             for t in range(x.shape[1]):
-                h, c = self.lstm_step(layer, x[:, t, :], h, c)
+                h, c = self.lstm_step(layer, x[:, t, :], h, c, trace, f"lstm{li}_t{t}")
                 outs.append(h)
                 if trace is not None:
-                    trace[f"lstm{li}_h{t}"], trace[f"lstm{li}_c{t}"] = h, c
+                    trace[f"lstm{li}_t{t}_h"], trace[f"lstm{li}_t{t}_c"] = h, c
             x = np.stack(outs, axis=1) if layer.return_sequences else h
         for di, d in enumerate(self.dense):
             x = self.fmt.rq(self._acc(x, d.W, d.b))

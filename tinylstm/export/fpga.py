@@ -397,3 +397,38 @@ def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Pat
     design = build_design(bundle, getattr(args, "format", DEFAULT_FORMAT), getattr(args, "lanes", DEFAULT_LANES),
                           getattr(args, "lut_frac", None))
     return write_design(design, bundle, out_dir)
+
+
+# ------------------------------------------------------------------------------------------ simulation
+SIM_SOURCES = ("tinylstm_net_pkg.sv", "rtl/tl_act_lut.sv", "rtl/tl_core.sv", "rtl/tl_tb_batch.sv")
+
+
+def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int, timeout: float = 1800) -> tuple[np.ndarray, np.ndarray]:
+    """Run integer input codes (rows, steps, inputs) through the exported core in Icarus Verilog, one inference
+    per row in ONE simulation; returns (output codes (rows, n_out), cycles per inference (rows,))."""
+    import subprocess
+    import tempfile
+
+    export_dir = Path(export_dir)
+    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
+        raise UserError("the rtl backend needs Icarus Verilog (iverilog, vvp): apt-get install iverilog")
+    xq = np.asarray(xq, dtype=np.int64).reshape(len(xq), -1)
+    width = json.loads((export_dir / "manifest.json").read_text())["format"]["width"]
+    with tempfile.TemporaryDirectory(prefix="tinylstm-rtl-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "in.memh").write_text("".join(format(int(v) & ((1 << width) - 1), "x") + "\n" for v in xq.reshape(-1)))
+        build = subprocess.run(["iverilog", "-g2012", "-o", str(tmp / "tb.vvp"), "-s", "tl_tb_batch",
+                                *[str(export_dir / s) for s in SIM_SOURCES]], capture_output=True, text=True)
+        if build.returncode:
+            raise UserError(f"{export_dir}: iverilog failed: {build.stderr.strip().splitlines()[-1:]}")
+        run = subprocess.run(["vvp", "-n", str(tmp / "tb.vvp"), f"+rows={len(xq)}", f"+inputs={tmp / 'in.memh'}",
+                              f"+out={tmp / 'out.txt'}"], cwd=export_dir, capture_output=True, text=True,
+                             timeout=timeout)
+        if run.returncode or not (tmp / "out.txt").exists():
+            raise UserError(f"{export_dir}: simulation failed: {(run.stderr or run.stdout).strip()[-300:]}")
+        res = np.loadtxt(tmp / "out.txt", dtype=np.int64, ndmin=2)
+    if res.shape != (len(xq), n_out + 2):
+        raise UserError(f"{export_dir}: simulation returned {res.shape[0]} rows, expected {len(xq)}")
+    if res[:, -1].any():
+        raise UserError(f"{export_dir}: the core flagged an internal overrun")
+    return res[:, :n_out], res[:, n_out]

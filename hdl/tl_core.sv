@@ -134,7 +134,7 @@ module tl_core
         for (gl = 0; gl < LANES; gl = gl + 1) begin : g_lane
             always_ff @(posedge clk) begin
                 p_prod[gl] <= $signed(m_x) * $signed(m_w[gl*W +: W]);
-                acc[gl]    <= acc_next[gl];
+                if (p_valid) acc[gl] <= acc_next[gl];   // bubbles (interlock stalls) must not accumulate
             end
             always_comb begin
                 if (p_first)

@@ -374,7 +374,7 @@ def write_design(design: Design, bundle: Bundle, out_dir: Path) -> list[Path]:
     ratio = design.issue_cycles / (net.macs() / design.lanes)
     report = "\n".join([
         "## FPGA export", "",
-        f"`{out_dir}`: {f.name} fixed point ({f.width}-bit words, {net.acc_bits}-bit accumulators), "
+        f"{f.name} fixed point ({f.width}-bit words, {net.acc_bits}-bit accumulators), "
         f"{design.lanes} MAC lanes, {len(design.passes)} passes; sigmoid table {net.sig.depth} entries, tanh "
         f"{net.tanh.depth}; {net.macs()} MACs per inference ({design.macs_issued} issued: h(t=0) = 0 products are "
         f"skipped), {design.issue_cycles} MAC cycles ({ratio:.3f} × MACs/lanes) plus pipeline/interlock cycles. "

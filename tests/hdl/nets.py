@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +54,15 @@ def cocotb_run(sources: list[Path], toplevel: str, module: str, test_dir: Path, 
     build = Path(test_dir) / f"build_{toplevel}"
     runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=build,
                  timescale=("1ns", "1ps"), always=True, log_file=build / "build.log")
-    pythonpath = os.pathsep.join([str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")])
-    results = runner.test(test_module=module, hdl_toplevel=toplevel, build_dir=build, test_dir=test_dir,
-                          extra_env={**env, "PYTHONPATH": pythonpath}, results_xml=f"{module}.xml",
-                          log_file=Path(test_dir) / f"{module}.log")
+    # the runner hands this process's sys.path to the simulator's Python as PYTHONPATH
+    added = [p for p in (str(HERE), str(ROOT)) if p not in sys.path]
+    sys.path[:0] = added
+    try:
+        results = runner.test(test_module=module, hdl_toplevel=toplevel, build_dir=build, test_dir=test_dir,
+                              extra_env=env, results_xml=str(Path(test_dir) / f"{module}.xml"),
+                              log_file=Path(test_dir) / f"{module}.log")
+    finally:
+        for p in added:
+            sys.path.remove(p)
     n, failed = get_results(Path(results))
     assert n > 0 and failed == 0, f"cocotb {module}: {failed} of {n} tests failed (log {test_dir}/{module}.log)"

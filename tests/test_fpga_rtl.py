@@ -113,12 +113,12 @@ def test_verilator_lint_clean(trained, tmp_path, lanes):
     assert res.returncode == 0 and "%Warning" not in res.stderr, res.stderr[-2000:]
 
 
-@pytest.mark.parametrize("lanes", [1, 4, 12])
-def test_whole_network_rtl_equals_golden(trained, tmp_path, lanes):
+@pytest.mark.parametrize("fmt,lanes", [("Q8.8", 1), ("Q8.8", 4), ("Q8.8", 12), ("Q4.12", 12)])
+def test_whole_network_rtl_equals_golden(trained, tmp_path, fmt, lanes):
     """The trained network on N_ROWS test-set rows, one Icarus simulation: output codes differ by 0 LSB."""
     require_tool("iverilog", "vvp")
     b = trained.bundle
-    design = fpga.build_design(b, "Q8.8", lanes)
+    design = fpga.build_design(b, fmt, lanes)
     fpga.write_design(design, b, tmp_path)
     xq = design.net.quantize_inputs(b, trained.X_test[:N_ROWS])
     got, cycles = fpga.simulate_batch(tmp_path, xq, design.n_out)
@@ -165,7 +165,7 @@ def test_rtl_and_fixed_backends_agree_exactly(trained, tmp_path):
 
 
 def test_cocotb_luts_exhaustive(export_dir):
-    """cocotb: the sigmoid and tanh table modules on all 65,536 Q8.8 codes equal the golden tables."""
+    """cocotb: the sigmoid and tanh table modules on all 65,536 codes (default format) equal the golden tables."""
     require_tool("iverilog", "vvp")
     man = json.loads((export_dir / "manifest.json").read_text())
     fmt = fx.QFormat.parse(man["format"]["name"])

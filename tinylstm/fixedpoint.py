@@ -2,8 +2,12 @@
 
 Number format
     Signed two's complement ``Qm.n``: ``W = m + n`` bits, ``n`` fractional bits, value = integer / 2**n,
-    range ``[-2**(m-1), 2**(m-1) - 2**-n]``. Default ``Q8.8`` (16 bits); the default was picked by measured
-    test MAE (see ``tinylstm bench --only fpga``).
+    range ``[-2**(m-1), 2**(m-1) - 2**-n]``. Default ``Q5.11`` (16 bits), picked by data (``tinylstm bench
+    --only fpga``): the 16-bit format with the most fractional bits that keeps at least 2x headroom over the
+    largest magnitude of any input or intermediate value of the float model on the training rows (4.01 for the
+    reference network: Q4.12 has 1.99x, Q5.11 4x). Against Q8.8 (the reference design's format, 32x headroom)
+    it lowers the mean |fixed - float| on the test set from 0.020 to 0.014 L/100km; both are far inside the
+    0.05 L/100km MAE budget.
 
 Quantisation of weights, biases and inputs (done once, in software)
     ``q = clip(rint(v * 2**n), -2**(W-1), 2**(W-1)-1)`` — round to nearest (ties to even, numpy ``rint``) and
@@ -50,6 +54,7 @@ import numpy as np
 from .bundle import Bundle
 
 GATES = ("i", "f", "c", "o")
+DEFAULT_FORMAT = "Q5.11"
 
 
 # ---------------------------------------------------------------------------------------------------- formats
@@ -216,10 +221,10 @@ class FixedNet:
     acc_bits: int
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, fmt: QFormat | str = "Q8.8", lut_frac: int | None = None) -> "FixedNet":
+    def from_bundle(cls, bundle: Bundle, fmt: QFormat | str | None = None, lut_frac: int | None = None) -> "FixedNet":
         from .errors import UserError
 
-        fmt = QFormat.parse(fmt) if isinstance(fmt, str) else fmt
+        fmt = QFormat.parse(fmt or DEFAULT_FORMAT) if not isinstance(fmt, QFormat) else fmt
         if bundle.task != "regression" or any(d.activation not in ("relu", "linear") for d in bundle.dense):
             raise UserError("fixed-point/FPGA export supports regression networks with relu/linear dense layers")
         lstm = [QLstm(fmt.quantize(l.W), fmt.quantize(l.U), fmt.quantize(l.b), l.return_sequences)
@@ -292,10 +297,8 @@ class FixedNet:
             sum(int(d.W.size) for d in self.dense)
 
 
-def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str = "Q8.8", lut_frac: int | None = None) -> np.ndarray:
+def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str | None = None, lut_frac: int | None = None) -> np.ndarray:
     """Raw rows → predictions in target units through the fixed-point golden model."""
-    net = FixedNet.from_bundle(bundle, fmt, lut_frac)
+    net = FixedNet.from_bundle(bundle, fmt or DEFAULT_FORMAT, lut_frac)
     return net.outputs_to_target(bundle, net.forward(net.quantize_inputs(bundle, X_raw)))
 
-
-DEFAULT_FORMAT = "Q8.8"

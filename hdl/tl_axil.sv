@@ -5,7 +5,6 @@
 // busy. Read: one outstanding read, RDATA registered; RRESP = SLVERR for unmapped/write-only addresses.
 `timescale 1ns/1ps
 module tl_axil
-    import tinylstm_net_pkg::*;
 #(
     parameter WEIGHTS_FILE = "weights.memh",
     parameter BIAS_FILE    = "bias.memh",
@@ -40,6 +39,27 @@ module tl_axil
     output logic [1:0]  s_axil_rresp,
     output logic        irq                 // level: inference done
 );
+    // network constants from the generated package (scoped references: no import needed by any tool)
+    localparam int W = tinylstm_net_pkg::W;
+    localparam int LANES = tinylstm_net_pkg::LANES;
+    localparam int LANE_AW = tinylstm_net_pkg::LANE_AW;
+    localparam int WSLOTS = tinylstm_net_pkg::WSLOTS;
+    localparam int BSLOTS = tinylstm_net_pkg::BSLOTS;
+    localparam int VM_AW = tinylstm_net_pkg::VM_AW;
+    localparam int NIN = tinylstm_net_pkg::NIN;
+    localparam int IN_AW = tinylstm_net_pkg::IN_AW;
+    localparam int NOUT = tinylstm_net_pkg::NOUT;
+    localparam logic [31:0] VERSION = tinylstm_net_pkg::VERSION;
+    localparam logic [31:0] INFO = tinylstm_net_pkg::INFO;
+    localparam logic [15:0] REG_VERSION = tinylstm_net_pkg::REG_VERSION;
+    localparam logic [15:0] REG_CTRL = tinylstm_net_pkg::REG_CTRL;
+    localparam logic [15:0] REG_STATUS = tinylstm_net_pkg::REG_STATUS;
+    localparam logic [15:0] REG_CYCLES = tinylstm_net_pkg::REG_CYCLES;
+    localparam logic [15:0] REG_INFO = tinylstm_net_pkg::REG_INFO;
+    localparam logic [15:0] REG_INPUT = tinylstm_net_pkg::REG_INPUT;
+    localparam logic [15:0] REG_OUTPUT = tinylstm_net_pkg::REG_OUTPUT;
+    localparam logic [15:0] WIN_BIAS = tinylstm_net_pkg::WIN_BIAS;
+    localparam logic [15:0] WIN_WEIGHTS = tinylstm_net_pkg::WIN_WEIGHTS;
     localparam logic [1:0] OKAY = 2'b00, SLVERR = 2'b10;
 
     // ------------------------------------------------------------------ core

@@ -19,7 +19,6 @@
 // At t = 0 segment A is empty (h = 0) and c_prev reads as 0.
 `timescale 1ns/1ps
 module tl_core
-    import tinylstm_net_pkg::*;
 #(
     parameter WEIGHTS_FILE = "weights.memh",
     parameter BIAS_FILE    = "bias.memh",
@@ -35,18 +34,57 @@ module tl_core
     output logic [31:0]           cycles,         // cycles of the last inference (start to done)
     // input codes (accepted only when idle)
     input  logic                  in_we,
-    input  logic [VM_AW-1:0]      in_addr,
-    input  logic [W-1:0]          in_data,
+    input  logic [tinylstm_net_pkg::VM_AW-1:0]      in_addr,
+    input  logic [tinylstm_net_pkg::W-1:0]          in_data,
     // weight / bias memories (accepted only when idle): one W-bit word of lane `lane` in slot `slot`
     input  logic                  w_we,
     input  logic                  b_we,
     /* verilator lint_off UNUSEDSIGNAL */
     input  logic [15:0]           wb_slot,        // upper bits unused for small memories
     /* verilator lint_on UNUSEDSIGNAL */
-    input  logic [LANE_AW-1:0]    wb_lane,
-    input  logic [W-1:0]          wb_data,
-    output logic [NOUT*W-1:0]     out_flat        // output codes of the last inference, output o at [o*W +: W]
+    input  logic [tinylstm_net_pkg::LANE_AW-1:0]    wb_lane,
+    input  logic [tinylstm_net_pkg::W-1:0]          wb_data,
+    output logic [tinylstm_net_pkg::NOUT*tinylstm_net_pkg::W-1:0]     out_flat        // output codes of the last inference, output o at [o*W +: W]
 );
+    // network constants from the generated package (scoped references: no import needed by any tool)
+    localparam int W = tinylstm_net_pkg::W;
+    localparam int FRAC = tinylstm_net_pkg::FRAC;
+    localparam int ACC_W = tinylstm_net_pkg::ACC_W;
+    localparam int LANES = tinylstm_net_pkg::LANES;
+    localparam int NPASS = tinylstm_net_pkg::NPASS;
+    localparam int PI_W = tinylstm_net_pkg::PI_W;
+    localparam int NFIELD = tinylstm_net_pkg::NFIELD;
+    localparam int SCHED_BITS = tinylstm_net_pkg::SCHED_BITS;
+    localparam int WSLOTS = tinylstm_net_pkg::WSLOTS;
+    localparam int WS_AW = tinylstm_net_pkg::WS_AW;
+    localparam int BSLOTS = tinylstm_net_pkg::BSLOTS;
+    localparam int BS_AW = tinylstm_net_pkg::BS_AW;
+    localparam int VM_DEPTH = tinylstm_net_pkg::VM_DEPTH;
+    localparam int VM_AW = tinylstm_net_pkg::VM_AW;
+    localparam int C_DEPTH = tinylstm_net_pkg::C_DEPTH;
+    localparam int C_AW = tinylstm_net_pkg::C_AW;
+    localparam int GROWS = tinylstm_net_pkg::GROWS;
+    localparam int GB_AW = tinylstm_net_pkg::GB_AW;
+    localparam int NOUT = tinylstm_net_pkg::NOUT;
+    localparam int OUT_BASE = tinylstm_net_pkg::OUT_BASE;
+    localparam int SIG_DEPTH = tinylstm_net_pkg::SIG_DEPTH;
+    localparam int SIG_AW = tinylstm_net_pkg::SIG_AW;
+    localparam int TANH_DEPTH = tinylstm_net_pkg::TANH_DEPTH;
+    localparam int TANH_AW = tinylstm_net_pkg::TANH_AW;
+    localparam int LUT_SHIFT = tinylstm_net_pkg::LUT_SHIFT;
+    localparam int F_KIND = tinylstm_net_pkg::F_KIND;
+    localparam int F_A_BASE = tinylstm_net_pkg::F_A_BASE;
+    localparam int F_A_LEN = tinylstm_net_pkg::F_A_LEN;
+    localparam int F_B_BASE = tinylstm_net_pkg::F_B_BASE;
+    localparam int F_B_LEN = tinylstm_net_pkg::F_B_LEN;
+    localparam int F_NROUNDS = tinylstm_net_pkg::F_NROUNDS;
+    localparam int F_WBASE = tinylstm_net_pkg::F_WBASE;
+    localparam int F_BBASE = tinylstm_net_pkg::F_BBASE;
+    localparam int F_DST_BASE = tinylstm_net_pkg::F_DST_BASE;
+    localparam int F_DST_LEN = tinylstm_net_pkg::F_DST_LEN;
+    localparam int F_C_BASE = tinylstm_net_pkg::F_C_BASE;
+    localparam int F_C_ZERO = tinylstm_net_pkg::F_C_ZERO;
+    localparam logic [tinylstm_net_pkg::SCHED_BITS-1:0] SCHED = tinylstm_net_pkg::SCHED;
     // ------------------------------------------------------------------------------------------ memories
     logic [LANES*W-1:0] wmem [0:WSLOTS-1];
     logic [LANES*W-1:0] bmem [0:BSLOTS-1];

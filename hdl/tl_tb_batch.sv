@@ -5,9 +5,13 @@
 // Build and run (from the export directory):
 //   iverilog -g2012 -o tb.vvp -s tl_tb_batch tinylstm_net_pkg.sv rtl/*.sv && vvp tb.vvp +rows=N +inputs=in.memh +out=out.txt
 `timescale 1ns/1ps
-module tl_tb_batch
-    import tinylstm_net_pkg::*;
-;
+module tl_tb_batch;
+    // network constants from the generated package (scoped references: no import needed by any tool)
+    localparam int W = tinylstm_net_pkg::W;
+    localparam int VM_AW = tinylstm_net_pkg::VM_AW;
+    localparam int NIN = tinylstm_net_pkg::NIN;
+    localparam int NOUT = tinylstm_net_pkg::NOUT;
+    localparam int LANE_AW = tinylstm_net_pkg::LANE_AW;
     localparam int MAXROWS = 65536;
     logic clk = 1'b0, rst_n = 1'b0, start = 1'b0;
     logic busy, done, overrun;

@@ -1,4 +1,4 @@
-// tinylstm: sigmoid / tanh activation over a table of f(|x|) (symmetry exploited), one registered output.
+// tinylstm: sigmoid / tanh activation over a table of f(|x|) (symmetry exploited); one cycle latency.
 //   idx = (|x| + half_step) >> SHIFT      (round half up; SHIFT = FRAC - lut_frac)
 //   pos = idx < DEPTH ? rom[idx] : 1.0    (saturation beyond the table)
 //   sigmoid: x < 0 ? 1.0 - pos : pos      tanh: x < 0 ? -pos : pos
@@ -25,16 +25,24 @@ module tl_act_lut #(
 
     logic [W-1:0] mag;     // |x| as unsigned: |-2^(W-1)| = 2^(W-1) fits
     logic [W-1:0] idx;     // (|x| + HALF) < 2^W: no overflow
-    logic [W-1:0] pos;
-    logic [W-1:0] res;
-
     always_comb begin
         mag = x[W-1] ? (W'(0) - x) : x;
         idx = (mag + HALF) >> SHIFT;
-        pos = (idx < W'(DEPTH)) ? rom[idx[AW-1:0]] : ONE;
-        if (TANH != 0) res = x[W-1] ? (W'(0) - pos) : pos;
-        else           res = x[W-1] ? (ONE - pos) : pos;
     end
 
-    always_ff @(posedge clk) y <= res;
+    // registered table read (maps to block RAM); sign and saturation applied after the register
+    logic [W-1:0] rom_q;
+    logic         neg_q, sat_q;
+    always_ff @(posedge clk) begin
+        rom_q <= rom[idx[AW-1:0]];
+        neg_q <= x[W-1];
+        sat_q <= (idx >= W'(DEPTH));
+    end
+
+    logic [W-1:0] pos;
+    always_comb begin
+        pos = sat_q ? ONE : rom_q;
+        if (TANH != 0) y = neg_q ? (W'(0) - pos) : pos;
+        else           y = neg_q ? (ONE - pos) : pos;
+    end
 endmodule

@@ -97,7 +97,6 @@ module tl_core
     end
 
     wire [SCHED_BITS-1:0] sched = SCHED;
-    localparam logic [LANES*W-1:0] LANE_ONES = (LANES*W)'({W{1'b1}});
 
     function automatic logic [15:0] fld(input logic [PI_W-1:0] p, input int f);
         fld = sched[(int'(p) * NFIELD + f) * 16 +: 16];
@@ -334,7 +333,6 @@ module tl_core
             if (a_valid && a_lstm) cmem[a_cidx[C_AW-1:0]] <= c_new;
             // stage W
             if (b_valid) begin
-                vm[b_dst[VM_AW-1:0]] <= w_val;
                 if (b_last) hz_active <= 1'b0;
                 if (b_dst >= 16'(OUT_BASE) && b_dst < 16'(OUT_BASE + NOUT))
                     out_q[(int'(b_dst) - OUT_BASE) * W +: W] <= w_val;
@@ -345,8 +343,6 @@ module tl_core
             end
             // a pass that ends its issue in the same cycle as the PP finishes the previous one keeps its hazard
             if (issue && last_k && last_round) hz_active <= 1'b1;
-            // host writes (idle only)
-            if (in_we && !busy) vm[in_addr] <= in_data;
         end
     end
 
@@ -356,11 +352,13 @@ module tl_core
                 if (int'(p_rnd) * LANES + l < GROWS)
                     gbuf[(p_pass[0] ? GROWS : 0) + int'(p_rnd) * LANES + l] <= rq(acc_next[l]);
         end
-        if (w_we && !busy)
-            wmem[wb_slot[WS_AW-1:0]] <= (wmem[wb_slot[WS_AW-1:0]] & ~(LANE_ONES << (int'(wb_lane) * W)))
-                                      | ((LANES*W)'(wb_data) << (int'(wb_lane) * W));
-        if (b_we && !busy)
-            bmem[wb_slot[BS_AW-1:0]] <= (bmem[wb_slot[BS_AW-1:0]] & ~(LANE_ONES << (int'(wb_lane) * W)))
-                                      | ((LANES*W)'(wb_data) << (int'(wb_lane) * W));
+        // host writes (idle only): one lane's W bits of a wide word (a bit-masked block-RAM write)
+        for (int l = 0; l < LANES; l = l + 1) begin
+            if (w_we && !busy && int'(wb_lane) == l) wmem[wb_slot[WS_AW-1:0]][l*W +: W] <= wb_data;
+            if (b_we && !busy && int'(wb_lane) == l) bmem[wb_slot[BS_AW-1:0]][l*W +: W] <= wb_data;
+        end
+        // vector memory: one write port, post-processor while busy, host inputs while idle
+        if (b_valid) vm[b_dst[VM_AW-1:0]] <= w_val;
+        else if (in_we && !busy) vm[in_addr] <= in_data;
     end
 endmodule

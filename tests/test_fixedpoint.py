@@ -12,7 +12,7 @@ from tinylstm import reference
 from tinylstm.errors import UserError
 from tests.hdl.nets import random_bundle, random_codes
 
-FORMATS = ["Q8.8", "Q6.10", "Q4.12"]
+FORMATS = ["Q8.8", "Q6.10", "Q5.11", "Q4.12"]
 
 
 def test_format_parse_and_quantize():

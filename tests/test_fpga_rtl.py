@@ -196,10 +196,19 @@ def test_cocotb_axi4_lite(trained, export_dir):
     row = 4 * 2 + 1                              # unit 2, gate f
     K = l0["a_len"] + l0["b_len"]
     u_slot = l0["wbase"] + (row // P) * K + 3    # operand 3 of segment A = h[3]
+    # the hand-computed addresses agree with the library's address lookup (and W is stored twice)
+    design = fpga.build_design(b, man["format"]["name"], P)
+    assert fpga.weight_addresses(design, f"dense{len(b.dense) - 1}.b", (0,)) == [fpga.WIN_BIAS + 4 * d_last["bbase"] * ls]
+    assert fpga.weight_addresses(design, "lstm0.U", (3, 1 * H + 2)) == [fpga.WIN_WEIGHTS + 4 * (u_slot * ls + row % P)]
+    assert len(fpga.weight_addresses(design, "lstm0.W", (0, 5))) == 2
     writes = [(fpga.WIN_BIAS + 4 * (d_last["bbase"] * ls), -300),
               (fpga.WIN_WEIGHTS + 4 * ((d_last["wbase"] + 5) * ls), 1000),
               (fpga.WIN_WEIGHTS + 4 * (u_slot * ls + row % P), -700)]
     net.dense[-1].b[0], net.dense[-1].W[5, 0], net.lstm[0].U[3, 1 * H + 2] = -300, 1000, -700
+    # and an input-kernel entry of LSTM layer 1 (output gate of unit 1, input 2) in both of its copies
+    H1 = b.lstm[1].units
+    writes += [(a, 555) for a in fpga.weight_addresses(design, "lstm1.W", (2, 3 * H1 + 1))]
+    net.lstm[1].W[2, 3 * H1 + 1] = 555
     mod_expected = net.forward(xq[:1])[0].tolist()
     assert mod_expected != want[0].tolist()
     f = net.fmt

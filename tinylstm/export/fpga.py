@@ -205,6 +205,43 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
                   dout[-1], prov)
 
 
+def weight_addresses(design: Design, param: str, index: tuple[int, ...]) -> list[int]:
+    """AXI4-Lite byte addresses that hold one parameter of the bundle (all copies: an LSTM input kernel W is
+    stored twice, in the t = 0 block and the t >= 1 block). ``param`` is ``lstmK.W`` / ``lstmK.U`` /
+    ``lstmK.b`` / ``denseK.W`` / ``denseK.b``; ``index`` is (row, column) in the bundle's layout (kernels
+    inputs × 4H in gate order i, f, c, o; dense inputs × outputs) or (column,) for a bias."""
+    layer, name = param.split(".")
+    ls = 1 << design.lane_aw
+    P = design.lanes
+    out: set[int] = set()
+    for p in design.passes:
+        if not p.label.startswith(layer + " ") and p.label != layer:
+            continue
+        col = index[-1]
+        if layer.startswith("lstm"):
+            H = p.dst_len
+            row = 4 * (col % H) + col // H
+        else:
+            row = col
+        rnd, lane = divmod(row, P)
+        K = p.a_len + p.b_len
+        if name == "b":
+            out.add(WIN_BIAS + 4 * ((p.bbase + rnd) * ls + lane))
+            continue
+        if name == "U" and p.a_len and layer.startswith("lstm"):
+            k = index[0]
+        elif name == "W" and layer.startswith("lstm"):
+            k = p.a_len + index[0]
+        elif name == "W":
+            k = index[0]
+        else:
+            continue
+        out.add(WIN_WEIGHTS + 4 * ((p.wbase + rnd * K + k) * ls + lane))
+    if not out:
+        raise UserError(f"no parameter {param}{list(index)} in this design")
+    return sorted(out)
+
+
 # ------------------------------------------------------------------------------------------ file writers
 def _header_lines(design: Design, what: str) -> list[str]:
     p = design.provenance
@@ -315,7 +352,10 @@ def regmap_text(design: Design) -> str:
         f"Weight slot `s`, lane `p` holds the weight of row `round·{design.lanes} + p` for the operand of schedule "
         "cycle `s` (the line `s` of `weights.memh`, lane p in bits `p·W`); see `manifest.json` → `passes` for "
         "which rows and operands each pass covers. LSTM rows are unit-major: row `4j + g` is gate g (i, f, c, o) "
-        "of unit j; an LSTM pass reads h(t−1) first, then x(t).", "",
+        "of unit j; an LSTM pass reads h(t−1) first, then x(t). An LSTM layer's input kernel W is stored twice (the "
+        "t = 0 block, which skips the h = 0 products, and the t ≥ 1 block): rewrite both copies. "
+        "`tinylstm.export.fpga.weight_addresses(design, 'lstm0.W', (row, col))` lists every address of a "
+        "parameter.", "",
         "Typical use: write INPUT[0..] with `round((raw − mean) / scale · 2^n)` (saturated), poll STATUS until "
         f"done (or wait for `irq`), read OUTPUT[0] and compute `code / 2^{f.frac_bits} · y_scale + y_mean`.", ""])
 

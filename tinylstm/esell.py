@@ -75,7 +75,8 @@ def to_fp16(a: np.ndarray, what: str = "matrix") -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{what}: NaN or infinity cannot be stored as fp16")
-    h = a.astype(np.float16)
+    with np.errstate(over="ignore"):
+        h = a.astype(np.float16)
     if not np.all(np.isfinite(h)):
         raise ValueError(f"{what}: |value| {np.abs(a).max():g} overflows fp16 (max 65504)")
     h[h == 0] = 0  # canonical +0

@@ -67,34 +67,52 @@ static inline float tl_sigmoid(float x) { return 1.0f / (1.0f + tl_exp(-x)); }
 static inline float tl_tanh(float x) { return 1.0f - 2.0f / (tl_exp(2.0f * x) + 1.0f); }
 
 /* ------------------------------------------------------------------------------------------ eSELL SpMV */
-/* value of chunk row R at word t, fp16 moved to bits [31:16] */
-#define TL_VAL(t, R) (((R) & 1) ? (uint32_t)(p[t] >> (32 * ((R) >> 1))) : (uint32_t)(p[t] >> (32 * ((R) >> 1))) << 16)
+/* value t of chunk row R as scaled fp32 bits (see h2f_top); 0 for fp16 +0 (chunk padding) */
+#define TL_BITS(t, R)                                                                                      \
+    ((uint32_t)((int32_t)(((R) & 1) ? (uint32_t)(p[t] >> (32 * ((R) >> 1)))                                \
+                                    : (uint32_t)(p[t] >> (32 * ((R) >> 1))) << 16) >> 3) & 0x8FFFE000u)
 
-#define TL_ROW(R)                                                                   \
-    do {                                                                            \
-        const float *xr = xt[(h >> (3 + 3 * (R))) & 7u];                            \
-        float *a = acc + ((h >> (15 + 3 * (R))) & 7u);                              \
-        float s = *a;                                                               \
-        s += h2f_top(TL_VAL(0, R)) * xr[0];                                         \
-        if (w > 1) {                                                                \
-            s += h2f_top(TL_VAL(1, R)) * xr[1];                                     \
-            if (w > 2) {                                                            \
-                s += h2f_top(TL_VAL(2, R)) * xr[2];                                 \
-                if (w > 3) s += h2f_top(TL_VAL(3, R)) * xr[3];                      \
-            }                                                                       \
-        }                                                                           \
-        *a = s;                                                                     \
+/* One chunk row of width W (a constant). Values are compacted to the left and padded with +0, so the first
+ * zero ends the row: padding and empty rows cost one test each. Non-zeros are accumulated in column order. */
+#define TL_ROW(R, W)                                                                                       \
+    do {                                                                                                   \
+        uint32_t b_ = TL_BITS(0, R);                                                                       \
+        if (b_) {                                                                                          \
+            const float *xr = xt[(h >> (3 + 3 * (R))) & 7u];                                               \
+            float *a = acc + ((h >> (15 + 3 * (R))) & 7u);                                                 \
+            float s = *a;                                                                                  \
+            s += bits2f(b_) * xr[0];                                                                       \
+            if ((W) > 1 && (b_ = TL_BITS(1, R)) != 0) {                                                    \
+                s += bits2f(b_) * xr[1];                                                                   \
+                if ((W) > 2 && (b_ = TL_BITS(2, R)) != 0) {                                                \
+                    s += bits2f(b_) * xr[2];                                                               \
+                    if ((W) > 3 && (b_ = TL_BITS(3, R)) != 0) s += bits2f(b_) * xr[3];                     \
+                }                                                                                          \
+            }                                                                                              \
+            *a = s;                                                                                        \
+        }                                                                                                  \
     } while (0)
 
-static inline const uint64_t *tl_chunk(const uint64_t *p, uint32_t h, const float (*xt)[4], float *acc)
+#define TL_CASE(W)                                                                                         \
+    case W:                                                                                                \
+        TL_ROW(0, W);                                                                                      \
+        TL_ROW(1, W);                                                                                      \
+        TL_ROW(2, W);                                                                                      \
+        TL_ROW(3, W);                                                                                      \
+        return p + W;
+
+/* one chunk: header h (32 bits), its value words at p; returns the word after them */
+static inline __attribute__((always_inline)) const uint64_t *tl_chunk(const uint64_t *p, uint32_t h,
+                                                                      const float (*xt)[4], float *acc)
 {
-    uint32_t w = h & 7u;
-    if (w == 0) return p;
-    TL_ROW(0);
-    TL_ROW(1);
-    TL_ROW(2);
-    TL_ROW(3);
-    return p + w;
+    switch (h & 7u) {
+        TL_CASE(1)
+        TL_CASE(2)
+        TL_CASE(3)
+        TL_CASE(4)
+    default:
+        return p; /* width 0: an all-zero chunk */
+    }
 }
 
 /* acc (rows_pad) += M * x for one eSELL matrix; xs = x * 2^112, zero-padded to n_bc*4; skip[bc] != 0 skips a

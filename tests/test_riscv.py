@@ -99,3 +99,22 @@ def test_backends_esell_and_riscv_agree(trained, pruned50, tmp_path, tools):
     assert np.array_equal(outs["esell"], outs["riscv"])
     expected = esell.predict(Bundle.load(pruned50), trained.X_test[:10])
     assert np.allclose(outs["esell"], expected, rtol=0, atol=1e-4)  # the CSV keeps 6 significant digits
+
+
+def test_export_without_training_csv_falls_back_to_pruning_without_finetuning(trained, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("bundle.npz", "split.json"):
+        shutil.copy(trained.model_dir / name, model / name)
+    env_cwd = tmp_path / "elsewhere"
+    env_cwd.mkdir()
+    res = run_cli("export", "riscv", "--quiet", "--model", str(model), "--out", str(tmp_path / "out"), cwd=env_cwd)
+    assert res.returncode == 0, res.stderr
+    assert "without fine-tuning" in res.stderr
+    raw = Bundle.load(tmp_path / "model_pruned_50_raw")
+    assert raw.meta["pruning"]["finetune_epochs"] == 0
+    assert "static const uint64_t w[]" in (tmp_path / "out" / "model.h").read_text()
+    bad = run_cli("export", "riscv", "--model", str(model), "--out", str(tmp_path / "o2"), "--ws", "1.5", "0.2")
+    assert bad.returncode == 2 and "--ws" in bad.stderr

@@ -62,8 +62,17 @@ def resolve_pruned(model_dir: Path, args: argparse.Namespace) -> Path:
 
     epochs = getattr(args, "finetune_epochs", None)
     epochs = prune.DEFAULT_FINETUNE_EPOCHS if epochs is None else int(epochs)
-    return prune.ensure_pruned(Path(model_dir), getattr(args, "ws", None), epochs, getattr(args, "data", None),
-                               quiet=getattr(args, "quiet", True))
+    ws, data, quiet = getattr(args, "ws", None), getattr(args, "data", None), getattr(args, "quiet", True)
+    try:
+        return prune.ensure_pruned(Path(model_dir), ws, epochs, data, quiet=quiet)
+    except UserError as err:
+        if epochs == 0 or data is not None or "fine-tuning needs" not in str(err):
+            raise
+        # `tinylstm run` on a CSV we cannot locate: export the pruned model without fine-tuning, and say so
+        import sys
+
+        print(f"tinylstm: warning: {err}; exporting the pruned model without fine-tuning", file=sys.stderr)
+        return prune.ensure_pruned(Path(model_dir), ws, 0, None, quiet=quiet)
 
 
 # ------------------------------------------------------------------------------------------ C rendering

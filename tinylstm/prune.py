@@ -29,7 +29,7 @@ from .bundle import Bundle
 from .errors import UserError
 
 DEFAULT_SPARSITY = 0.5
-DEFAULT_FINETUNE_EPOCHS = 40
+DEFAULT_FINETUNE_EPOCHS = 80
 DEFAULT_FINETUNE_LR = 1e-3
 PATTERNS = ("unstructured", "balanced")
 
@@ -250,7 +250,7 @@ def ensure_pruned(model_dir: Path, ws: Sequence[float] | None = None, epochs: in
         meta = Bundle.load(out).meta.get("pruning", {})
         if (meta.get("source_bundle_sha256") == _sha(model_dir / "bundle.npz")
                 and meta.get("finetune_epochs") == epochs and meta.get("pattern") == pattern
-                and list(meta.get("sparsity_target", {}).values()) == list(wsv)):
+                and meta.get("sparsity_target") == dict(zip(matrix_names(len(src.lstm)), wsv))):
             return out
     return prune_model(model_dir, out, wsv, epochs, DEFAULT_FINETUNE_LR, data, pattern, quiet).out_dir
 

@@ -256,6 +256,35 @@ def _inputs(bundle: Bundle, model_dir: Path, args) -> tuple[np.ndarray, np.ndarr
         return esell.scale_inputs(bundle, X), None, "the training mean row (data file not found)"
 
 
+def _ordered(ws: dict, n_layers: int) -> dict:
+    """Sparsities in matrix order W1 U1 W2 U2 (JSON stores keys sorted)."""
+    from ..prune import matrix_names
+
+    return {k: ws[k] for k in matrix_names(n_layers) if k in ws}
+
+
+def _accuracy(model_dir: Path, pruned: Bundle, args) -> str:
+    """One line: test MAE of the float source model and of the eSELL golden model, when the CSV is found."""
+    import json
+
+    from .. import esell, reference
+    from ..data import load_dataset
+    from ..prune import find_data
+
+    try:
+        src = Bundle.load(model_dir)
+        ds = load_dataset(find_data(pruned, getattr(args, "data", None)), pruned.features, pruned.target)
+        test = np.asarray(json.loads((Path(model_dir) / "split.json").read_text())["test"])
+    except (UserError, OSError, KeyError, ValueError):
+        return ""
+    X, y = ds.X[test], ds.y[test]
+    f = float(np.mean(np.abs(y - reference.predict(src, X))))
+    e = float(np.mean(np.abs(y - esell.predict(pruned, X))))
+    unit = pruned.units.get(pruned.target, "")
+    return (f"Test MAE ({len(y)} rows): float model {f:.4f} {unit}, pruned eSELL fp16 golden {e:.4f} {unit} "
+            f"(Δ {e - f:+.4f}).")
+
+
 @register("riscv", "pruned LSTM in E-LSTM's eSELL format (fp16, 64-bit words) as a C header for the RISC-V "
           "engine (firmware/riscv)", add_arguments=add_arguments, default_subdir="riscv", in_run=True)
 def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Path]:
@@ -267,14 +296,19 @@ def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Pat
     if ht < 0:
         raise UserError(f"--ht must be >= 0, got {ht:g}")
     net = esell.build_net(bundle, ht)
-    ws = bundle.meta.get("pruning", {}).get("sparsity_target", {})
+    ws = _ordered(bundle.meta.get("pruning", {}).get("sparsity_target", {}), len(bundle.lstm))
     x_scaled, _, what = _inputs(bundle, pruned_dir, args)
     out_dir = Path(out_dir)
     source = f"{pruned_dir.name}/bundle.npz, inputs: {what}"
     written = [atomic.write_text(out_dir / "model.h", render_header(net, bundle, x_scaled, ws, ht, source))]
     for name in ENGINE_FILES:
         written.append(atomic.write_bytes(out_dir / name, (FIRMWARE_DIR / name).read_bytes()))
-    written.append(atomic.write_text(out_dir / "riscv.report.md", report(net, bundle, x_scaled, ws, ht, source)))
+    text = report(net, bundle, x_scaled, ws, ht, source)
+    src_dir = Path(model_dir) if pruned_dir != Path(model_dir) else None
+    acc = _accuracy(src_dir, bundle, args) if src_dir is not None else ""
+    if acc:
+        text = text.replace("\n\n| LSTM weights", f"\n\n{acc}\n\n| LSTM weights", 1)
+    written.append(atomic.write_text(out_dir / "riscv.report.md", text))
     return written
 
 

@@ -81,6 +81,11 @@ def test_ensure_pruned_reuses_the_cached_directory(trained, pruned50, reference_
     assert prune.ensure_pruned(trained.model_dir, [50], data=reference_csv) == pruned50
     assert (pruned50 / "bundle.npz").stat().st_mtime_ns == stamp
     assert prune.ensure_pruned(pruned50) == pruned50  # a pruned model is used as is
+    assert prune.ensure_pruned(pruned50, [0.5]) == pruned50
+    from tinylstm.errors import UserError
+
+    with pytest.raises(UserError, match="already pruned"):
+        prune.ensure_pruned(pruned50, [0.7])
 
 
 def test_prune_cli_without_finetuning(trained, tmp_path):

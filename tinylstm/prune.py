@@ -241,9 +241,13 @@ def ensure_pruned(model_dir: Path, ws: Sequence[float] | None = None, epochs: in
     A ``model_dir`` that is itself a pruned model is returned as is when no ``ws`` is asked for.
     """
     model_dir = Path(model_dir)
-    if ws is None and is_pruned(model_dir):
-        return model_dir
     src = Bundle.load(model_dir)
+    if "pruning" in src.meta:
+        have = src.meta["pruning"].get("sparsity_target", {})
+        if ws is None or have == dict(zip(matrix_names(len(src.lstm)), parse_sparsities(ws, len(src.lstm)))):
+            return model_dir
+        raise UserError(f"{model_dir}: already pruned ({', '.join(f'{k} {100 * v:g} %' for k, v in have.items())}); "
+                        f"give the unpruned model to prune to other sparsities")
     wsv = parse_sparsities(ws, len(src.lstm))
     out = default_dir(model_dir, wsv, epochs > 0, pattern)
     if (out / "bundle.npz").exists():

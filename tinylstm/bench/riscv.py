@@ -13,6 +13,8 @@ from . import register
 LEVELS = (0.0, 0.3, 0.5, 0.7, 0.9)
 #: Test inputs run on the emulated core per level (instruction counts barely depend on the input).
 ENGINE_SAMPLES = 16
+#: Hidden-state pruning thresholds measured at 50 % weight sparsity.
+HT_LEVELS = (0.1, 0.2)
 
 
 @register("riscv", "eSELL on RV32IMAFC (qemu -icount): sparsity / test MAE / retired instructions / bytes")
@@ -34,17 +36,20 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
     base = mae(reference.predict(src, X))
     tools = rv.tools_available()
     rows = []
-    for s, pattern in [(s, "unstructured") for s in LEVELS] + [(0.5, "balanced")]:
+    cases = [(s, "unstructured", 0.0) for s in LEVELS] + [(0.5, "balanced", 0.0)]
+    cases += [(0.5, "unstructured", ht) for ht in HT_LEVELS]
+    for s, pattern, ht in cases:
         pdir = prune.ensure_pruned(model_dir, [s], data=csv, pattern=pattern, quiet=True)
         b = Bundle.load(pdir)
-        net = esell.build_net(b)
+        net = esell.build_net(b, ht)
         ach = np.mean(list(b.meta["pruning"]["sparsity_achieved"].values()))
         by = net.lstm_bytes()
-        m = mae(esell.predict(b, X))
-        cells = [f"{100 * s:g}{'' if pattern == 'unstructured' else ' (balanced)'}", f"{100 * ach:.1f}",
+        m = mae(esell.predict(b, X, ht))
+        label = f"{100 * s:g}" + ("" if pattern == "unstructured" else " (balanced)") + (f", ht {ht:g}" if ht else "")
+        cells = [label, f"{100 * ach:.1f}",
                  f"{m:.4f}", f"{m - base:+.4f}"]
         if tools:
-            run = rv.run_engine(net, b, esell.scale_inputs(b, X[:ENGINE_SAMPLES]), {}, 0.0)
+            run = rv.run_engine(net, b, esell.scale_inputs(b, X[:ENGINE_SAMPLES]), {}, ht)
             exact = np.array_equal(run.y_esell, esell.forward(net, esell.scale_inputs(b, X[:ENGINE_SAMPLES]))[:, 0])
             ie, idn = np.median(run.instr_esell), np.median(run.instr_dense)
             me, md = np.median(run.mv_esell), np.median(run.mv_dense)
@@ -65,4 +70,4 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
         f"(minstret, `qemu-system-riscv32 -icount shift=0`, RV32IMAFC, -O2) per inference, median of "
         f"{ENGINE_SAMPLES} test inputs; the dense fp16 kernel runs the same pruned weights stored densely. Bytes: "
         f"the four LSTM matrices (eSELL = streams + offset tables; CSR = fp16 values + uint16 column indices + "
-        f"uint16 row pointers).", "", head, "|" + "---|" * (head.count("|") - 1), *rows])
+        f"uint16 row pointers). Rows with `ht` add E-LSTM's hidden-state pruning (groups of 4).", "", head, "|" + "---|" * (head.count("|") - 1), *rows])

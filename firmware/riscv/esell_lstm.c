@@ -1,0 +1,256 @@
+/* tinylstm RISC-V engine: the pruned LSTM network from eSELL streams (and a dense fp16 baseline), fp32 maths.
+ *
+ * Portable C99 (no _Float16: fp16 is decoded in software, exactly). Build for the emulated core with
+ *   riscv64-unknown-elf-gcc -march=rv32imafc -mabi=ilp32f --specs=picolibc.specs --oslib=semihost -O2
+ *     -ffp-contract=off -I<dir of model.h> esell_lstm.c
+ * (-ffp-contract=off: no fused multiply-add, so every product and sum is rounded as in the numpy golden model
+ * tinylstm.esell.forward). Run under qemu-system-riscv32 -M virt -bios none -semihosting -icount shift=0.
+ *
+ * Arithmetic order (the golden model repeats it): per gate row acc = bias; acc += w*x for W's non-zeros in
+ * ascending column order, then U's with h; activations via tl_exp below; c = f*c + i*g; h = o*tanh(c).
+ *
+ * fp16 decode trick: an fp16 word h placed as (sign | h[14:0] << 13) in an fp32 is exactly value(h) * 2^-112
+ * (normal and subnormal fp16 alike). The kernels therefore multiply such words with inputs pre-scaled by 2^112:
+ * the exact product w*x is the same, so the rounded product is too (inputs must stay below 2^16 in magnitude).
+ *
+ * Output, one line per sample on the semihosting console:
+ *   Y <i> <esell y bits> <dense y bits> <esell instret> <dense instret> <esell mv instret> <dense mv instret>
+ * "instret" counts minstret (retired instructions; exact with qemu -icount shift=0) around one whole inference
+ * and, summed, around the matrix-vector products alone. The whole-inference figure includes the counter reads
+ * around the 4 matrix products per step (a few instructions each, identical for both kernels).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "esell_engine.h"
+#include "model.h"
+
+#if defined(__riscv)
+static inline uint32_t instret(void) { uint32_t v; __asm__ volatile("csrr %0, minstret" : "=r"(v)); return v; }
+#else
+static inline uint32_t instret(void) { return 0; }
+#endif
+
+typedef union { uint32_t u; float f; } tl_bits_t;
+static inline float bits2f(uint32_t u) { tl_bits_t v; v.u = u; return v.f; }
+static inline uint32_t f2bits(float f) { tl_bits_t v; v.f = f; return v.u; }
+
+#define TL_UP 0x1p112f /* 2^112 */
+/* fp16 in bits [31:16] of w -> value * 2^-112 as fp32 */
+static inline float h2f_top(uint32_t w) { return bits2f((uint32_t)((int32_t)w >> 3) & 0x8FFFE000u); }
+/* fp16 from a sign-extended 16-bit load -> value * 2^-112 */
+static inline float h2f_s16(int16_t h) { return bits2f(((uint32_t)(int32_t)h << 13) & 0x8FFFE000u); }
+/* full decode */
+static inline float h2f(uint16_t h) { return h2f_s16((int16_t)h) * TL_UP; }
+
+/* ------------------------------------------------------------------------------------------ activations */
+static float tl_exp(float x)
+{
+    if (x > 0x1.4p+6f) x = 0x1.4p+6f; /* clamp to +-80 */
+    if (x < -0x1.4p+6f) x = -0x1.4p+6f;
+    float kf = x * 0x1.715476p+0f; /* log2(e) */
+    int k = (int)(kf + (kf >= 0.0f ? 0.5f : -0.5f));
+    float kff = (float)k;
+    float r = x - kff * 0x1.62e4p-1f;   /* ln2, high part */
+    r = r - kff * 0x1.7f7d1cp-20f;      /* ln2, low part */
+    float p = 0x1.6c16c2p-10f;
+    p = 0x1.111112p-7f + r * p;
+    p = 0x1.555556p-5f + r * p;
+    p = 0x1.555556p-3f + r * p;
+    p = 0.5f + r * p;
+    p = 1.0f + r * p;
+    p = 1.0f + r * p;
+    return p * bits2f((uint32_t)(k + 127) << 23);
+}
+static inline float tl_sigmoid(float x) { return 1.0f / (1.0f + tl_exp(-x)); }
+static inline float tl_tanh(float x) { return 1.0f - 2.0f / (tl_exp(2.0f * x) + 1.0f); }
+
+/* ------------------------------------------------------------------------------------------ eSELL SpMV */
+/* value t of chunk row R as scaled fp32 bits (see h2f_top); 0 for fp16 +0 (chunk padding) */
+#define TL_BITS(t, R)                                                                                      \
+    ((uint32_t)((int32_t)(((R) & 1) ? (uint32_t)(p[t] >> (32 * ((R) >> 1)))                                \
+                                    : (uint32_t)(p[t] >> (32 * ((R) >> 1))) << 16) >> 3) & 0x8FFFE000u)
+
+/* One chunk row of width W (a constant). Values are compacted to the left and padded with +0, so the first
+ * zero ends the row: padding and empty rows cost one test each. Non-zeros are accumulated in column order. */
+#define TL_ROW(R, W)                                                                                       \
+    do {                                                                                                   \
+        uint32_t b_ = TL_BITS(0, R);                                                                       \
+        if (b_) {                                                                                          \
+            const float *xr = xt[(h >> (3 + 3 * (R))) & 7u];                                               \
+            float *a = acc + ((h >> (15 + 3 * (R))) & 7u);                                                 \
+            float s = *a;                                                                                  \
+            s += bits2f(b_) * xr[0];                                                                       \
+            if ((W) > 1 && (b_ = TL_BITS(1, R)) != 0) {                                                    \
+                s += bits2f(b_) * xr[1];                                                                   \
+                if ((W) > 2 && (b_ = TL_BITS(2, R)) != 0) {                                                \
+                    s += bits2f(b_) * xr[2];                                                               \
+                    if ((W) > 3 && (b_ = TL_BITS(3, R)) != 0) s += bits2f(b_) * xr[3];                     \
+                }                                                                                          \
+            }                                                                                              \
+            *a = s;                                                                                        \
+        }                                                                                                  \
+    } while (0)
+
+#define TL_CASE(W)                                                                                         \
+    case W:                                                                                                \
+        TL_ROW(0, W);                                                                                      \
+        TL_ROW(1, W);                                                                                      \
+        TL_ROW(2, W);                                                                                      \
+        TL_ROW(3, W);                                                                                      \
+        return p + W;
+
+/* one chunk: header h (32 bits), its value words at p; returns the word after them */
+static inline __attribute__((always_inline)) const uint64_t *tl_chunk(const uint64_t *p, uint32_t h,
+                                                                      const float (*xt)[4], float *acc)
+{
+    switch (h & 7u) {
+        TL_CASE(1)
+        TL_CASE(2)
+        TL_CASE(3)
+        TL_CASE(4)
+    default:
+        return p; /* width 0: an all-zero chunk */
+    }
+}
+
+/* acc (rows_pad) += M * x for one eSELL matrix; xs = x * 2^112, zero-padded to n_bc*4; skip[bc] != 0 skips a
+ * block column (hidden-state pruning), skip may be NULL. */
+static void spmv_esell(const uint64_t *p, const uint16_t *counts, int n_bc, int n_blk, const float *xs,
+                       float *acc, const uint8_t *skip)
+{
+    for (int bc = 0; bc < n_bc; bc++, xs += 4) {
+        if (skip && skip[bc]) {
+            p += counts[bc];
+            continue;
+        }
+        const float x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
+        /* the codebook: code c -> columns of its tuple, extended by repeating the last column */
+        const float xt[8][4] = {{x0, x1, x2, x3}, {x0, x1, x3, x3}, {x0, x2, x3, x3}, {x0, x3, x3, x3},
+                                {x1, x2, x3, x3}, {x1, x3, x3, x3}, {x2, x3, x3, x3}, {x3, x3, x3, x3}};
+        float *a = acc;
+        for (int blk = 0; blk < n_blk; blk++, a += 8) {
+            uint64_t hdr = *p++;
+            p = tl_chunk(p, (uint32_t)hdr, xt, a);
+            p = tl_chunk(p, (uint32_t)(hdr >> 32), xt, a);
+        }
+    }
+}
+
+/* acc (rows) += M * x, M dense (rows x cols) row-major fp16; xs = x * 2^112 */
+static void mv_dense(const uint16_t *m, int rows, int cols, const float *xs, float *acc)
+{
+    const int16_t *q = (const int16_t *)m;
+    for (int r = 0; r < rows; r++) {
+        float s = acc[r];
+        for (int c = 0; c < cols; c++) s += h2f_s16(q[c]) * xs[c];
+        acc[r] = s;
+        q += cols;
+    }
+}
+
+/* --------------------------------------------------------------------------------------------- network */
+static uint32_t g_mv; /* instructions inside matrix products, summed */
+
+static void lstm_layer(const tl_lstm_t *L, const float *xin, float *hout, int sparse)
+{
+    const uint16_t *woff = (const uint16_t *)0;
+    float h[TL_MAX_H4], c[TL_MAX_H4], b[TL_MAX_ROWS], acc[TL_MAX_ROWS], xs[TL_MAX_IN4], hs[TL_MAX_H4];
+    uint8_t skip[TL_MAX_H4 / 4];
+    const int H = L->units, rows = 4 * H;
+    (void)woff;
+    for (int j = 0; j < L->units_pad; j++) h[j] = c[j] = 0.0f;
+    for (int r = 0; r < rows; r++) b[r] = h2f(bias16[L->bias + r]);
+    for (int r = rows; r < L->rows_pad; r++) b[r] = 0.0f;
+    for (int t = 0; t < TL_STEPS; t++) {
+        for (int r = 0; r < L->rows_pad; r++) acc[r] = b[r];
+        for (int j = 0; j < L->in_pad; j++) xs[j] = j < L->in ? xin[t * L->in + j] * TL_UP : 0.0f;
+        const uint8_t *sk = 0;
+#if TL_HT_ENABLED
+        if (sparse) {
+            const float th = TL_HT, half = th * 0.5f;
+            for (int g = 0; g < L->units_pad / 4; g++) {
+                float a0 = h[4 * g] < 0 ? -h[4 * g] : h[4 * g], a1 = h[4 * g + 1] < 0 ? -h[4 * g + 1] : h[4 * g + 1];
+                float a2 = h[4 * g + 2] < 0 ? -h[4 * g + 2] : h[4 * g + 2];
+                float a3 = h[4 * g + 3] < 0 ? -h[4 * g + 3] : h[4 * g + 3];
+                float sum = ((a0 + a1) + a2) + a3;
+                skip[g] = sum < th && a0 < half && a1 < half && a2 < half && a3 < half;
+            }
+            sk = skip;
+        }
+#else
+        (void)skip;
+#endif
+        for (int j = 0; j < L->units_pad; j++) hs[j] = (sk && sk[j / 4]) ? 0.0f : h[j] * TL_UP;
+        uint32_t t0 = instret();
+        if (sparse) {
+            spmv_esell(w + L->w_word, (const uint16_t *)w_offset + L->w_bc, L->in_pad / 4, L->rows_pad / 8, xs,
+                       acc, 0);
+        } else {
+            mv_dense(wd + L->wd, rows, L->in, xs, acc);
+        }
+        uint32_t t1 = instret();
+        if (sparse) {
+            spmv_esell(u + L->u_word, (const uint16_t *)u_offset + L->u_bc, L->units_pad / 4, L->rows_pad / 8,
+                       hs, acc, sk);
+        } else {
+            mv_dense(ud + L->ud, rows, H, hs, acc);
+        }
+        uint32_t t2 = instret();
+        g_mv += (t1 - t0) + (t2 - t1);
+        for (int j = 0; j < H; j++) {
+            float f = tl_sigmoid(acc[j]), i = tl_sigmoid(acc[H + j]);
+            float g = tl_tanh(acc[2 * H + j]), o = tl_sigmoid(acc[3 * H + j]);
+            c[j] = f * c[j] + i * g;
+            h[j] = o * tl_tanh(c[j]);
+        }
+        if (L->return_sequences)
+            for (int j = 0; j < H; j++) hout[t * H + j] = h[j];
+    }
+    if (!L->return_sequences)
+        for (int j = 0; j < H; j++) hout[j] = h[j];
+}
+
+static float infer(const float *x, int sparse)
+{
+    float a[TL_STEPS * TL_MAX_WIDTH], bbuf[TL_STEPS * TL_MAX_WIDTH], xs[TL_MAX_WIDTH];
+    const float *in = x;
+    float *out = a;
+    for (int k = 0; k < TL_N_LSTM; k++) {
+        lstm_layer(&tl_lstm[k], in, out, sparse);
+        in = out;
+        out = (out == a) ? bbuf : a;
+    }
+    for (int k = 0; k < TL_N_DENSE; k++) {
+        const tl_dense_t *D = &tl_dense[k];
+        for (int j = 0; j < D->in; j++) xs[j] = in[j] * TL_UP;
+        for (int o = 0; o < D->out; o++) out[o] = h2f(head_b[D->b + o]);
+        mv_dense(head_w + D->w, D->out, D->in, xs, out);
+        if (D->relu)
+            for (int o = 0; o < D->out; o++) out[o] = out[o] > 0.0f ? out[o] : 0.0f;
+        in = out;
+        out = (out == a) ? bbuf : a;
+    }
+    return in[0];
+}
+
+int main(void)
+{
+    for (int n = 0; n < TL_N_X; n++) {
+        const float *xn = x + n * TL_STEPS * TL_N_IN;
+        g_mv = 0;
+        uint32_t s0 = instret();
+        float ys = infer(xn, 1);
+        uint32_t s1 = instret();
+        uint32_t mv_s = g_mv;
+        g_mv = 0;
+        uint32_t d0 = instret();
+        float yd = infer(xn, 0);
+        uint32_t d1 = instret();
+        printf("Y %d %08lx %08lx %lu %lu %lu %lu\n", n, (unsigned long)f2bits(ys), (unsigned long)f2bits(yd),
+               (unsigned long)(s1 - s0), (unsigned long)(d1 - d0), (unsigned long)mv_s, (unsigned long)g_mv);
+    }
+    printf("DONE %d\n", TL_N_X);
+    return 0;
+}

@@ -359,8 +359,9 @@ def buffer_alignment(buf: bytes) -> list[int]:
 def quantize_input(x_scaled: np.ndarray, q: IoQuant) -> np.ndarray:
     """Standardised float inputs → the model's input tensor type (int8 via its scale/zero point)."""
     if q.input_type == "INT8":
-        return np.clip(np.round(np.asarray(x_scaled, np.float64) / q.input_scale) + q.input_zero_point,
-                       -128, 127).astype(np.int8)
+        v = np.asarray(x_scaled, np.float64) / q.input_scale
+        v = np.sign(v) * np.floor(np.abs(v) + 0.5)  # half away from zero, as the header's C helper
+        return np.clip(v + q.input_zero_point, -128, 127).astype(np.int8)
     return np.asarray(x_scaled, dtype=np.float32)
 
 

@@ -236,3 +236,29 @@ def test_committed_firmware_header_is_consistent(tmp_path):
         it.set_input(np.asarray(q_in, np.int8).reshape(1, -1, 1), 0)
         it.invoke()
         assert abs(d["deq"][int(it.get_output(0).reshape(-1)[-1])] - expected) <= tol
+
+
+def test_platformio_ini_parses():
+    """`pio project config` parses the firmware project offline; both engines' environments are as documented."""
+    import importlib.util
+    import json
+    import os
+    import sys
+
+    if importlib.util.find_spec("platformio") is None:
+        if os.environ.get("CI"):
+            pytest.fail("platformio missing: pip install -e .[dev]")
+        pytest.skip("platformio not installed")
+    r = subprocess.run([sys.executable, "-m", "platformio", "project", "config", "-d", str(ROOT / "firmware/esp32"),
+                        "--json-output"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    config = {name: dict(items) for name, items in json.loads(r.stdout)}
+    tflm_env, c_env = config["env:esp32dev"], config["env:esp32dev-c"]
+    for env in (tflm_env, c_env):
+        assert (env["platform"], env["board"], env["framework"], env["monitor_speed"]) == \
+            ("espressif32", "esp32dev", ["arduino"], 115200)
+    assert "-DTINYLSTM_ENGINE_TFLM" in " ".join(tflm_env["build_flags"])
+    assert "-DTINYLSTM_ENGINE_C" in " ".join(c_env["build_flags"])
+    assert "lib_deps" not in c_env
+    (dep,) = tflm_env["lib_deps"]
+    assert re.search(r"tflm_esp32\.git#[0-9a-f]{40}$", dep), f"TFLM runtime not pinned to a commit: {dep}"

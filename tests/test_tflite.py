@@ -38,7 +38,7 @@ def test_writes_both_flatbuffers_and_report(exported):
     names = sorted(p.name for p in exported[1])
     assert names == ["model_float.tflite", "model_int8.tflite", "tflite.json", "tflite.report.md"]
     text = (exported[0] / "tflite.report.md").read_text()
-    assert "| int8 |" in text and "| float |" in text
+    assert "| int8 |" in text and "| float |" in text and "| lstm0 |" in text
 
 
 @pytest.mark.parametrize("variant", ["float", "int8"])

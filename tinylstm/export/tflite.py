@@ -42,6 +42,8 @@ REPORT_FILE = "tflite.report.md"
 DEFAULT_HEADER_DIR = Path("firmware/esp32/include")
 #: Header arena = host minimum × (1 + margin), rounded up to ARENA_ROUND bytes (see docs/mcu.md).
 ARENA_MARGIN = 0.10
+#: Guard rows widen the calibrated int8 input range by this fraction of each feature's training span per side.
+DEFAULT_CALIB_MARGIN = 0.15
 ARENA_ROUND = 256
 #: Self-check tolerance of the header's test vectors, in output quantisation steps (int8) or target units (float).
 INT8_VECTOR_STEPS = 2.0
@@ -57,6 +59,10 @@ def _add_tflite_args(p: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     p.add_argument("--calib-samples", type=int, default=0,
                    help="calibrate int8 on the first N training rows (the split is shuffled); 0 = all (default)")
+    p.add_argument("--calib-margin", type=float, default=DEFAULT_CALIB_MARGIN,
+                   help="add two guard rows at each feature's training min - F*span and max + F*span to the int8 "
+                        "calibration, so inputs a little outside the training range do not saturate "
+                        "(default: %(default)s; 0 = training rows only)")
     p.add_argument("--keep-slice", action="store_true",
                    help="keep the STRIDED_SLICE before the dense head (output (1, 1) instead of one row per step)")
     p.add_argument("--no-arena", action="store_true", help="skip the TFLM arena bisection (faster)")
@@ -181,28 +187,37 @@ def header_arena(host_min: int) -> int:
 
 
 def build(model_dir: Path, data: Path, calib_samples: int = 0, keep_slice: bool = False, arena: bool = True,
-          use_cache: bool = True) -> Build:
+          use_cache: bool = True, calib_margin: float = DEFAULT_CALIB_MARGIN) -> Build:
     """Convert, compact, verify and measure (cached per bundle + options within a process)."""
     from ..reference import predict as ref_predict
 
     model_dir = Path(model_dir)
     bundle = Bundle.load(model_dir)
     digest = bundle_digest(model_dir)
-    key = (digest, str(Path(data).resolve()), calib_samples, keep_slice, arena)
+    key = (digest, str(Path(data).resolve()), calib_samples, keep_slice, arena, calib_margin)
     if use_cache and key in _CACHE:
         return _CACHE[key]
     if calib_samples < 0:
         raise UserError(f"--calib-samples must be >= 0, got {calib_samples}")
+    if not 0 <= calib_margin <= 10:
+        raise UserError(f"--calib-margin must be in [0, 10], got {calib_margin}")
     rows = load_rows(model_dir, bundle, data)
     from ..data import to_sequences
 
     n_cal = len(rows.X_train) if calib_samples == 0 else min(calib_samples, len(rows.X_train))
-    calib = to_sequences(bundle.scaler.transform_x(rows.X_train[:n_cal]), bundle.layout)
+    scaled = bundle.scaler.transform_x(rows.X_train[:n_cal])
+    if calib_margin > 0:
+        lo, hi = scaled.min(axis=0), scaled.max(axis=0)
+        span = hi - lo
+        scaled = np.vstack([scaled, lo - calib_margin * span, hi + calib_margin * span])
+    calib = to_sequences(scaled, bundle.layout)
     raw_float, raw_int8 = convert(model_dir, calib)
     fb_float = tflm.compact(raw_float, head_every_step=not keep_slice)
     fb_int8 = tflm.compact(raw_int8, head_every_step=not keep_slice)
     calibration = (f"min-max calibration (TFLite converter) on {n_cal} of {len(rows.X_train)} training rows"
-                   + (" (all)" if n_cal == len(rows.X_train) else " (the first, split order)"))
+                   + (" (all)" if n_cal == len(rows.X_train) else " (the first, split order)")
+                   + (f" + 2 guard rows at each feature's training min/max widened by {calib_margin:g} x its span"
+                      if calib_margin > 0 else ""))
 
     ref = ref_predict(bundle, rows.X_test)
     ref_mae = float(np.abs(ref - rows.y_test).mean())
@@ -243,7 +258,8 @@ def build_from_args(model_dir: Path, args: argparse.Namespace) -> Build:
     from ..data import DEFAULT_CSV
 
     return build(model_dir, _opt(args, "data", DEFAULT_CSV), _opt(args, "calib_samples", 0),
-                 _opt(args, "keep_slice", False), not _opt(args, "no_arena", False))
+                 _opt(args, "keep_slice", False), not _opt(args, "no_arena", False),
+                 calib_margin=_opt(args, "calib_margin", DEFAULT_CALIB_MARGIN))
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -275,7 +291,13 @@ def export_tflite(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> l
     out_dir = Path(out_dir)
     return [atomic.write_bytes(out_dir / FLOAT_FILE, b.float_fb), atomic.write_bytes(out_dir / INT8_FILE, b.int8_fb),
             atomic.write_json(out_dir / SUMMARY_FILE, b.summary),
-            atomic.write_text(out_dir / REPORT_FILE, render_report(b.summary))]
+            atomic.write_text(out_dir / REPORT_FILE, _profile_report(model_dir, b.summary))]
+
+
+def _profile_report(model_dir: Path, summary: dict) -> str:
+    from ..commands.profile import render
+
+    return render(Bundle.load(model_dir), summary)
 
 
 @register("header", "model.h for TFLite Micro / EloquentTinyML sketches and the ESP32 firmware "

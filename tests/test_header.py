@@ -262,3 +262,11 @@ def test_platformio_ini_parses():
     assert "lib_deps" not in c_env
     (dep,) = tflm_env["lib_deps"]
     assert re.search(r"tflm_esp32\.git#[0-9a-f]{40}$", dep), f"TFLM runtime not pinned to a commit: {dep}"
+
+
+def test_export_header_writes_the_firmware_header_by_default():
+    from tinylstm.cli import build_parser
+
+    args = build_parser().parse_args(["export", "header"])
+    assert args.out == Path("firmware/esp32/include")
+    assert build_parser().parse_args(["export", "tflite"]).out == Path("artifacts/tflite")

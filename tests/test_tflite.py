@@ -146,3 +146,35 @@ def test_backend_refuses_flatbuffer_of_another_bundle(exported, trained, tmp_pat
     (stale / "tflite.json").write_text(json.dumps(summary))
     with pytest.raises(UserError, match="another weight bundle"):
         backends.run("tflm-int8", trained.model_dir, trained.X_test[:2], argparse.Namespace(tflite_dir=stale))
+
+
+def test_profile_command(exported, trained, tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "profile.md"
+    r = run_cli("profile", "--quiet", "--model", str(trained.model_dir), "--tflite-dir", str(exported[0]),
+                "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    b = trained.bundle
+    assert f"**{b.params():,}**" in text and f"**{b.macs():,}**" in text
+    assert f"{len(_fb(exported, 'int8')):,}" in text
+
+
+def test_wrong_training_csv_is_a_user_error(trained, tmp_path):
+    from conftest import run_cli
+
+    import shutil
+
+    other = tmp_path / "other.csv"
+    from conftest import REFERENCE_CSV
+
+    shutil.copyfile(REFERENCE_CSV, other)
+    with other.open("a") as f:
+        f.write("2014,X,Y,SUV,2.0,4,A6,X,9.9,230\n")
+    r = run_cli("export", "tflite", "--model", str(trained.model_dir), "--data", str(other), "--out",
+                str(tmp_path / "o"))
+    assert r.returncode == 2 and "not the file this model was trained on" in r.stderr
+    r = run_cli("export", "tflite", "--model", str(trained.model_dir), "--calib-samples", "-1", "--out",
+                str(tmp_path / "o"))
+    assert r.returncode == 2 and "--calib-samples" in r.stderr

@@ -1,0 +1,122 @@
+"""Bench section ``tflm-m4``: the firmware's TFLM engine on a 32-bit MCU (Cortex-M4F, QEMU mps2-an386).
+
+Builds TensorFlow Lite Micro from the sources of the runtime the ESP32 firmware pins (``tflm_esp32``, reference
+kernels; point ``TINYLSTM_TFLM_SRC`` at its ``src`` directory), links ``firmware/esp32/src/engine_tflm.cpp`` with the
+header's ``model.h`` and the harness in ``tests/tflm_m4/``, runs the self-check vectors under QEMU, and finds the
+smallest arena with which the interpreter allocates *and* reproduces every vector, by bisection (one QEMU run per
+probe). This is the 32-bit counterpart of the host (64-bit) arena in the TFLite section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import register
+
+ROOT = Path(__file__).resolve().parents[2]
+HARNESS = ROOT / "tests" / "tflm_m4"
+CXX = "arm-none-eabi-g++"
+CPU = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+LIB_FLAGS = [*CPU, "-Os", "-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
+             "-ffunction-sections", "-fdata-sections", "-fno-unwind-tables", "-w"]
+QEMU = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none"]
+
+
+def build_lib(src: Path, work: Path, jobs: int = 2) -> Path:
+    """TFLM (without the signal library and test helpers) as a static library for Cortex-M4F; cached in ``work``."""
+    lib = work / "libtflm.a"
+    if lib.exists():
+        return lib
+    files = sorted(str(p.relative_to(src)) for p in (src / "tensorflow").rglob("*")
+                   if p.suffix in (".cpp", ".cc") and not re.search(r"test_helper|mock_micro_graph|fake_micro", p.name))
+    makefile = work / "Makefile"
+    objs = [f"obj/{f}.o" for f in files]
+    makefile.write_text(
+        "OBJ := " + " ".join(objs) + "\n"
+        f"libtflm.a: $(OBJ)\n\tarm-none-eabi-ar rcs $@ $^\n"
+        f"obj/%.o: {src}/%\n\t@mkdir -p $(dir $@)\n\t@{CXX} {' '.join(LIB_FLAGS)} -I{src} -c $< -o $@\n")
+    subprocess.run(["make", "-s", "-j", str(jobs), "-C", str(work)], check=True)
+    return lib
+
+
+def build_app(src: Path, lib: Path, header_dir: Path, out: Path) -> Path:
+    startup = out.with_name("startup.o")
+    subprocess.run(["arm-none-eabi-gcc", *CPU, "-Os", "-Wall", "-c", str(HARNESS / "startup.c"), "-o", str(startup)],
+                   check=True, capture_output=True, text=True)
+    cmd = [CXX, *CPU, "-Os", "-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
+           "-ffunction-sections", "-fdata-sections", "-DTINYLSTM_ENGINE_TFLM", "-Wall", "-Wextra",
+           "-I", str(header_dir), "-I", str(ROOT / "firmware/esp32/src"), "-isystem", str(src),
+           str(HARNESS / "harness.cpp"), str(ROOT / "firmware/esp32/src/engine_tflm.cpp"),
+           str(startup),
+           "-T", str(HARNESS / "link.ld"), "-nostartfiles", "--specs=rdimon.specs", "-Wl,--gc-sections",
+           str(lib), "-lm", "-o", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"Cortex-M4 link failed:\n{r.stderr[-2000:]}")
+    return out
+
+
+def run(elf: Path, arena: int | None = None, timeout: float = 60) -> tuple[int, str]:
+    args = f"app {arena}" if arena else "app"
+    try:
+        r = subprocess.run([*QEMU, "-semihosting-config", f"enable=on,target=native,arg={args.replace(' ', ',arg=')}",
+                            "-kernel", str(elf)], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return -1, "timeout"
+    return r.returncode, r.stdout + r.stderr
+
+
+def min_arena(elf: Path, hi: int = 65536) -> int:
+    rc, out = run(elf, hi)
+    if rc != 0:
+        raise RuntimeError(f"TFLM on Cortex-M4 fails even with {hi} bytes: {out[-300:]}")
+    lo = 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if run(elf, mid)[0] == 0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@register("tflm-m4", "firmware TFLM engine on Cortex-M4F (QEMU): self-check, 32-bit arena by bisection, code size "
+                     "(needs TINYLSTM_TFLM_SRC=<tflm_esp32>/src)")
+def bench_tflm_m4(model_dir: Path, args: argparse.Namespace) -> str:
+    src = os.environ.get("TINYLSTM_TFLM_SRC")
+    missing = [t for t in (CXX, "qemu-system-arm", "make") if shutil.which(t) is None]
+    if not src or missing:
+        return (f"Skipped: {'set TINYLSTM_TFLM_SRC to the src/ directory of tflm_esp32 (the commit platformio.ini pins)' if not src else ''}"
+                f"{' missing tools ' + ', '.join(missing) if missing else ''}.")
+    src = Path(src).resolve()
+    work = ROOT / "build" / "tflm-m4"
+    work.mkdir(parents=True, exist_ok=True)
+    lib = build_lib(src, work)
+    header = Path(model_dir).parent / "header"
+    if not (header / "model.h").exists():
+        header = ROOT / "firmware/esp32/include"
+    elf = build_app(src, lib, header, work / "app.elf")
+    rc, out = run(elf)
+    verdict = "PASS" if rc == 0 and "self-check PASS" in out else "FAIL"
+    size = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True).stdout.splitlines()[-1]
+    text, data, bss = (int(v) for v in size.split()[:3])
+    arena = min_arena(elf)
+    _, probe_out = run(elf, arena)
+    used = re.search(r"arena_used_bytes (\d+)", probe_out)
+    defined = re.search(r"#define TF_ARENA_SIZE (\d+)", (header / "model.h").read_text()).group(1)
+    host = re.search(r"#define TINYLSTM_ARENA_MIN_HOST (\d+)", (header / "model.h").read_text()).group(1)
+    vectors = [line for line in out.splitlines() if line.startswith("vector")]
+    return "\n".join([
+        f"`{header / 'model.h'}` on TFLM (tflm_esp32 sources, reference kernels, `-Os`) in QEMU mps2-an386:", "",
+        "| self-check | smallest arena (32-bit, bisection, all vectors reproduced) | arena_used_bytes() at that size | "
+        "host 64-bit minimum | TF_ARENA_SIZE in model.h | app .text / .data / .bss bytes (incl. TFLM, newlib, 64 KB probe arena) |",
+        "|---|---|---|---|---|---|",
+        f"| {verdict} ({len(vectors)} vectors) | **{arena:,}** | {int(used.group(1)) if used else 0:,} | {int(host):,} | "
+        f"{int(defined):,} | {text:,} / {data:,} / {bss:,} |", "",
+        *[f"    {v}" for v in vectors],
+    ])

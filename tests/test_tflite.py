@@ -178,3 +178,20 @@ def test_wrong_training_csv_is_a_user_error(trained, tmp_path):
     r = run_cli("export", "tflite", "--model", str(trained.model_dir), "--calib-samples", "-1", "--out",
                 str(tmp_path / "o"))
     assert r.returncode == 2 and "--calib-samples" in r.stderr
+
+
+def test_training_csv_found_through_run_report(trained, reference_csv, tmp_path):
+    """`tinylstm run --data X.csv` calls exporters with default options: they find X.csv via report.json."""
+    import json
+    import shutil
+
+    from tinylstm.export.tflite import load_rows
+
+    out = tmp_path / "artifacts"
+    shutil.copytree(trained.model_dir, out / "model")
+    copy = tmp_path / "renamed.csv"
+    shutil.copyfile(reference_csv, copy)
+    (out / "report.json").write_text(json.dumps({"data": {"file": str(copy)}}))
+    rows = load_rows(out / "model", trained.bundle, tmp_path / "missing.csv")
+    assert rows.data_file == copy
+    np.testing.assert_array_equal(rows.X_test, trained.X_test)

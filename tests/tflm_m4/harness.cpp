@@ -52,6 +52,15 @@ int main(void) {
     char cmd[128] = {0};
     semihost_cmdline(cmd, sizeof cmd);
     const char *arg = strrchr(cmd, ' ');
+    if (strstr(cmd, " bench ")) {  // "<prog> bench N": init + N inferences of vector 0 (instruction counting)
+        int n = atoi(arg + 1);
+        if (engine_init() != 0) return 1;
+        const float *x; float expected, tol, y = 0;
+        engine_vector(0, &x, &expected, &tol);
+        for (int k = 0; k < n; ++k)
+            if (engine_predict(x, &y) != 0) return 2;
+        return 0;
+    }
     if (arg && atoi(arg + 1) > 0) {  // probe mode: "<prog> <arena bytes>"
         int r = probe((size_t)atoi(arg + 1));
         printf("probe %d\n", r);

@@ -85,38 +85,63 @@ def min_arena(elf: Path, hi: int = 65536) -> int:
     return hi
 
 
-@register("tflm-m4", "firmware TFLM engine on Cortex-M4F (QEMU): self-check, 32-bit arena by bisection, code size "
-                     "(needs TINYLSTM_TFLM_SRC=<tflm_esp32>/src)")
+def instructions_per_inference(elf: Path, n: int = 10) -> int:
+    """Executed instructions per engine_predict() (QEMU -singlestep exec trace, N inferences minus none)."""
+    counts = []
+    for k in (0, n):
+        trace = elf.with_name(f"trace{k}.log")
+        subprocess.run([*QEMU, "-semihosting-config", f"enable=on,target=native,arg=app,arg=bench,arg={k}",
+                        "-kernel", str(elf), "-singlestep", "-d", "exec,nochain", "-D", str(trace)],
+                       check=True, capture_output=True, timeout=600)
+        with trace.open("rb") as f:
+            counts.append(sum(1 for line in f if line.startswith(b"Trace")))
+        trace.unlink()
+    return round((counts[1] - counts[0]) / n)
+
+
+@register("tflm-m4", "firmware TFLM engine on Cortex-M4F (QEMU): self-check, 32-bit arena by bisection, "
+                     "instructions per inference, code size (needs TINYLSTM_TFLM_SRC=<tflm_esp32>/src)")
 def bench_tflm_m4(model_dir: Path, args: argparse.Namespace) -> str:
+    from ..bundle import Bundle
+    from ..export.header import render_header
+    from ..export.tflite import build
+
     src = os.environ.get("TINYLSTM_TFLM_SRC")
-    missing = [t for t in (CXX, "qemu-system-arm", "make") if shutil.which(t) is None]
+    missing = [t for t in (CXX, "qemu-system-arm", "make", "arm-none-eabi-size") if shutil.which(t) is None]
     if not src or missing:
-        return (f"Skipped: {'set TINYLSTM_TFLM_SRC to the src/ directory of tflm_esp32 (the commit platformio.ini pins)' if not src else ''}"
-                f"{' missing tools ' + ', '.join(missing) if missing else ''}.")
+        why = "set TINYLSTM_TFLM_SRC to the src/ directory of tflm_esp32 (the commit platformio.ini pins)" \
+            if not src else "missing tools " + ", ".join(missing)
+        return f"Skipped: {why}."
     src = Path(src).resolve()
     work = ROOT / "build" / "tflm-m4"
     work.mkdir(parents=True, exist_ok=True)
     lib = build_lib(src, work)
-    header = Path(model_dir).parent / "header"
-    if not (header / "model.h").exists():
-        header = ROOT / "firmware/esp32/include"
-    elf = build_app(src, lib, header, work / "app.elf")
-    rc, out = run(elf)
-    verdict = "PASS" if rc == 0 and "self-check PASS" in out else "FAIL"
-    size = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True).stdout.splitlines()[-1]
-    text, data, bss = (int(v) for v in size.split()[:3])
-    arena = min_arena(elf)
-    _, probe_out = run(elf, arena)
-    used = re.search(r"arena_used_bytes (\d+)", probe_out)
-    defined = re.search(r"#define TF_ARENA_SIZE (\d+)", (header / "model.h").read_text()).group(1)
-    host = re.search(r"#define TINYLSTM_ARENA_MIN_HOST (\d+)", (header / "model.h").read_text()).group(1)
-    vectors = [line for line in out.splitlines() if line.startswith("vector")]
+    bundle = Bundle.load(model_dir)
+    b = build(model_dir, args.data)
+    rows, details = [], []
+    for variant in ("int8", "float"):
+        vdir = work / variant
+        vdir.mkdir(exist_ok=True)
+        (vdir / "model.h").write_text(render_header(bundle, b, variant, 5, Path(model_dir), args.data))
+        elf = build_app(src, lib, vdir, vdir / "app.elf")
+        rc, out = run(elf)
+        vectors = [line for line in out.splitlines() if line.startswith("vector")]
+        verdict = "PASS" if rc == 0 and "self-check PASS" in out else "FAIL"
+        size = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True).stdout
+        text, data, bss = (int(v) for v in size.splitlines()[-1].split()[:3])
+        arena = min_arena(elf)
+        used = re.search(r"arena_used_bytes (\d+)", run(elf, arena)[1])
+        info = b.summary["variants"][variant]
+        rows.append(f"| {variant} | {verdict} ({len(vectors)} vectors) | **{arena:,}** | "
+                    f"{int(used.group(1)) if used else 0:,} | {info['tflm_arena_min_host']:,} | "
+                    f"{info['tflm_arena_header']:,} | {instructions_per_inference(elf):,} | "
+                    f"{text:,} / {data:,} / {bss:,} |")
+        details += [f"    {variant}: {v}" for v in vectors]
     return "\n".join([
-        f"`{header / 'model.h'}` on TFLM (tflm_esp32 sources, reference kernels, `-Os`) in QEMU mps2-an386:", "",
-        "| self-check | smallest arena (32-bit, bisection, all vectors reproduced) | arena_used_bytes() at that size | "
-        "host 64-bit minimum | TF_ARENA_SIZE in model.h | app .text / .data / .bss bytes (incl. TFLM, newlib, 64 KB probe arena) |",
-        "|---|---|---|---|---|---|",
-        f"| {verdict} ({len(vectors)} vectors) | **{arena:,}** | {int(used.group(1)) if used else 0:,} | {int(host):,} | "
-        f"{int(defined):,} | {text:,} / {data:,} / {bss:,} |", "",
-        *[f"    {v}" for v in vectors],
+        "model.h (both variants) with `firmware/esp32/src/engine_tflm.cpp` on TFLM built from the tflm_esp32 sources "
+        "(reference kernels, `-Os`), Cortex-M4F in QEMU mps2-an386:", "",
+        "| variant | self-check | smallest arena, 32-bit (bisection, every vector reproduced) | arena_used_bytes() "
+        "there | host 64-bit minimum | TF_ARENA_SIZE in model.h | instructions / inference (engine_predict, "
+        "incl. reset + scaling) | app .text / .data / .bss (incl. TFLM, newlib, 64 KB probe arena) |",
+        "|---|---|---|---|---|---|---|---|", *rows, "", *details,
     ])

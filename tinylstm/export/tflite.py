@@ -90,11 +90,27 @@ class Rows:
     data_file: Path
 
 
+def _training_csv(model_dir: Path, data: Path, want: str) -> Path:
+    """``data``, or else the CSV that ``tinylstm run`` recorded in ``<out>/report.json`` if it has the bundle's hash
+    (``run --data other.csv`` calls exporters with default options)."""
+    from ..data import sha256_of
+
+    data = Path(data)
+    if want and (not data.exists() or sha256_of(data) != want):
+        report = Path(model_dir).parent / "report.json"
+        if report.exists():
+            recorded = Path(json.loads(report.read_text()).get("data", {}).get("file", ""))
+            if recorded.is_file() and sha256_of(recorded) == want:
+                return recorded
+    return data
+
+
 def load_rows(model_dir: Path, bundle: Bundle, data: Path) -> Rows:
     from ..data import ensure_default_dataset, load_dataset
 
-    ds = load_dataset(ensure_default_dataset(data), bundle.features, bundle.target)
     want = bundle.meta.get("data_sha256")
+    data = _training_csv(model_dir, data, want)
+    ds = load_dataset(ensure_default_dataset(data), bundle.features, bundle.target)
     if want and want != ds.sha256:
         raise UserError(f"{data}: not the file this model was trained on (SHA-256 {ds.sha256[:12]}…, bundle "
                         f"says {want[:12]}…); pass --data with the training CSV")

@@ -158,14 +158,14 @@ def tflm_bytes(header_path: Path) -> bytes:
 
 
 def test_constants_and_vectors_agree_with_python_model(header, trained, tmp_path):
-    from tinylstm.export.tflite import _CACHE
+    from tinylstm.export.tflite import build as build_tflite
     from tinylstm.reference import predict
 
-    path, _ = header
+    path, args = header
     d = _dump(path, tmp_path)
     fb = bytes(int(v) for v in d["model"])
     assert fb == tflm_bytes(path)
-    build = next(b for b in _CACHE.values() if b.bundle_sha256)
+    build = build_tflite(trained.model_dir, args.data)  # cached: the build the header fixture used
     assert fb == build.int8_fb, "model.h does not embed the exported int8 flatbuffer"
     sc = trained.bundle.scaler
     np.testing.assert_array_equal(np.float32([float(v) for v in d["mean"]]), np.float32(sc.x_mean))

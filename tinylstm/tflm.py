@@ -373,9 +373,11 @@ def dequantize_output(y: np.ndarray, q: IoQuant) -> np.ndarray:
 
 
 def _run_litert(buf: bytes, seqs: np.ndarray, q: IoQuant) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    it = Interpreter(model_content=bytes(buf), num_threads=1)
+    # TFLite's own builtin kernels, no XNNPACK delegate (it handles no LSTM and only adds console noise)
+    it = Interpreter(model_content=bytes(buf), num_threads=1,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     it.allocate_tensors()
     i_idx, o_idx = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
     out = np.empty(len(seqs))

@@ -195,3 +195,18 @@ def test_training_csv_found_through_run_report(trained, reference_csv, tmp_path)
     rows = load_rows(out / "model", trained.bundle, tmp_path / "missing.csv")
     assert rows.data_file == copy
     np.testing.assert_array_equal(rows.X_test, trained.X_test)
+
+
+def test_keep_slice_and_calibration_subset(trained, reference_csv):
+    """--keep-slice keeps the (1, 1) output (STRIDED_SLICE); --calib-samples N calibrates on N rows and says so."""
+    from tinylstm.export.tflite import build
+
+    b = build(trained.model_dir, reference_csv, calib_samples=100, keep_slice=True, arena=False, use_cache=False)
+    assert "on 100 of" in b.calibration
+    for fb in (b.float_fb, b.int8_fb):
+        assert "STRIDED_SLICE" in tflm.ops(fb) and tflm.io_quant(fb).output_shape == (1, 1)
+        assert set(tflm.ops(fb)) <= set(tflm.TFLM_OPS)
+    y = tflm.predict(b.float_fb, trained.bundle, trained.X_test, "tflm")
+    assert np.abs(y - trained.keras_test).max() <= FLOAT_MAX_ABS
+    q = tflm.predict(b.int8_fb, trained.bundle, trained.X_test, "tflm")
+    assert np.isfinite(q).all() and np.abs(q - trained.keras_test).mean() < 0.2

@@ -19,6 +19,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (like every other tinylstm error), exit code 2."""
+
+    def error(self, message: str):
+        raise UserError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in _csv_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    return values
+
+
+#: Optimizer names :func:`tinylstm.train._optimizer` accepts (checked here, before TensorFlow loads).
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw", "nadam")
+
+
 def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -41,9 +60,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.learning_rate, help="learning rate (default: %(default)s)")
     p.add_argument("--optimizer", default=d.optimizer, help="adam, adamw, nadam, rmsprop or sgd")
-    p.add_argument("--lstm-units", type=lambda s: [int(v) for v in _csv_list(s)], default=d.lstm_units,
+    p.add_argument("--lstm-units", type=_int_list, default=d.lstm_units,
                    help="units per LSTM layer, e.g. 12,12 (default: %(default)s)")
-    p.add_argument("--dense-units", type=lambda s: [int(v) for v in _csv_list(s)], default=d.dense_units,
+    p.add_argument("--dense-units", type=_int_list, default=d.dense_units,
                    help="units per hidden ReLU dense layer (default: %(default)s)")
     p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
 
@@ -53,6 +72,18 @@ def _train_config(args: argparse.Namespace):
 
     if args.epochs < 1:
         raise UserError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if not args.lr > 0:
+        raise UserError(f"--lr must be > 0, got {args.lr}")
+    if args.patience < 0:
+        raise UserError(f"--patience must be >= 0, got {args.patience}")
+    if not args.lstm_units or min(args.lstm_units) < 1:
+        raise UserError(f"--lstm-units needs at least one layer, each >= 1 unit, got {args.lstm_units}")
+    if args.dense_units and min(args.dense_units) < 1:
+        raise UserError(f"--dense-units must each be >= 1, got {args.dense_units}")
+    if args.optimizer.lower() not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {args.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     return TrainConfig(seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                        optimizer=args.optimizer, lstm_units=args.lstm_units, dense_units=args.dense_units,
                        patience=args.patience)
@@ -60,9 +91,13 @@ def _train_config(args: argparse.Namespace):
 
 # ------------------------------------------------------------------------------------------- commands
 def cmd_data_fetch(args: argparse.Namespace) -> int:
-    from .data import fetch
+    from .data import DATASET_SHA256, fetch, sha256_of
 
-    path = fetch(args.dest, args.url)
+    dest = Path(args.dest)
+    if not args.force and dest.is_file() and sha256_of(dest) == DATASET_SHA256:
+        print(f"{dest} is already there (SHA-256 verified); --force downloads it again")
+        return 0
+    path = fetch(dest, args.url, force=True)
     print(f"wrote {path} (SHA-256 verified)")
     return 0
 
@@ -84,7 +119,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
 
-    pipeline.run(args.data, args.features, args.target, _train_config(args), args.out, args.figures, args.quiet)
+    pipeline.run(args.data, args.features, args.target, _train_config(args), args.out, args.figures, args.quiet,
+                 exports_enabled=not args.no_exports)
     return 0
 
 
@@ -119,9 +155,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import backends, bench as benchmarks, export
 
-    parser = argparse.ArgumentParser(prog="tinylstm", description="One tiny LSTM from a CSV to every embedded target, each export verified.")
+    parser = _Parser(prog="tinylstm", description="One tiny LSTM from a CSV to every embedded target, each export verified.")
     parser.add_argument("--version", action="version", version=f"tinylstm {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     common.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -133,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_fetch = data_sub.add_parser("fetch", help="download the reference CSV (SHA-256 verified)", parents=[common])
     p_fetch.add_argument("--dest", type=Path, default=DEFAULT_CSV, help="where to write it (default: %(default)s)")
     p_fetch.add_argument("--url", default=DATASET_URL, help="source URL (default: the tutorial's published copy)")
+    p_fetch.add_argument("--force", action="store_true", help="download even when a verified copy is there")
     p_fetch.set_defaults(func=cmd_data_fetch)
 
     p_train = sub.add_parser("train", help="train the model and write the weight bundle", parents=[common])
@@ -155,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_args(p_run)
     p_run.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact directory")
     p_run.add_argument("--figures", type=Path, default=Path("figures"), help="figure directory")
+    p_run.add_argument("--no-exports", action="store_true", help="train, evaluate and draw only")
     p_run.set_defaults(func=cmd_run)
 
     p_pred = sub.add_parser("predict", help="predict raw CSV rows with any backend", parents=[common])
@@ -198,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    leading = 0  # `tinylstm --debug run ...`: the common flags belong to the subcommand, so move them after it
+    while leading < len(argv) and argv[leading] in ("--debug", "--quiet"):
+        leading += 1
+    if leading and leading < len(argv):
+        argv = argv[leading:] + argv[:leading]
     debug = "--debug" in argv
     try:
         parser = build_parser()
@@ -207,6 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(f"tinylstm: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as err:  # the file system refused (permissions, full disk, a directory where a file goes)
+        if debug:
+            raise
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"tinylstm: error: {where}{err.strerror or err}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("tinylstm: interrupted", file=sys.stderr)

@@ -7,9 +7,12 @@ file and, where known, the line and column. Line numbers are 1-based lines of th
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
+import http.client
 import io
 import math
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -53,22 +56,35 @@ def fetch(
     url: str = DATASET_URL,
     sha256: str = DATASET_SHA256,
     timeout_s: float = 30.0,
+    force: bool = False,
 ) -> Path:
     """Download ``url`` to ``dest``, verify its SHA-256 and rename it into place.
 
     Nothing is written to ``dest`` unless the checksum matches, so a good existing copy is never replaced by a
-    bad download. Returns ``dest``.
+    bad download. A ``dest`` that already has the right checksum is kept as is (no download) unless ``force``.
+    Returns ``dest``.
     """
     dest = Path(dest)
-    manual = f"put the file at {dest} by hand (SHA-256 {sha256})"
+    if dest.is_dir():
+        raise DataError(f"{dest}: is a directory; give the file path, e.g. --dest {dest / DEFAULT_CSV.name}")
+    if not force and dest.is_file() and sha256_of(dest) == sha256:
+        return dest
+    manual = f"download {url} elsewhere and put it at {dest} by hand (SHA-256 {sha256})"
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             payload = resp.read()
     except urllib.error.HTTPError as err:
-        raise DataError(f"{url}: download failed with HTTP {err.code} {err.reason}; {manual}") from err
+        raise DataError(f"{url}: download failed with HTTP {err.code} {err.reason}; {manual}") from None
+    except ValueError as err:  # not a URL at all
+        raise DataError(f"{url}: not a valid URL ({err})") from None
+    except http.client.IncompleteRead as err:
+        raise DataError(f"{url}: incomplete download ({len(err.partial)} bytes, connection closed early); "
+                        f"try again, or {manual}") from None
+    except http.client.HTTPException as err:
+        raise DataError(f"{url}: cannot download ({type(err).__name__}: {err}); {manual}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as err:
         reason = getattr(err, "reason", err)
-        raise DataError(f"{url}: cannot download ({reason}); offline? {manual}") from err
+        raise DataError(f"{url}: cannot download ({reason}); offline? {manual}") from None
     digest = hashlib.sha256(payload).hexdigest()
     if digest != sha256:
         raise DataError(
@@ -96,9 +112,36 @@ class RawTable:
     rows: list[list[str]]
     delimiter: str
     encoding: str
+    #: File line number (1-based) of the header.
+    header_line: int = 1
+    #: File line number (1-based) on which each data row starts (quoted cells may span lines).
+    line_numbers: list[int] = field(default_factory=list)
+
+    def line_of(self, offset: int) -> int:
+        """File line of data row ``offset`` (0-based)."""
+        return self.line_numbers[offset] if offset < len(self.line_numbers) else self.header_line + 1 + offset
+
+
+#: File signatures a user may hand over instead of a CSV, with what to do about it.
+_SIGNATURES = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx or .ods workbook? save the sheet as CSV)",
+    b"\xd0\xcf\x11\xe0": "an OLE2 file (an Excel .xls workbook? save the sheet as CSV)",
+    b"\x1f\x8b": "gzip-compressed (decompress it first: gunzip FILE)",
+    b"%PDF": "a PDF document",
+    b"\x89HDF": "an HDF5 file",
+    b"PAR1": "a Parquet file (convert it to CSV)",
+}
 
 
 def _decode(path: Path, blob: bytes) -> tuple[str, str]:
+    if blob[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with BOM (Excel's "Unicode text" export)
+        try:
+            return blob.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as err:
+            raise DataError(f"{path}: starts with a UTF-16 byte-order mark but does not decode ({err.reason})") from None
+    for magic, kind in _SIGNATURES.items():
+        if blob.startswith(magic):
+            raise DataError(f"{path}: {kind}, not a CSV text file")
     if b"\x00" in blob[:8192]:
         raise DataError(f"{path}: binary content (NUL bytes), not a CSV text file")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -136,17 +179,30 @@ def read_table(path: str | Path) -> RawTable:
         raise DataError(f"{path}: empty file")
     text, encoding = _decode(path, blob)
     lines = text.splitlines()
-    delimiter = _sniff_delimiter(path, lines[0])
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    first = 0
+    while not lines[first].strip():  # leading blank lines (there is a non-blank one: blob.strip() above)
+        first += 1
+    sep = re.fullmatch(r"\s*sep=(.)\s*", lines[first])  # Excel's explicit-delimiter line
+    if sep:
+        delimiter, first = sep.group(1), first + 1
+        if first >= len(lines):
+            raise DataError(f"{path}: only a 'sep=' line, no header")
+    else:
+        delimiter = _sniff_delimiter(path, lines[first])
+    reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delimiter)
+    all_rows, starts, previous_end = [], [], 0
     try:
-        all_rows = [row for row in reader]
+        for row in reader:  # a quoted cell may span lines: remember the file line each row starts on
+            all_rows.append(row)
+            starts.append(first + previous_end + 1)
+            previous_end = reader.line_num
     except csv.Error as err:
-        raise DataError(f"{path}: line {reader.line_num}: malformed CSV ({err})") from err
+        raise DataError(f"{path}: line {first + reader.line_num}: malformed CSV ({err})") from None
     header = [name.strip() for name in all_rows[0]]
     rows = [[cell.strip() for cell in row] for row in all_rows[1:]]
     if not any(any(cell for cell in row) for row in rows):
         raise DataError(f"{path}: header only, no data rows")
-    return RawTable(path, header, rows, delimiter, encoding)
+    return RawTable(path, header, rows, delimiter, encoding, starts[0], starts[1:])
 
 
 # -------------------------------------------------------------------------------------------- cleaning
@@ -187,13 +243,20 @@ class Dataset:
 _MISSING = {"", "nan", "na", "n/a", "null", "none", "?"}
 
 
-def _parse_cell(path: Path, line: int, column: str, cell: str) -> float:
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+
+
+def _parse_cell(path: Path, line: int, column: str, cell: str, decimal_comma: bool = False) -> float:
+    """One numeric cell; missing markers give NaN. ``decimal_comma`` accepts ``1,6`` (files not delimited by ``,``)."""
     if cell.lower() in _MISSING:
         return math.nan
     try:
         value = float(cell)
     except ValueError:
-        raise DataError(f"{path}: line {line}, column {column!r}: {cell!r} is not a number") from None
+        if decimal_comma and _DECIMAL_COMMA.fullmatch(cell):
+            value = float(cell.replace(",", "."))
+        else:
+            raise DataError(f"{path}: line {line}, column {column!r}: {cell!r} is not a number") from None
     if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
         raise DataError(
             f"{path}: line {line}, column {column!r}: {cell!r} is an absurd magnitude "
@@ -202,13 +265,52 @@ def _parse_cell(path: Path, line: int, column: str, cell: str) -> float:
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _column_index(table: RawTable, name: str) -> int:
-    matches = [i for i, c in enumerate(table.columns) if c == name.strip()]
+    """Index of column ``name``; a missing or ambiguous (repeated) column is an error."""
+    name = name.strip()
+    matches = [i for i, c in enumerate(table.columns) if c == name]
     if not matches:
+        close = difflib.get_close_matches(name, table.columns, n=1) or \
+            [c for c in table.columns if c.lower() == name.lower()]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if len(table.columns) == 1:
+            hint += " (the header is a single column: is the delimiter something other than , ; TAB or |?)"
+        elif 2 * sum(_is_number(c) for c in table.columns) >= len(table.columns):
+            hint += f" (line {table.header_line} looks like data: the file needs a header line naming its columns)"
         raise DataError(
-            f"{table.path}: no column {name.strip()!r}; available columns: {', '.join(table.columns)}"
+            f"{table.path}: no column {name!r}{hint}; available columns: {', '.join(table.columns)}"
         )
+    if len(matches) > 1:
+        where = " and ".join(str(i + 1) for i in matches)
+        raise DataError(f"{table.path}: line {table.header_line}: column {name!r} appears {len(matches)} times "
+                        f"in the header (columns {where}); rename the duplicates")
     return matches[0]
+
+
+def check_columns(path: Path | str, features: Sequence[str], target: str | None) -> tuple[list[str], str | None]:
+    """Stripped feature/target names; empty, repeated or overlapping names are errors."""
+    features = [f.strip() for f in features]
+    if not features or not all(features):
+        raise DataError(f"{path}: no feature columns given (e.g. --features 'ENGINE SIZE,CYLINDERS')")
+    repeated = sorted({f for f in features if features.count(f) > 1})
+    if repeated:
+        raise DataError(f"{path}: feature column(s) given more than once: {', '.join(repeated)}")
+    if target is None:
+        return features, None
+    target = target.strip()
+    if not target:
+        raise DataError(f"{path}: no target column given (--target)")
+    if target in features:
+        raise DataError(f"{path}: target column {target!r} is also a feature")
+    return features, target
 
 
 def load_dataset(
@@ -221,11 +323,8 @@ def load_dataset(
     Cleaning: exact duplicate rows (all columns) are dropped first, then rows with a missing value (blank or
     NaN-like) in a used column. Non-numeric or absurd cells in used columns are errors, not dropped.
     """
+    features, target = check_columns(path, features, target)
     table = read_table(path)
-    features = [f.strip() for f in features]
-    target = target.strip()
-    if target in features:
-        raise DataError(f"{table.path}: target column {target!r} is also a feature")
     used = [*features, target]
     idx = [_column_index(table, c) for c in used]
     width = len(table.columns)
@@ -236,8 +335,9 @@ def load_dataset(
     missing_by_column = {c: 0 for c in used}
     n_missing_rows = 0
     n_rows = 0
+    decimal_comma = table.delimiter != ","
     for offset, row in enumerate(table.rows):
-        line = offset + 2
+        line = table.line_of(offset)
         if not any(row):
             continue  # blank line
         n_rows += 1
@@ -249,7 +349,7 @@ def load_dataset(
             n_dup += 1
             continue
         seen.add(key)
-        parsed = [_parse_cell(table.path, line, c, row[i]) for c, i in zip(used, idx)]
+        parsed = [_parse_cell(table.path, line, c, row[i], decimal_comma) for c, i in zip(used, idx)]
         gaps = [c for c, v in zip(used, parsed) if math.isnan(v)]
         if gaps:
             n_missing_rows += 1

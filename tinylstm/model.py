@@ -6,6 +6,7 @@ This module and :mod:`tinylstm.train` are the only places that import Keras; exp
 from __future__ import annotations
 
 import os
+import sys
 from typing import Sequence
 
 import numpy as np
@@ -13,12 +14,31 @@ import numpy as np
 from .bundle import Bundle, DenseLayer, LstmLayer
 from .data import Scaler
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # plain kernels: the same numbers on every x86 machine
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 muted: TF 2.21 prints absl/CUDA notices at import that ignore
+    ``TF_CPP_MIN_LOG_LEVEL``. Set ``TINYLSTM_TF_LOGS=1`` to see them."""
+    if os.environ.get("TINYLSTM_TF_LOGS") or "tensorflow" in sys.modules:
+        import tensorflow  # noqa: F401
+
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def keras():
-    """Import Keras quietly (TensorFlow backend)."""
+    """Import Keras (TensorFlow backend) without TensorFlow's start-up noise."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    _import_tensorflow_quietly()
     import keras as _keras
 
     return _keras

@@ -36,9 +36,42 @@ def load_data(path: Path, features: Sequence[str], target: str, quiet: bool = Fa
     return ds
 
 
+def check_trainable(ds: Dataset, config: TrainConfig) -> None:
+    """Every data check training would hit, done before TensorFlow loads and before anything is written.
+
+    Raises :class:`~tinylstm.errors.UserError` for a split that leaves no test or validation rows, or a column
+    that is constant in the training rows (zero variance: it cannot be standardised).
+    """
+    from .data import Scaler, split
+    from .errors import DataError
+
+    sp = split(len(ds.y), config.test_size, config.split_seed)
+    if len(sp.test) < 1 or int(len(sp.train) * config.validation_split) < 1:
+        raise DataError(f"{ds.path}: too few rows ({len(ds.y)}) for a train/test split with a validation split")
+    Scaler.fit(ds.X[sp.train], ds.y[sp.train], ds.features, ds.target, ds.path)
+
+
+def check_output_dir(path: Path, option: str) -> None:
+    """Fail early (before training) when ``path`` cannot become a directory we can write into."""
+    import os
+
+    from .errors import UserError
+
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{option} {path}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {path}: no permission to write in {existing}")
+
+
 def train_only(data: Path, features: Sequence[str], target: str, config: TrainConfig, model_dir: Path,
                quiet: bool = False) -> TrainResult:
+    check_output_dir(model_dir, "--out")
     ds = load_data(data, features, target, quiet)
+    check_trainable(ds, config)
     result = train(ds, config, quiet)
     save(result, model_dir)
     _say(quiet, f"train: {result.bundle.describe()} ({result.bundle.params()} params), "
@@ -64,7 +97,7 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
         from .errors import DataError
 
         raise DataError(f"{ds.path}: has {len(ds.y)} rows, fewer than the model's split; wrong --data?")
-    model = load_keras_model(model_dir)
+    model = _load_keras(model_dir)
     from .reference import predict as numpy_predict
 
     preds, splits = {}, {}
@@ -100,6 +133,20 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
     return report
 
 
+def _load_keras(model_dir: Path):
+    """:func:`~tinylstm.train.load_keras_model`, with a damaged file reported as a user error, not a traceback."""
+    from .errors import UserError
+
+    try:
+        return load_keras_model(model_dir)
+    except UserError:
+        raise
+    except Exception as err:  # Keras raises assorted types for a truncated or foreign file
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise UserError(f"{Path(model_dir) / 'model.keras'}: cannot load the Keras model ({reason}); "
+                        f"train again with tinylstm train --out {model_dir}") from err
+
+
 def _is_under(path: Path, root: Path) -> bool:
     try:
         Path(path).resolve().relative_to(Path(root).resolve())
@@ -108,18 +155,24 @@ def _is_under(path: Path, root: Path) -> bool:
         return False
 
 
-def _figures(ds: Dataset, sp: Split, splits, history, bundle: Bundle, unit: str, fig_dir: Path) -> dict[str, Path]:
-    label = ds.target
+def eda_figures(ds: Dataset, fig_dir: Path) -> dict[str, Path]:
+    """Exploratory figures of the used columns (names with units): pairplot and Spearman heatmap."""
+    fig_dir = Path(fig_dir)
     used = {name: col for name, col in zip(plots.labelled([*ds.features, ds.target], ds.units),
                                            [*ds.X.T, ds.y])}
+    return {"pairplot": plots.pairplot(used, fig_dir / "pairplot.png"),
+            "spearman": plots.spearman_heatmap(used, fig_dir / "spearman.png")}
+
+
+def _figures(ds: Dataset, sp: Split, splits, history, bundle: Bundle, unit: str, fig_dir: Path) -> dict[str, Path]:
+    label = ds.target
     return {
         "loss": plots.loss_curves(history, bundle.scaler.y_scale, unit, fig_dir / "loss.png"),
         "residuals": plots.residuals(splits, unit, fig_dir / "residuals.png"),
         "residual_histograms": plots.residual_histograms(splits, unit, fig_dir / "residual_hist.png"),
         "predicted_vs_actual": plots.predicted_vs_actual(splits, label, unit, fig_dir / "pred_vs_actual.png"),
         "series": plots.series(*splits["test"], label, unit, fig_dir / "test_series.png"),
-        "pairplot": plots.pairplot(used, fig_dir / "pairplot.png"),
-        "spearman": plots.spearman_heatmap(used, fig_dir / "spearman.png"),
+        **eda_figures(ds, fig_dir),
     }
 
 
@@ -164,17 +217,21 @@ def render_markdown(report: dict[str, Any], out_dir: Path) -> str:
 
 def evaluate_only(model_dir: Path, data: Path, out_dir: Path, figures_dir: Path, quiet: bool = False) -> dict:
     bundle = Bundle.load(model_dir)
+    check_output_dir(out_dir, "--out")
+    check_output_dir(figures_dir, "--figures")
     ds = load_data(data, bundle.features, bundle.target, quiet)
     return evaluate(model_dir, ds, out_dir, figures_dir, quiet=quiet)
 
 
 def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, out_dir: Path,
-        figures_dir: Path, quiet: bool = False) -> dict[str, Any]:
-    """Train, evaluate, draw, and run every registered exporter; one report at the end."""
+        figures_dir: Path, quiet: bool = False, exports_enabled: bool = True) -> dict[str, Any]:
+    """Train, evaluate, draw, and run every registered exporter (unless disabled); one report at the end."""
     from . import export
 
     start = time.perf_counter()
     out_dir = Path(out_dir)
+    check_output_dir(out_dir, "--out")
+    check_output_dir(figures_dir, "--figures")
     result = train_only(data, features, target, config, out_dir / "model", quiet)
     ds = load_data(data, features, target, quiet=True)
     t_train = time.perf_counter() - start
@@ -182,7 +239,7 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
     t_eval = time.perf_counter() - start
     exports, sections = {}, []
     for exporter in export.all_exporters():
-        if not exporter.in_run:
+        if not (exporter.in_run and exports_enabled):
             continue
         written = exporter.export(out_dir / "model", out_dir / exporter.default_subdir, export.default_args(exporter))
         exports[exporter.name] = [str(p) for p in written]

@@ -41,6 +41,13 @@ def loss_curves(history: dict[str, list[float]], y_scale: float, unit: str, path
     best = int(np.argmin(history["val_loss"])) + 1
     ax.axvline(best, color="grey", ls="--", lw=1, label=f"best epoch {best} (weights restored)")
     ax.set(title="Training vs validation loss (MAE)", xlabel="epoch", ylabel=f"MAE{_unit(unit)}", yscale="log")
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no fractional epochs on short runs
+    # plain numbers (0.3, 0.5, 1, 2) rather than 3×10⁻¹; label minor ticks at mantissas 2, 3, 5 only
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** np.floor(np.log10(v)), 6) in (2, 3, 5) else ""))
     ax.legend()
     return _save(fig, path)
 
@@ -126,7 +133,9 @@ def spearman_heatmap(columns: dict[str, np.ndarray], path: Path) -> Path:
     plt = _plt()
     corr = pd.DataFrame(columns).corr(method="spearman")
     fig, ax = plt.subplots(figsize=(6, 5))
-    sns.heatmap(corr, annot=True, fmt=".2f", cmap="vlag", vmin=-1, vmax=1, ax=ax, square=True)
+    sns.heatmap(corr, annot=True, fmt=".2f", cmap="vlag", vmin=-1, vmax=1, ax=ax, square=True,
+                cbar_kws={"label": "Spearman ρ"})
+    ax.grid(False)  # the rc grid would cross the cells
     ax.set_title("Spearman correlation of the used columns")
     return _save(fig, path)
 

@@ -25,11 +25,15 @@ def read_features(path: Path, features: list[str]) -> tuple[list[str], list[list
     table = read_table(path)
     idx = [_column_index(table, f) for f in features]
     rows, values = [], []
+    decimal_comma = table.delimiter != ","
     for offset, row in enumerate(table.rows):
         if not any(row):
             continue
-        line = offset + 2
-        vals = [_parse_cell(table.path, line, f, row[i] if i < len(row) else "") for f, i in zip(features, idx)]
+        line = table.line_of(offset)
+        if len(row) > len(table.columns):
+            raise DataError(f"{table.path}: line {line}: {len(row)} fields, header has {len(table.columns)}")
+        row = row + [""] * (len(table.columns) - len(row))  # short row: keep the prediction in its column
+        vals = [_parse_cell(table.path, line, f, row[i], decimal_comma) for f, i in zip(features, idx)]
         for f, v in zip(features, vals):
             if math.isnan(v):
                 raise DataError(f"{table.path}: line {line}, column {f!r}: missing value, cannot predict this row")
@@ -40,14 +44,19 @@ def read_features(path: Path, features: list[str]) -> tuple[list[str], list[list
 
 def predict_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argparse.Namespace) -> int:
     """Write ``out`` = rows of ``data`` + a ``<target>_predicted`` column; returns the row count."""
+    from .pipeline import check_output_dir
+
     bundle = Bundle.load(model_dir)
     backends.get(backend)  # fail on an unknown name before reading anything
+    if Path(out).is_dir():
+        raise DataError(f"--out {out}: is a directory; give the output CSV's file name")
+    check_output_dir(Path(out).parent, "--out")
     header, rows, X, delimiter = read_features(Path(data), bundle.features)
     y = backends.run(backend, model_dir, X, args)
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     writer.writerow([*header, f"{bundle.target}_predicted"])
     for row, pred in zip(rows, y):
-        writer.writerow([*row, f"{pred:.6g}"])
+        writer.writerow([*row, f"{pred:.9g}"])  # 9 digits: float32 results round-trip exactly
     atomic.write_text(out, buf.getvalue())
     return len(rows)

@@ -24,14 +24,14 @@ class TrainConfig:
     seed: int = 0
     epochs: int = 300
     batch_size: int = 16
-    learning_rate: float = 3e-3
+    learning_rate: float = 5e-3
     optimizer: str = "adam"
     loss: str = "mae"
     lstm_units: list[int] = field(default_factory=lambda: [12, 12])
     dense_units: list[int] = field(default_factory=lambda: [32])
-    patience: int = 40
+    patience: int = 60
     #: Halve the learning rate after this many epochs without val_loss improvement (0 disables).
-    lr_plateau_patience: int = 0
+    lr_plateau_patience: int = 20
     min_learning_rate: float = 1e-4
     validation_split: float = 0.2
     test_size: float = 0.3
@@ -52,11 +52,12 @@ class TrainResult:
 
 def set_determinism(seed: int) -> None:
     """Seed Python, numpy and TensorFlow, and force deterministic single-threaded TF kernels."""
-    import tensorflow as tf
-
     from .model import keras
 
-    keras().utils.set_random_seed(seed)
+    k = keras()  # first: imports TensorFlow quietly
+    import tensorflow as tf
+
+    k.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     try:
         tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -20,8 +20,8 @@ def bench_training(model_dir: Path, args: argparse.Namespace) -> str:
     rows, maes, walls = [], [], []
     for seed in range(args.seeds):
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "tinylstm", "run", "--quiet", "--seed", str(seed), "--data", str(args.data),
-                   "--out", f"{tmp}/artifacts", "--figures", f"{tmp}/figures"]
+            cmd = [sys.executable, "-m", "tinylstm", "run", "--quiet", "--no-exports", "--seed", str(seed),
+                   "--data", str(args.data), "--out", f"{tmp}/artifacts", "--figures", f"{tmp}/figures"]
             start = time.perf_counter()
             subprocess.run(cmd, check=True)
             wall = time.perf_counter() - start
@@ -35,7 +35,7 @@ def bench_training(model_dir: Path, args: argparse.Namespace) -> str:
     base = report["baselines"]
     unit = report["data"]["units"].get(report["data"]["target"], "")
     return "\n".join([
-        f"Test MAE [{unit}] on the reference split (70/30, random_state=42), `tinylstm run --seed S`:", "",
+        f"Test MAE [{unit}] on the reference split (70/30, random_state=42), `tinylstm run --no-exports --seed S`:", "",
         "| seed | test MAE | RMSE | R² | epochs | train+evaluate+figures s | whole run s (process) |",
         "|---|---|---|---|---|---|---|", *rows, "",
         f"MAE min / median / max over {len(maes)} seeds: **{min(maes):.4f} / {statistics.median(maes):.4f} / "

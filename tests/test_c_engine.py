@@ -1,0 +1,277 @@
+"""The runtime-free C engine (tinylstm export c): host builds with strict C99, accuracy against Keras, the integer
+variant bit for bit against its numpy golden model, sanitizers, and the emulated Cortex-M4F."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import require_tool, run_cli
+
+from tinylstm import intgolden
+from tinylstm.export import _cbuild as cb
+from tinylstm.export.c import FLOAT_TOLERANCE, INT_MAE_TOLERANCE, generate, selfcheck_inputs, write_library
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def libs(trained, tmp_path_factory):
+    """Both variants exported into a temp dir and compiled for the host (-O2, strict warnings)."""
+    require_tool("gcc")
+    root = tmp_path_factory.mktemp("cengine")
+    out = {}
+    for variant in ("float32", "int8"):
+        lib = root / variant
+        write_library(trained.bundle, lib, variant)
+        out[variant] = (lib, cb.build_host(lib, root / f"engine_{variant}"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def host_outputs(libs, trained):
+    return {v: cb.run_host(exe, trained.X_test) for v, (lib, exe) in libs.items()}
+
+
+def test_float_engine_matches_keras_on_whole_test_set(host_outputs, trained):
+    y, q = host_outputs["float32"]
+    assert q is None
+    assert len(y) == len(trained.X_test) > 100
+    assert np.max(np.abs(y - trained.keras_test)) <= FLOAT_TOLERANCE
+
+
+def test_int_engine_bit_exact_with_golden_and_mae_close_to_float(host_outputs, trained):
+    model = intgolden.quantize(trained.bundle)
+    y, q = host_outputs["int8"]
+    golden_q = intgolden.predict_q(model, trained.X_test)
+    np.testing.assert_array_equal(q, golden_q)  # the integer network output, bit for bit
+    np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(intgolden.predict(model, trained.X_test)))
+    mae_int = np.mean(np.abs(y - trained.y_test))
+    mae_float = np.mean(np.abs(trained.keras_test - trained.y_test))
+    assert abs(mae_int - mae_float) <= INT_MAE_TOLERANCE
+    # and it is really quantised, not the float model in disguise
+    assert np.max(np.abs(y - trained.keras_test)) > 1e-4
+
+
+def test_int_golden_is_close_to_float_reference(trained):
+    """The integer scheme itself (numpy) stays near the float golden model on every test row."""
+    from tinylstm.reference import predict
+
+    y_int = intgolden.predict(intgolden.quantize(trained.bundle), trained.X_test)
+    y_float = predict(trained.bundle, trained.X_test)
+    assert np.max(np.abs(y_int - y_float)) < 0.25  # L/100km, worst single row
+    assert abs(np.mean(np.abs(y_int - trained.y_test)) - np.mean(np.abs(y_float - trained.y_test))) <= INT_MAE_TOLERANCE
+
+
+def test_sanitizers_clean_and_same_results(libs, host_outputs, trained, tmp_path):
+    for variant, (lib, _) in libs.items():
+        exe = cb.build_host(lib, tmp_path / f"asan_{variant}", opt="-O1", sanitize=True)
+        y, q = cb.run_host(exe, trained.X_test)
+        np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(host_outputs[variant][0]))
+
+
+def test_fast_host_flags_give_the_same_bits(libs, host_outputs, trained, tmp_path):
+    """The bench's fast host build (-O3 -march=native -fno-trapping-math, vectorised) computes the same bits."""
+    from tinylstm.bench.cengine import CALLGRIND_HOST, FAST_HOST
+
+    for variant, (lib, _) in libs.items():
+        for k, flags in enumerate((FAST_HOST, CALLGRIND_HOST)):
+            exe = cb.build_host(lib, tmp_path / f"fast_{variant}{k}", opt=flags[0], extra=flags[1:])
+            y, _ = cb.run_host(exe, trained.X_test)
+            np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(host_outputs[variant][0]))
+
+
+def test_int_tanh_table_matches_golden_everywhere(libs, tmp_path):
+    """The interpolated tanh/sigmoid of the C, over a sweep of arguments (both Q formats), against numpy."""
+    lib, _ = libs["int8"]
+    main = tmp_path / "hook.c"
+    main.write_text('#include <stdio.h>\n#include <stdint.h>\nint32_t tinylstm_test_tanh_q15(int32_t a, int frac);\n'
+                    'int main(void) { long a; int f; for (f = 12; f <= 13; ++f) for (a = -70000; a <= 70000; a += 3)'
+                    ' printf("%ld\\n", (long)tinylstm_test_tanh_q15((int32_t)a, f)); return 0; }\n')
+    exe = tmp_path / "hook"
+    subprocess.run(["gcc", *cb.HOST_CFLAGS, "-DTINYLSTM_TEST_HOOKS", "-I", str(lib), str(lib / "tinylstm_model.c"),
+                    str(main), "-o", str(exe)], check=True)
+    got = np.array(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split(), dtype=np.int64)
+    a = np.arange(-70000, 70001, 3)
+    want = np.concatenate([intgolden.tanh_q15(a, 12), intgolden.tanh_q15(a, 13)])
+    np.testing.assert_array_equal(got, want)
+    # and the table is a good tanh: max error 1.2e-4 (Q15 rounding + interpolation), stated in docs/cengine.md
+    x = np.concatenate([a / 4096.0, a / 8192.0])
+    assert np.max(np.abs(want / 32768.0 - np.tanh(x))) < 1.2e-4
+
+
+def test_own_float_activations_error(libs, tmp_path):
+    """The libm-free sigmoid/tanh of the float variant: max abs error <= 3e-7 over [-20, 20] (stated in the docs)."""
+    lib, _ = libs["float32"]
+    main = tmp_path / "act.c"
+    main.write_text('#include <stdio.h>\nfloat tinylstm_test_sigmoid(float x);\nfloat tinylstm_test_tanh(float x);\n'
+                    'int main(void) { int k; for (k = -200000; k <= 200000; ++k) { float x = (float)k * 1e-4f;'
+                    ' printf("%.9g %.9g %.9g\\n", x, tinylstm_test_sigmoid(x), tinylstm_test_tanh(x)); } return 0; }\n')
+    exe = tmp_path / "act"
+    subprocess.run(["gcc", *cb.HOST_CFLAGS, "-DTINYLSTM_TEST_HOOKS", "-I", str(lib), str(lib / "tinylstm_model.c"),
+                    str(main), "-o", str(exe)], check=True)
+    vals = np.loadtxt(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines())
+    x = vals[:, 0]
+    assert np.max(np.abs(vals[:, 1] - 1 / (1 + np.exp(-x)))) <= 3e-7
+    assert np.max(np.abs(vals[:, 2] - np.tanh(x))) <= 3e-7
+
+
+def test_libm_variant_also_matches_keras(trained, tmp_path):
+    lib = tmp_path / "libm"
+    write_library(trained.bundle, lib, "float32", math="libm")
+    assert "#include <math.h>" in (lib / "tinylstm_model.c").read_text()
+    y, _ = cb.run_host(cb.build_host(lib, tmp_path / "engine"), trained.X_test)
+    assert np.max(np.abs(y - trained.keras_test)) <= FLOAT_TOLERANCE
+
+
+def test_generated_files_deterministic_with_provenance_and_no_libm(trained):
+    for variant in ("float32", "int8"):
+        a, b = generate(trained.bundle, variant), generate(trained.bundle, variant)
+        assert a == b
+        header = a["tinylstm_model.h"]
+        assert trained.bundle.meta["data_sha256"] in header
+        assert f"seed {trained.bundle.meta['seed']}" in header
+        assert "x_mean" in header and "TOLERANCE" in header
+        for text in a.values():
+            assert not re.search(r"\b(19|20)\d\d-\d\d-\d\d\b", text)  # no dates: same bundle, same bytes
+            assert "malloc(" not in text and "math.h" not in text
+        assert "static const" in a["tinylstm_model.c"]
+
+
+def test_selfcheck_vectors_expected_values(trained, libs):
+    """The self-check file's expected outputs are what the engine computes (float: within the stated tolerance)."""
+    X = selfcheck_inputs(trained.bundle)
+    for variant, (lib, exe) in libs.items():
+        text = (lib / "tinylstm_selfcheck.c").read_text()
+        expected = np.array([float(v.strip().rstrip("f")) for v in
+                             text.split("tinylstm_vector_expected")[1].split("{")[1].split("}")[0].split(",")])
+        y, _ = cb.run_host(exe, X)
+        assert np.max(np.abs(y - expected)) <= 1e-4
+
+
+def test_cortex_m4_emulated_matches_host_bit_for_bit(libs, host_outputs, trained, tmp_path):
+    """-Os, hard float, under qemu mps2-an386: the same bits as the host build (int8: == golden)."""
+    require_tool("arm-none-eabi-gcc", "qemu-system-arm")
+    X = trained.X_test
+    for variant, (lib, _) in libs.items():
+        elf = cb.build_m4(lib, tmp_path / variant / "test.elf", "test", X, opt="-Os")
+        y, q = cb.run_m4(elf, len(X))
+        np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(host_outputs[variant][0]))
+        if variant == "int8":
+            np.testing.assert_array_equal(q, intgolden.predict_q(intgolden.quantize(trained.bundle), X))
+        else:
+            assert np.max(np.abs(y - trained.keras_test)) <= FLOAT_TOLERANCE
+
+
+def test_cli_export_and_backends(trained, tmp_path):
+    out = tmp_path / "c"
+    res = run_cli("export", "c", "--model", str(trained.model_dir), "--out", str(out), "--firmware", "none", "--quiet")
+    assert res.returncode == 0, res.stderr
+    for v in ("float32", "int8"):
+        assert (out / v / "tinylstm_model.h").exists() and (out / v / "tinylstm_model.c").exists()
+    csv = tmp_path / "rows.csv"
+    rows = trained.X_test[:20]
+    csv.write_text("ENGINE SIZE,CYLINDERS,COEMISSIONS\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    for backend in ("c-float", "c-int8"):
+        pred = tmp_path / f"{backend}.csv"
+        res = run_cli("predict", "--model", str(trained.model_dir), "--data", str(csv), "--out", str(pred),
+                      "--backend", backend, "--quiet")
+        assert res.returncode == 0, res.stderr
+        got = np.loadtxt(pred, delimiter=",", skiprows=1)[:, -1]
+        want = trained.keras_test[:20] if backend == "c-float" else \
+            intgolden.predict(intgolden.quantize(trained.bundle), rows)
+        assert np.max(np.abs(got - want)) <= 1e-4  # the CSV keeps 6 significant digits
+
+
+def test_project_local_export_refreshes_firmware_library(trained, tmp_path):
+    """`tinylstm export c` (and so `tinylstm run`) inside a project with firmware/esp32 writes the ESP32 library."""
+    (tmp_path / "firmware" / "esp32").mkdir(parents=True)
+    res = run_cli("export", "c", "--model", str(trained.model_dir), "--out", "artifacts/c", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lib = tmp_path / "firmware" / "esp32" / "lib" / "tinylstm_c"
+    files = generate(trained.bundle, "float32")
+    for name, text in files.items():
+        assert (lib / name).read_text() == text == (tmp_path / "artifacts" / "c" / "float32" / name).read_text()
+    assert "firmware" in (tmp_path / "artifacts" / "c" / "c.report.md").read_text()
+
+
+def test_cortex_m4_backend(trained):
+    require_tool("arm-none-eabi-gcc", "qemu-system-arm")
+    from tinylstm import backends
+
+    rows = trained.X_test[:10]
+    y = backends.run("cortex-m4", trained.model_dir, rows, argparse.Namespace(m4_variant="int8"))
+    np.testing.assert_array_equal(cb.float_bits(y.astype(np.float32)),
+                                  cb.float_bits(intgolden.predict(intgolden.quantize(trained.bundle), rows)))
+
+
+def test_unsupported_networks_are_user_errors(trained):
+    import copy
+
+    from tinylstm.errors import UserError
+
+    b = copy.deepcopy(trained.bundle)
+    b.dense[-1].activation = "softmax"
+    with pytest.raises(UserError, match="softmax"):
+        generate(b, "float32")
+    b = copy.deepcopy(trained.bundle)
+    b.lstm[0].return_sequences = False
+    with pytest.raises(UserError, match="return_sequences"):
+        generate(b, "int8")
+    with pytest.raises(UserError, match="variant"):
+        generate(trained.bundle, "int4")
+
+
+def test_other_architectures_generate_and_match(trained, tmp_path):
+    """Not only the reference network: three stacked LSTMs of odd sizes and two hidden dense layers, random weights."""
+    import copy
+
+    from tinylstm.bundle import DenseLayer, LstmLayer
+    from tinylstm.reference import predict
+
+    rng = np.random.default_rng(7)
+    sizes, dense = [5, 7, 3], [(6, "relu"), (4, "linear"), (1, "linear")]
+    lstm, n_in = [], 1
+    for k, H in enumerate(sizes):
+        lstm.append(LstmLayer(rng.normal(0, 0.6, (n_in, 4 * H)).astype(np.float32),
+                              rng.normal(0, 0.6, (H, 4 * H)).astype(np.float32),
+                              rng.normal(0, 0.3, 4 * H).astype(np.float32), k < len(sizes) - 1))
+        n_in = H
+    layers = []
+    for units, act in dense:
+        layers.append(DenseLayer(rng.normal(0, 0.5, (n_in, units)).astype(np.float32),
+                                 rng.normal(0, 0.2, units).astype(np.float32), act))
+        n_in = units
+    b = copy.deepcopy(trained.bundle)
+    b.lstm, b.dense = lstm, layers
+    X = trained.X_test
+    for variant in ("float32", "int8"):
+        lib = tmp_path / variant
+        write_library(b, lib, variant)
+        y, q = cb.run_host(cb.build_host(lib, tmp_path / f"e_{variant}"), X)
+        if variant == "float32":
+            assert np.max(np.abs(y - predict(b, X))) <= 1e-4
+        else:
+            model = intgolden.quantize(b)
+            np.testing.assert_array_equal(q, intgolden.predict_q(model, X))
+            assert np.max(np.abs(y - predict(b, X))) < 0.1
+
+
+def test_cortex_m4_build_has_no_static_ram_no_libm_no_printf(libs, tmp_path):
+    """Properties the bench figures rely on: the engine object has no data/bss (state on the stack), the libm-free
+    float build links no expf/tanhf, and the size program links no printf/semihosting."""
+    require_tool("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm")
+    from tinylstm.bench.cengine import _m4_sizes
+
+    for variant, (lib, _) in libs.items():
+        sizes = _m4_sizes(lib, tmp_path)
+        assert sizes["obj"]["data"] == 0 and sizes["obj"]["bss"] == 0
+        assert sizes["image"]["text"] > sizes["base"]["text"]  # the engine is really linked (sizes: the bench)
+        syms = subprocess.run(["arm-none-eabi-nm", str(tmp_path / f"{lib.name}_size" / "size.elf")],
+                              capture_output=True, text=True, check=True).stdout
+        for bad in ("printf", "expf", "tanhf", "initialise_monitor_handles", "malloc"):
+            assert not re.search(rf"\b_?{bad}\b", syms), bad

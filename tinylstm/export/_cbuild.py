@@ -1,0 +1,288 @@
+"""Build and run the generated C engine: on the host (gcc), and on an emulated Cortex-M4F (QEMU mps2-an386).
+
+Used by the ``c-float``/``c-int8``/``cortex-m4`` backends, the ``cengine`` bench and the tests. Everything is
+compiled in a caller-given (usually temporary) directory; nothing is written into the checkout.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from ..bundle import Bundle
+from ..errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+M4_DIR = ROOT / "firmware" / "cortex-m4"
+HOST_CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+
+#: Host test program: one raw row per stdin line ("a,b,c"); prints "<float bits hex> <int32 output|-> <%.9g>".
+#: "bench N" on stdin instead times N inferences over the rows read so far (ns per inference on stdout).
+HOST_MAIN = r"""
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "tinylstm_model.h"
+
+#define MAX_ROWS 100000
+
+static float rows[MAX_ROWS][TINYLSTM_NUM_INPUTS];
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: robust on a shared machine */
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+int main(void)
+{
+    char line[1024];
+    int n = 0;
+    tinylstm_state state;
+    while (fgets(line, sizeof line, stdin)) {
+        float x[TINYLSTM_NUM_INPUTS];
+        char *p = line;
+        int k;
+        union { float f; unsigned int u; } bits;
+        long q = 0;
+        if (strncmp(line, "bench ", 6) == 0) {
+            long iters = strtol(line + 6, NULL, 10), it;
+            volatile float sink = 0.0f;
+            double t0;
+            if (n == 0 || iters <= 0) return 3;
+            t0 = now_ns();
+            for (it = 0; it < iters; ++it) {
+                sink += tinylstm_run(&state, rows[it % n]);
+            }
+            printf("%.3f\n", (now_ns() - t0) / (double)iters);
+            (void)sink;
+            continue;
+        }
+        for (k = 0; k < TINYLSTM_NUM_INPUTS; ++k) {
+            x[k] = strtof(p, &p);
+            if (*p == ',') ++p;
+        }
+        if (n < MAX_ROWS) {
+            memcpy(rows[n++], x, sizeof x);
+        }
+#ifdef TINYLSTM_VARIANT_INT8
+        q = (long)tinylstm_run_q(&state, x);
+#endif
+        bits.f = tinylstm_run(&state, x);
+#ifdef TINYLSTM_VARIANT_INT8
+        printf("%08x %ld %.9g\n", bits.u, q, bits.f);
+#else
+        (void)q;
+        printf("%08x - %.9g\n", bits.u, bits.f);
+#endif
+    }
+    return 0;
+}
+"""
+
+
+def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 300, stdin: str | None = None) -> str:
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError as err:
+        raise UserError(f"{cmd[0]} not found: install it (scripts/setup.sh --dev)") from err
+    except subprocess.TimeoutExpired as err:
+        raise UserError(f"{' '.join(cmd[:3])}...: no result within {timeout:.0f} s") from err
+    if proc.returncode != 0:
+        raise UserError(f"{' '.join(cmd)} failed with exit code {proc.returncode}: "
+                        f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
+    return proc.stdout
+
+
+def export_library(model_dir: Path, variant: str, out: Path, math: str = "poly") -> Path:
+    from .c import write_library
+
+    write_library(Bundle.load(model_dir), out, variant, math)
+    return out
+
+
+def build_host(lib_dir: Path, exe: Path, opt: str = "-O2", sanitize: bool = False,
+               extra: list[str] | None = None, cc: str = "gcc") -> Path:
+    """Compile the engine in ``lib_dir`` with the host test program (strict C99 warnings as errors)."""
+    lib_dir = Path(lib_dir)
+    main = lib_dir / "host_main.c"
+    main.write_text(HOST_MAIN)
+    cmd = [cc, *HOST_CFLAGS, opt, *(SANITIZE if sanitize else []), *(extra or []), "-I", str(lib_dir),
+           str(lib_dir / "tinylstm_model.c"), str(main), "-o", str(exe)]
+    if "libm" in (lib_dir / "tinylstm_model.h").read_text():
+        cmd.append("-lm")
+    _run(cmd)
+    return Path(exe)
+
+
+def _rows_text(X: np.ndarray) -> str:
+    X32 = np.asarray(X, dtype=np.float64).astype(np.float32)
+    return "".join(",".join(f"{float(v):.9g}" for v in row) + "\n" for row in X32)
+
+
+def parse_outputs(text: str, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """"<bits> <q|-> <value>" lines -> (float32 outputs, int outputs or None)."""
+    lines = [l for l in text.splitlines() if re.match(r"^[0-9a-f]{8} ", l)]
+    if len(lines) != n:
+        raise UserError(f"C engine printed {len(lines)} results for {n} rows")
+    bits = np.array([int(l.split()[0], 16) for l in lines], dtype=np.uint32)
+    y = bits.view(np.float32)
+    qs = [l.split()[1] for l in lines]
+    q = None if qs[0] == "-" else np.array([int(v) for v in qs], dtype=np.int64)
+    return y, q
+
+
+def run_host(exe: Path, X: np.ndarray, timeout: float = 120) -> tuple[np.ndarray, np.ndarray | None]:
+    out = _run([str(exe)], stdin=_rows_text(X), timeout=timeout)
+    return parse_outputs(out, len(X))
+
+
+def host_ns_per_inference(exe: Path, X: np.ndarray, iters: int) -> float:
+    out = _run([str(exe)], stdin=_rows_text(X) + f"bench {iters}\n", timeout=600)
+    return float(out.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------------ ESP32 app on the host
+ESP32_DIR = ROOT / "firmware" / "esp32"
+
+
+def build_host_app(lib_dir: Path, exe: Path, sanitize: bool = False) -> Path:
+    """The ESP32 firmware's app (app.cpp + engine_c.cpp) with the C engine in ``lib_dir``, as a PC program that
+    talks the serial protocol on stdin/stdout (strict warnings as errors)."""
+    lib_dir, exe = Path(lib_dir), Path(exe)
+    src = ESP32_DIR / "src"
+    for f in (src / "app.cpp", src / "engine_c.cpp", ESP32_DIR / "host" / "host_main.cpp"):
+        if not f.exists():
+            raise UserError(f"{f} missing: the host firmware build runs from a tinylstm checkout")
+    objs = []
+    san = SANITIZE if sanitize else []
+    for c in ("tinylstm_model.c", "tinylstm_selfcheck.c"):
+        obj = exe.parent / (c[:-2] + ".o")
+        _run(["gcc", *HOST_CFLAGS, "-O2", *san, "-I", str(lib_dir), "-c", str(lib_dir / c), "-o", str(obj)])
+        objs.append(str(obj))
+    _run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", *san, "-DTINYLSTM_ENGINE_C",
+          "-I", str(src), "-I", str(lib_dir), str(src / "app.cpp"), str(src / "engine_c.cpp"),
+          str(ESP32_DIR / "host" / "host_main.cpp"), *objs, "-o", str(exe)])
+    return exe
+
+
+# ------------------------------------------------------------------------------------------ Cortex-M4F
+def _m4_sources() -> list[Path]:
+    files = [M4_DIR / "startup.c", M4_DIR / "link.ld"]
+    for f in files:
+        if not f.exists():
+            raise UserError(f"{f} missing: the Cortex-M4 backend runs from a tinylstm checkout")
+    return files
+
+
+def vectors_header(X: np.ndarray) -> str:
+    rows = ",\n".join("    {" + ", ".join(f"{float(v):.9g}f" if "." in f"{float(v):.9g}" or "e" in f"{float(v):.9g}"
+                                           else f"{float(v):.9g}.0f" for v in row) + "}"
+                      for row in np.asarray(X, np.float64).astype(np.float32))
+    return (f"#define RUN_NUM_ROWS {len(X)}\n"
+            "static const float run_rows[RUN_NUM_ROWS][TINYLSTM_NUM_INPUTS] = {\n" + rows + "\n};\n")
+
+
+def build_m4(lib_dir: Path, out: Path, program: str = "test", X: np.ndarray | None = None,
+             opt: str = "-O2", extra: list[str] | None = None) -> Path:
+    """Link the engine for the mps2-an386 (Cortex-M4F) with one of the programs of firmware/cortex-m4.
+
+    ``program``: ``test`` (semihosting, prints one result line per row of ``X``), ``size`` (no printf, no
+    semihosting: what a product links), ``count`` (like size, runs a fixed number of inferences then exits).
+    """
+    _m4_sources()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lib_dir = Path(lib_dir)
+    inc = [f"-I{lib_dir}", f"-I{out.parent}"]
+    if X is not None:
+        (out.parent / "run_rows.h").write_text(vectors_header(X))
+    common = ["arm-none-eabi-gcc", *M4_FLAGS, "-std=c99", "-Wall", "-Wextra", "-Werror", opt, "-ffunction-sections",
+              "-fdata-sections", *(extra or []), *inc, str(M4_DIR / "startup.c"), str(lib_dir / "tinylstm_model.c")]
+    ld = ["-T", str(M4_DIR / "link.ld"), "-nostartfiles", "-Wl,--gc-sections", "-o", str(out)]
+    if program == "test":
+        cmd = [*common, str(M4_DIR / "test_main.c"), "--specs=rdimon.specs", *ld, "-lc", "-lrdimon"]
+    elif program in ("size", "count"):
+        cmd = [*common, str(M4_DIR / f"{program}_main.c"), "--specs=nano.specs", "--specs=nosys.specs", *ld,
+               "-lc", "-lgcc"]
+    else:
+        raise ValueError(program)
+    if "libm" in (lib_dir / "tinylstm_model.h").read_text():
+        cmd.insert(cmd.index("-o"), "-lm")
+        if program != "test":
+            cmd += ["-lm", "-lc", "-lgcc"]
+    _run(cmd)
+    return out
+
+
+def qemu_cmd(elf: Path, trace: Path | None = None) -> list[str]:
+    cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-semihosting", "-monitor", "none",
+           "-serial", "none", "-kernel", str(elf)]
+    if trace is not None:
+        cmd += ["-singlestep", "-d", "exec,nochain", "-D", str(trace)]
+    return cmd
+
+
+def run_m4(elf: Path, n: int, timeout: float = 600) -> tuple[np.ndarray, np.ndarray | None]:
+    out = _run(qemu_cmd(elf), timeout=timeout)
+    if "TINYLSTM-M4 DONE" not in out:
+        raise UserError(f"Cortex-M4 program did not finish: {out[-500:]}")
+    return parse_outputs(out, n)
+
+
+def elf_sizes(elf: Path) -> dict[str, int]:
+    """text/data/bss of an ELF (arm-none-eabi-size, Berkeley format)."""
+    out = _run(["arm-none-eabi-size", str(elf)])
+    text, data, bss = (int(v) for v in out.splitlines()[1].split()[:3])
+    return {"text": text, "data": data, "bss": bss}
+
+
+def symbol_ranges(elf: Path, names: set[str] | None = None, source_syms: set[str] | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, name) of FUNC symbols (``arm-none-eabi-nm -S``); Thumb bit cleared."""
+    out = _run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)])
+    ranges = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tT":
+            start, size, name = int(parts[0], 16) & ~1, int(parts[1], 16), parts[3]
+            if names is None or name in names:
+                ranges.append((start, start + size, name))
+    return ranges
+
+
+def count_traced(trace: Path, ranges: list[tuple[int, int, str]]) -> int:
+    """Executed instructions inside ``ranges`` from a ``-d exec,nochain -singlestep`` QEMU log."""
+    starts = np.array(sorted(r[0] for r in ranges), dtype=np.int64)
+    ends = np.array([e for s, e, _ in sorted(ranges)], dtype=np.int64)
+    pcs = []
+    pat = re.compile(rb"Trace [^\[]*\[[0-9a-f]+/([0-9a-f]+)/")
+    with open(trace, "rb") as fh:
+        for line in fh:
+            m = pat.search(line)
+            if m:
+                pcs.append(int(m.group(1), 16))
+    if not pcs:
+        return 0
+    pc = np.array(pcs, dtype=np.int64)
+    idx = np.searchsorted(starts, pc, side="right") - 1
+    ok = (idx >= 0) & (pc < ends[np.clip(idx, 0, None)])
+    return int(ok.sum())
+
+
+def tool(name: str) -> bool:
+    return shutil.which(name) is not None
+
+
+def float_bits(y: np.ndarray) -> np.ndarray:
+    return np.asarray(y, np.float32).view(np.uint32)
+
+

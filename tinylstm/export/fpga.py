@@ -1,0 +1,481 @@
+"""``tinylstm export fpga``: the fixed-point network for the SystemVerilog core in ``hdl/``.
+
+Writes into ``--out``:
+
+* ``weights.memh`` / ``bias.memh`` — the weight and bias memories in the RTL's schedule order: one word per
+  line of ``LANES × W`` bits (lane 0 in the least significant bits), one line per cycle of the schedule
+* ``sigmoid.memh`` / ``tanh.memh`` — the activation tables (see :class:`tinylstm.fixedpoint.Lut`)
+* ``tinylstm_net_pkg.sv`` — the SystemVerilog package: widths, sizes, the pass schedule, register addresses
+* ``rtl/`` — the RTL sources (copied from ``hdl/``), so the directory simulates on its own
+* ``regmap.md`` — the AXI4-Lite register map (generated from the same constants as the package)
+* ``manifest.json`` — format, layout, files, SHA-256 of each file, scaler, schedule
+* ``fpga.report.md`` — a summary inlined into ``artifacts/report.md`` by ``tinylstm run``
+
+Every generated file carries a header naming the model (data SHA-256, seed) and no date: the same bundle gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import atomic
+from ..bundle import Bundle
+from ..errors import UserError
+from ..fixedpoint import DEFAULT_FORMAT, FixedNet, QFormat
+from . import register
+
+HDL_DIR = Path(__file__).resolve().parents[2] / "hdl"
+RTL_FILES = ("tl_act_lut.sv", "tl_core.sv", "tl_axil.sv", "tl_tb_batch.sv")
+DEFAULT_LANES = 4
+VERSION = 0x544C0100  # "TL" 1.0
+
+FIELDS = ("KIND", "A_BASE", "A_LEN", "B_BASE", "B_LEN", "NROUNDS", "WBASE", "BBASE", "DST_BASE", "DST_LEN",
+          "C_BASE", "C_ZERO")
+KIND_LSTM, KIND_RELU, KIND_LINEAR = 0, 1, 2
+
+# AXI4-Lite register map (byte addresses)
+REGS = {
+    "VERSION": (0x0000, "RO", "version: 0x544C0100 ('TL', major 1, minor 0)"),
+    "CTRL": (0x0004, "WO", "bit 0: write 1 to start an inference on the current inputs (ignored while busy)"),
+    "STATUS": (0x0008, "RO", "bit 0 busy, bit 1 done (output valid; cleared by a start), bit 2 overrun "
+                             "(internal consistency error, never expected)"),
+    "CYCLES": (0x000C, "RO", "clock cycles of the last inference (start to done)"),
+    "INFO": (0x0010, "RO", "bits 7:0 word width W, 15:8 fractional bits, 23:16 MAC lanes, 31:24 input count"),
+}
+REG_INPUT, REG_OUTPUT, WIN_BIAS, WIN_WEIGHTS = 0x0100, 0x0200, 0x4000, 0x8000
+
+
+@dataclass
+class Pass:
+    kind: int
+    a_base: int
+    a_len: int
+    b_base: int
+    b_len: int
+    nrounds: int
+    wbase: int
+    bbase: int
+    nrows: int
+    dst_base: int
+    dst_len: int
+    c_base: int
+    c_zero: int
+    label: str = ""
+
+    def values(self) -> list[int]:
+        return [getattr(self, f.lower()) for f in FIELDS]
+
+
+@dataclass
+class Design:
+    """The network laid out for the RTL: memories, schedule and sizes (everything the package holds)."""
+
+    net: FixedNet
+    lanes: int
+    passes: list[Pass]
+    wwords: list[list[int]]  # per slot: LANES integer codes
+    bwords: list[list[int]]
+    vm_depth: int
+    c_depth: int
+    grows: int
+    n_in: int
+    n_out: int
+    out_base: int
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def fmt(self) -> QFormat:
+        return self.net.fmt
+
+    @property
+    def lane_aw(self) -> int:
+        return max(1, math.ceil(math.log2(self.lanes)))
+
+    @property
+    def issue_cycles(self) -> int:
+        """Operand cycles of the schedule (the MAC lanes' busy time, without pipeline and interlock cycles)."""
+        return sum(p.nrounds * (p.a_len + p.b_len) for p in self.passes)
+
+    @property
+    def macs_issued(self) -> int:
+        """Useful multiply-accumulates done (the t = 0 recurrent products with h = 0 are skipped)."""
+        return sum(p.nrows * (p.a_len + p.b_len) for p in self.passes)
+
+
+def _clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(max(n, 2))))
+
+
+def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int = DEFAULT_LANES,
+                 lut_frac: int | None = None) -> Design:
+    """Quantise the bundle and lay it out for the core: schedule, weight/bias memories, vector memory map."""
+    net = FixedNet.from_bundle(bundle, fmt, lut_frac)
+    if not 1 <= lanes <= 64:
+        raise UserError(f"--lanes {lanes}: must be within 1..64")
+    if not net.lstm:
+        raise UserError("FPGA export needs at least one LSTM layer")
+    for k, layer in enumerate(net.lstm):
+        last = k == len(net.lstm) - 1
+        if layer.return_sequences == last:
+            raise UserError(f"LSTM layer {k}: FPGA export supports return_sequences on all but the last LSTM layer")
+    if not net.dense:
+        raise UserError("FPGA export needs a dense output layer")
+    T, I0 = net.n_steps, net.lstm[0].inputs
+    # ---- vector memory: inputs, two h buffers per LSTM layer, one buffer per dense layer
+    addr = T * I0
+    hb = []
+    for layer in net.lstm:
+        hb.append((addr, addr + layer.units))
+        addr += 2 * layer.units
+    dout = []
+    for d in net.dense:
+        dout.append(addr)
+        addr += int(d.W.shape[1])
+    vm_depth = addr
+    cb, c_depth = [], 0
+    for layer in net.lstm:
+        cb.append(c_depth)
+        c_depth += layer.units
+    wwords: list[list[int]] = []
+    bwords: list[list[int]] = []
+
+    def add_block(rows_w: list[np.ndarray], biases: np.ndarray) -> tuple[int, int, int]:
+        """rows_w[r] = operand-ordered weights of row r; returns (wbase, bbase, nrounds)."""
+        nrows = len(rows_w)
+        nrounds = math.ceil(nrows / lanes)
+        wbase, bbase = len(wwords), len(bwords)
+        K = len(rows_w[0])
+        for rnd in range(nrounds):
+            rows = [rnd * lanes + p for p in range(lanes)]
+            for k in range(K):
+                wwords.append([int(rows_w[r][k]) if r < nrows else 0 for r in rows])
+            bwords.append([int(biases[r]) if r < nrows else 0 for r in rows])
+        return wbase, bbase, nrounds
+
+    blocks = {}
+    for li, layer in enumerate(net.lstm):
+        H = layer.units
+        order = [(g, j) for j in range(H) for g in range(4)]  # row 4j+g: gate g of unit j
+        bias = np.array([layer.b[g * H + j] for g, j in order])
+        rows_full = [np.concatenate([layer.U[:, g * H + j], layer.W[:, g * H + j]]) for g, j in order]
+        rows_t0 = [layer.W[:, g * H + j] for g, j in order]
+        blocks[li] = (add_block(rows_full, bias), add_block(rows_t0, bias))
+    passes: list[Pass] = []
+    for t in range(T):
+        for li, layer in enumerate(net.lstm):
+            H = layer.units
+            (wb, bb, nr), (wb0, bb0, nr0) = blocks[li]
+            if li == 0:
+                b_base, b_len = t * I0, I0
+            else:
+                b_base, b_len = hb[li - 1][t % 2], net.lstm[li - 1].units
+            if t == 0:
+                a_base, a_len, wb, bb, nr = 0, 0, wb0, bb0, nr0
+            else:
+                a_base, a_len = hb[li][(t - 1) % 2], H
+            passes.append(Pass(KIND_LSTM, a_base, a_len, b_base, b_len, nr, wb, bb, 4 * H, hb[li][t % 2], H,
+                               cb[li], int(t == 0), f"lstm{li} t{t}"))
+    src, src_len = hb[-1][(T - 1) % 2], net.lstm[-1].units
+    for di, d in enumerate(net.dense):
+        n_o = int(d.W.shape[1])
+        wb, bb, nr = add_block([d.W[:, r] for r in range(n_o)], d.b)
+        kind = KIND_RELU if d.activation == "relu" else KIND_LINEAR
+        passes.append(Pass(kind, src, src_len, 0, 0, nr, wb, bb, n_o, dout[di], n_o, 0, 0, f"dense{di}"))
+        src, src_len = dout[di], n_o
+    grows = 1 << _clog2(max(p.nrounds for p in passes) * lanes)
+    ls = 1 << max(1, math.ceil(math.log2(lanes)))
+    if len(wwords) * ls * 4 > 0x10000 - WIN_WEIGHTS or len(bwords) * ls * 4 > WIN_WEIGHTS - WIN_BIAS:
+        raise UserError(f"network too large for the 16-bit AXI4-Lite address map with {lanes} lanes")
+    if T * I0 > (REG_OUTPUT - REG_INPUT) // 4:
+        raise UserError("too many input values for the register map (max 64)")
+    if max(vm_depth, len(wwords), 4 * grows) >= 1 << 16:
+        raise UserError("network too large for the core's 16-bit schedule fields")
+    prov = {"data_sha256": bundle.meta.get("data_sha256", ""), "seed": bundle.meta.get("seed"),
+            "architecture": bundle.describe()}
+    return Design(net, lanes, passes, wwords, bwords, vm_depth, c_depth, grows, T * I0, net.dense[-1].W.shape[1],
+                  dout[-1], prov)
+
+
+def weight_addresses(design: Design, param: str, index: tuple[int, ...]) -> list[int]:
+    """AXI4-Lite byte addresses that hold one parameter of the bundle (all copies: an LSTM input kernel W is
+    stored twice, in the t = 0 block and the t >= 1 block). ``param`` is ``lstmK.W`` / ``lstmK.U`` /
+    ``lstmK.b`` / ``denseK.W`` / ``denseK.b``; ``index`` is (row, column) in the bundle's layout (kernels
+    inputs × 4H in gate order i, f, c, o; dense inputs × outputs) or (column,) for a bias."""
+    layer, name = param.split(".")
+    ls = 1 << design.lane_aw
+    P = design.lanes
+    out: set[int] = set()
+    for p in design.passes:
+        if not p.label.startswith(layer + " ") and p.label != layer:
+            continue
+        col = index[-1]
+        if layer.startswith("lstm"):
+            H = p.dst_len
+            row = 4 * (col % H) + col // H
+        else:
+            row = col
+        rnd, lane = divmod(row, P)
+        K = p.a_len + p.b_len
+        if name == "b":
+            out.add(WIN_BIAS + 4 * ((p.bbase + rnd) * ls + lane))
+            continue
+        if name == "U" and p.a_len and layer.startswith("lstm"):
+            k = index[0]
+        elif name == "W" and layer.startswith("lstm"):
+            k = p.a_len + index[0]
+        elif name == "W":
+            k = index[0]
+        else:
+            continue
+        out.add(WIN_WEIGHTS + 4 * ((p.wbase + rnd * K + k) * ls + lane))
+    if not out:
+        raise UserError(f"no parameter {param}{list(index)} in this design")
+    return sorted(out)
+
+
+# ------------------------------------------------------------------------------------------ file writers
+def _header_lines(design: Design, what: str) -> list[str]:
+    p = design.provenance
+    f = design.fmt
+    return [f"{what}",
+            f"generated by tinylstm export fpga from {p['architecture']}",
+            f"model: data sha256 {p['data_sha256']}, seed {p['seed']}",
+            f"format {f.name} (W={f.width}, {f.frac_bits} fractional bits), {design.lanes} MAC lanes; "
+            f"scaler applied on the host (inputs standardised then quantised, output = code/2^{f.frac_bits}"
+            f" * y_scale + y_mean); exact (0 LSB) against tinylstm.fixedpoint"]
+
+
+def _memh(words: list[list[int]], width: int, header: list[str]) -> str:
+    digits = (width * len(words[0]) + 3) // 4
+    mask = (1 << width) - 1
+    lines = [f"// {h}" for h in header]
+    for lanes in words:
+        v = 0
+        for p, code in enumerate(lanes):
+            v |= (code & mask) << (p * width)
+        lines.append(format(v, f"0{digits}x"))
+    return "\n".join(lines) + "\n"
+
+
+def package_text(design: Design) -> str:
+    f, net = design.fmt, design.net
+    nf = len(FIELDS)
+    sched = 0
+    for pi, p in enumerate(design.passes):
+        for fi, v in enumerate(p.values()):
+            assert 0 <= v < 1 << 16
+            sched |= v << ((pi * nf + fi) * 16)
+    bits = len(design.passes) * nf * 16
+    info = f.width | (f.frac_bits << 8) | (design.lanes << 16) | (design.n_in << 24)
+    sched_hex = format(sched, f"0{bits // 4}x")
+    params = [
+        ("W", f.width, "word width (bits)"),
+        ("FRAC", f.frac_bits, "fractional bits"),
+        ("ACC_W", net.acc_bits, "accumulator bits: 2W + clog2(max fan-in + 1), never wraps"),
+        ("LANES", design.lanes, "parallel multiply-accumulate lanes"),
+        ("LANE_AW", design.lane_aw, "lane index bits (lane stride of the AXI weight windows = 2^LANE_AW)"),
+        ("NPASS", len(design.passes), "passes in the schedule"),
+        ("PI_W", _clog2(len(design.passes)), "pass index bits"),
+        ("NFIELD", nf, "16-bit fields per pass"),
+        ("SCHED_BITS", bits, "bits of SCHED"),
+        ("WSLOTS", len(design.wwords), "weight memory words (LANES*W bits each)"),
+        ("WS_AW", _clog2(len(design.wwords)), "weight memory address bits"),
+        ("BSLOTS", len(design.bwords), "bias memory words (LANES*W bits each)"),
+        ("BS_AW", _clog2(len(design.bwords)), "bias memory address bits"),
+        ("VM_DEPTH", 1 << _clog2(design.vm_depth), "vector memory words (inputs, h buffers, dense outputs)"),
+        ("VM_AW", _clog2(design.vm_depth), "vector memory address bits"),
+        ("C_DEPTH", 1 << _clog2(design.c_depth), "cell-state memory words"),
+        ("C_AW", _clog2(design.c_depth), "cell-state memory address bits"),
+        ("GROWS", design.grows, "gate buffer rows per half (power of two)"),
+        ("GB_AW", _clog2(2 * design.grows), "gate buffer address bits"),
+        ("NIN", design.n_in, "input codes per inference (steps x inputs)"),
+        ("IN_AW", _clog2(design.n_in), "input register index bits"),
+        ("NOUT", design.n_out, "output codes"),
+        ("OUT_BASE", design.out_base, "vector-memory address of output 0"),
+        ("SIG_DEPTH", net.sig.depth, f"sigmoid table entries (|x| < {net.sig.in_range:g})"),
+        ("SIG_AW", net.sig.addr_bits, "sigmoid table address bits"),
+        ("TANH_DEPTH", net.tanh.depth, f"tanh table entries (|x| < {net.tanh.in_range:g})"),
+        ("TANH_AW", net.tanh.addr_bits, "tanh table address bits"),
+        ("LUT_SHIFT", net.sig.shift, "table index = (|x| + half) >> LUT_SHIFT"),
+    ]
+    lines = [f"// {h}" for h in _header_lines(design, "tinylstm_net_pkg: parameters of the exported network")]
+    lines += ["`timescale 1ns/1ps", "package tinylstm_net_pkg;"]
+    for name, v, doc in params:
+        lines.append(f"    localparam int {name} = {v};  // {doc}")
+    for fi, name in enumerate(FIELDS):
+        lines.append(f"    localparam int F_{name} = {fi};")
+    lines.append("    localparam logic [31:0] VERSION = 32'h%08X;" % VERSION)
+    lines.append("    localparam logic [31:0] INFO = 32'h%08X;" % info)
+    for name, (a, _, _) in REGS.items():
+        lines.append(f"    localparam logic [15:0] REG_{name} = 16'h{a:04X};")
+    lines += [f"    localparam logic [15:0] REG_INPUT = 16'h{REG_INPUT:04X};",
+              f"    localparam logic [15:0] REG_OUTPUT = 16'h{REG_OUTPUT:04X};",
+              f"    localparam logic [15:0] WIN_BIAS = 16'h{WIN_BIAS:04X};",
+              f"    localparam logic [15:0] WIN_WEIGHTS = 16'h{WIN_WEIGHTS:04X};"]
+    lines.append("    // pass schedule: field f of pass p at bits [(p*NFIELD+f)*16 +: 16]")
+    for pi, p in enumerate(design.passes):
+        lines.append(f"    //   pass {pi} ({p.label}): " + ", ".join(f"{n.lower()}={v}" for n, v in zip(FIELDS, p.values())))
+    lines.append(f"    localparam logic [SCHED_BITS-1:0] SCHED = {bits}'h{sched_hex};")
+    lines.append("endpackage")
+    return "\n".join(lines) + "\n"
+
+
+def regmap_text(design: Design) -> str:
+    f = design.fmt
+    ls = 1 << design.lane_aw
+    rows = [f"| `0x{a:04X}` | {name} | {acc} | {doc} |" for name, (a, acc, doc) in REGS.items()]
+    rows += [f"| `0x{REG_INPUT:04X}` + 4·i | INPUT[i], i < {design.n_in} | RW | input code i (step i // inputs, "
+             f"input i % inputs), {f.name} in bits {f.width - 1}:0 (sign-extended on read); writing INPUT"
+             f"[{design.n_in - 1}] starts an inference; SLVERR while busy |",
+             f"| `0x{REG_OUTPUT:04X}` + 4·o | OUTPUT[o], o < {design.n_out} | RO | output code o of the last "
+             f"inference, {f.name}, sign-extended |",
+             f"| `0x{WIN_BIAS:04X}` + 4·(slot·{ls} + lane) | BIAS | WO | bias word of `lane` in bias slot `slot` "
+             f"(slot < {len(design.bwords)}, lane < {design.lanes}); SLVERR while busy |",
+             f"| `0x{WIN_WEIGHTS:04X}` + 4·(slot·{ls} + lane) | WEIGHT | WO | weight word of `lane` in slot "
+             f"`slot` (slot < {len(design.wwords)}, lane < {design.lanes}); SLVERR while busy |"]
+    head = _header_lines(design, "AXI4-Lite register map of tl_axil")
+    return "\n".join([
+        "# tinylstm FPGA core: AXI4-Lite register map", "",
+        *[f"<!-- {h} -->" for h in head], "",
+        "32-bit data, 16-bit byte addresses, whole-word accesses (WSTRB ignored). Writes to read-only or unmapped "
+        "addresses and reads of write-only or unmapped addresses answer SLVERR.", "",
+        "| address | name | access | meaning |", "|---|---|---|---|", *rows, "",
+        f"Weight slot `s`, lane `p` holds the weight of row `round·{design.lanes} + p` for the operand of schedule "
+        "cycle `s` (the line `s` of `weights.memh`, lane p in bits `p·W`); see `manifest.json` → `passes` for "
+        "which rows and operands each pass covers. LSTM rows are unit-major: row `4j + g` is gate g (i, f, c, o) "
+        "of unit j; an LSTM pass reads h(t−1) first, then x(t). An LSTM layer's input kernel W is stored twice (the "
+        "t = 0 block, which skips the h = 0 products, and the t ≥ 1 block): rewrite both copies. "
+        "`tinylstm.export.fpga.weight_addresses(design, 'lstm0.W', (row, col))` lists every address of a "
+        "parameter.", "",
+        "Typical use: write INPUT[0..] with `round((raw − mean) / scale · 2^n)` (saturated), poll STATUS until "
+        f"done (or wait for `irq`), read OUTPUT[0] and compute `code / 2^{f.frac_bits} · y_scale + y_mean`.", ""])
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_design(design: Design, bundle: Bundle, out_dir: Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    net, f = design.net, design.fmt
+    written: list[Path] = []
+    written.append(atomic.write_text(out_dir / "weights.memh", _memh(design.wwords, f.width, _header_lines(
+        design, f"weights.memh: {len(design.wwords)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"))))
+    written.append(atomic.write_text(out_dir / "bias.memh", _memh(design.bwords, f.width, _header_lines(
+        design, f"bias.memh: {len(design.bwords)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"))))
+    for lut in (net.sig, net.tanh):
+        head = _header_lines(design, f"{lut.kind}.memh: f(k * 2^-{lut.lut_frac}) in {f.name}, k = 0..{lut.depth - 1} "
+                                     f"({lut.addr_bits} address bits); index (|x| + half) >> {lut.shift}; |x| >= "
+                                     f"{lut.in_range:g} saturates to {'1.0' if True else ''}; negative x by symmetry")
+        written.append(atomic.write_text(out_dir / f"{lut.kind}.memh", lut.memh("\n".join(head))))
+    written.append(atomic.write_text(out_dir / "tinylstm_net_pkg.sv", package_text(design)))
+    if not HDL_DIR.is_dir():
+        raise UserError(f"{HDL_DIR}: RTL sources not found (run from a tinylstm checkout)")
+    for name in RTL_FILES:
+        written.append(atomic.write_bytes(out_dir / "rtl" / name, (HDL_DIR / name).read_bytes()))
+    written.append(atomic.write_text(out_dir / "regmap.md", regmap_text(design)))
+    sc = bundle.scaler
+    manifest = {
+        "generator": "tinylstm export fpga",
+        "model": design.provenance,
+        "format": {"name": f.name, "width": f.width, "frac_bits": f.frac_bits, "rounding": "nearest, ties up "
+                   "(internal requantisation); weights/inputs: nearest, ties to even", "saturation": True,
+                   "acc_width": net.acc_bits},
+        "lanes": design.lanes,
+        "luts": {lut.kind: {"file": f"{lut.kind}.memh", "depth": lut.depth, "addr_bits": lut.addr_bits,
+                            "input_step": 2.0 ** -lut.lut_frac, "index_shift": lut.shift,
+                            "saturates_at_abs": lut.in_range, "symmetry": "odd" if lut.kind == "tanh" else
+                            "sigmoid(-x) = 1 - sigmoid(x)"} for lut in (net.sig, net.tanh)},
+        "scaler": {"where": "host (boundary)", "x_mean": [float(v) for v in sc.x_mean],
+                   "x_scale": [float(v) for v in sc.x_scale], "y_mean": float(sc.y_mean),
+                   "y_scale": float(sc.y_scale), "features": bundle.features, "target": bundle.target},
+        "inputs": {"count": design.n_in, "steps": net.n_steps, "per_step": net.lstm[0].inputs},
+        "outputs": design.n_out,
+        "macs": net.macs(), "macs_issued": design.macs_issued, "issue_cycles": design.issue_cycles,
+        "memories": {"weight_slots": len(design.wwords), "bias_slots": len(design.bwords),
+                     "vector_words": design.vm_depth, "cell_words": design.c_depth},
+        "passes": [{"label": p.label, "nrows": p.nrows, **{n.lower(): v for n, v in zip(FIELDS, p.values())}}
+                   for p in design.passes],
+        "top": {"axi4_lite": "tl_axil", "core": "tl_core", "batch_testbench": "tl_tb_batch"},
+        "simulate": "iverilog -g2012 -o tb.vvp -s tl_tb_batch tinylstm_net_pkg.sv rtl/tl_act_lut.sv "
+                    "rtl/tl_core.sv rtl/tl_tb_batch.sv && vvp tb.vvp +rows=N +inputs=in.memh +out=out.txt",
+    }
+    manifest["files"] = {p.relative_to(out_dir).as_posix(): _sha(p) for p in written}
+    written.append(atomic.write_json(out_dir / "manifest.json", manifest))
+    ratio = design.issue_cycles / (net.macs() / design.lanes)
+    report = "\n".join([
+        "## FPGA export", "",
+        f"{f.name} fixed point ({f.width}-bit words, {net.acc_bits}-bit accumulators), "
+        f"{design.lanes} MAC lanes, {len(design.passes)} passes; sigmoid table {net.sig.depth} entries, tanh "
+        f"{net.tanh.depth}; {net.macs()} MACs per inference ({design.macs_issued} issued: h(t=0) = 0 products are "
+        f"skipped), {design.issue_cycles} MAC cycles ({ratio:.3f} × MACs/lanes) plus pipeline/interlock cycles. "
+        "Simulate: see `manifest.json` → `simulate`; register map: `regmap.md`.", ""])
+    written.append(atomic.write_text(out_dir / "fpga.report.md", report))
+    return written
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", default=DEFAULT_FORMAT, help="signed fixed-point format Qm.n (default: %(default)s)")
+    p.add_argument("--lanes", type=int, default=DEFAULT_LANES, help="parallel MAC lanes (default: %(default)s)")
+    p.add_argument("--lut-frac", type=int, default=None,
+                   help="fractional bits of the activation-table input step (default: min(n, 8))")
+
+
+@register("fpga", "fixed-point SystemVerilog core: memh weights, LUTs, package, register map (hdl/)",
+          add_arguments=_add_arguments, default_subdir="fpga")
+def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Path]:
+    bundle = Bundle.load(model_dir)
+    design = build_design(bundle, getattr(args, "format", DEFAULT_FORMAT), getattr(args, "lanes", DEFAULT_LANES),
+                          getattr(args, "lut_frac", None))
+    return write_design(design, bundle, out_dir)
+
+
+# ------------------------------------------------------------------------------------------ simulation
+SIM_SOURCES = ("tinylstm_net_pkg.sv", "rtl/tl_act_lut.sv", "rtl/tl_core.sv", "rtl/tl_tb_batch.sv")
+
+
+MAX_SIM_ROWS = 65536  # tl_tb_batch's input buffer
+
+
+def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int, timeout: float = 1800) -> tuple[np.ndarray, np.ndarray]:
+    """Run integer input codes (rows, steps, inputs) through the exported core in Icarus Verilog, one inference
+    per row in ONE simulation (per 65,536 rows); returns (output codes (rows, n_out), cycles per inference)."""
+    if len(xq) > MAX_SIM_ROWS:
+        parts = [simulate_batch(export_dir, xq[i:i + MAX_SIM_ROWS], n_out, timeout)
+                 for i in range(0, len(xq), MAX_SIM_ROWS)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    import subprocess
+    import tempfile
+
+    export_dir = Path(export_dir)
+    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
+        raise UserError("the rtl backend needs Icarus Verilog (iverilog, vvp): apt-get install iverilog")
+    xq = np.asarray(xq, dtype=np.int64).reshape(len(xq), -1)
+    width = json.loads((export_dir / "manifest.json").read_text())["format"]["width"]
+    with tempfile.TemporaryDirectory(prefix="tinylstm-rtl-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "in.memh").write_text("".join(format(int(v) & ((1 << width) - 1), "x") + "\n" for v in xq.reshape(-1)))
+        build = subprocess.run(["iverilog", "-g2012", "-o", str(tmp / "tb.vvp"), "-s", "tl_tb_batch",
+                                *[str(export_dir / s) for s in SIM_SOURCES]], capture_output=True, text=True)
+        if build.returncode:
+            raise UserError(f"{export_dir}: iverilog failed: {build.stderr.strip().splitlines()[-1:]}")
+        run = subprocess.run(["vvp", "-n", str(tmp / "tb.vvp"), f"+rows={len(xq)}", f"+inputs={tmp / 'in.memh'}",
+                              f"+out={tmp / 'out.txt'}"], cwd=export_dir, capture_output=True, text=True,
+                             timeout=timeout)
+        if run.returncode or not (tmp / "out.txt").exists():
+            raise UserError(f"{export_dir}: simulation failed: {(run.stderr or run.stdout).strip()[-300:]}")
+        res = np.loadtxt(tmp / "out.txt", dtype=np.int64, ndmin=2)
+    if res.shape != (len(xq), n_out + 2):
+        raise UserError(f"{export_dir}: simulation returned {res.shape[0]} rows, expected {len(xq)}")
+    if res[:, -1].any():
+        raise UserError(f"{export_dir}: the core flagged an internal overrun")
+    return res[:, :n_out], res[:, n_out]

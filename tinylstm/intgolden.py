@@ -1,0 +1,269 @@
+"""The integer golden model: the exact integer arithmetic of the ``c-int8`` engine, in numpy.
+
+:func:`quantize` turns a float :class:`~tinylstm.bundle.Bundle` into an :class:`IntModel` (every constant the
+generated C holds), and :func:`predict_q` runs it bit for bit as the C does, so the tests can require
+``C output == golden output`` exactly instead of "within a tolerance". The C generator
+(:mod:`tinylstm.export.c`) prints the constants of the same :class:`IntModel`: one source of truth.
+
+The scheme (documented for users in ``docs/cengine.md``)
+--------------------------------------------------------
+* **Weights** int8, symmetric, one scale per output column: ``s_j = max|col_j| / 127``, ``q = round(w / s_j)``.
+  For an LSTM the column j of the input kernel W and of the recurrent kernel U share ``s_j`` (they feed the
+  same gate pre-activation), so one int32 accumulator sums ``x·W + h·U``.
+* **Activations** int16 fixed point with ``frac`` fractional bits (value = q / 2**frac):
+
+  - network input (standardised features) and every LSTM output ``h``: Q12 (range ±8; inputs beyond ±8
+    standard deviations saturate; ``|h| < 1`` always);
+  - gate pre-activations ``z`` and the cell state ``c``: Q12 in int32;
+  - gate outputs ``sigmoid``/``tanh``: Q15 in int32 (1.0 = 32768);
+  - dense outputs: a per-layer ``frac`` chosen from a **worst-case bound** of the layer's output
+    (``|z_j| <= B_in * sum_i |W_ij| + |b_j|``, with ``B_in = 1`` after an LSTM), so they can never saturate.
+    Hidden dense outputs are int16; the final output is int32.
+* **Requantisation** of an accumulator to its output format: ``z = ((acc * M_j + 2**(sh-1)) >> sh) + bias_j``
+  with an int32 multiplier ``M_j`` per column, one shift ``sh`` per layer (int64 product) and an int32 bias
+  already in the output format. Right shifts are arithmetic (every GCC/Clang target), rounding half up.
+* **sigmoid/tanh**: one 193-entry int16 table of ``tanh`` on [0, 6] in steps of 1/32 (Q15), linear
+  interpolation; ``tanh(x) = 32767`` beyond 6 (odd symmetry for x < 0) and
+  ``sigmoid(x) = (32768 + tanh(x / 2)) / 2``.
+* **Input** (float in, the only float step before the output): ``t = raw - mean`` (float32), ``p = t * k``
+  with ``k = 2**16 / scale`` (float32), ``v = trunc(p)`` (clamped to ±2**30 first), ``x = sat16((v + 8) >> 4)``.
+  No multiply-add pair, so a compiler contracting to FMA cannot change the bits.
+* **Output**: the int32 network output ``y_q`` (Q ``out_frac``, standardised units) is the bit-exact result;
+  ``y = float(y_q) * (y_scale / 2**out_frac) + y_mean`` in float32 gives target units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bundle import Bundle, gate_slices
+from .errors import UserError
+
+ACT_FRAC = 12  # Q format of the network input, h, gate pre-activations and the cell state
+GATE_FRAC = 15  # Q format of sigmoid/tanh outputs
+LUT_STEP_BITS = 5  # table step 1/32
+LUT_RANGE = 6  # table covers [0, 6]
+LUT_SIZE = LUT_RANGE * (1 << LUT_STEP_BITS) + 1  # 193 entries
+INPUT_EXTRA_BITS = 4  # the float->int input conversion keeps 4 more bits, then rounds them off
+Q15_ONE = 1 << GATE_FRAC
+INT16_MAX = 32767
+ACC_LIMIT = 1 << 30  # requantised values are clamped to ±2**30 (never reached by a sane model)
+
+
+def _tanh_table() -> np.ndarray:
+    k = np.arange(LUT_SIZE, dtype=np.float64) / (1 << LUT_STEP_BITS)
+    return np.minimum(np.round(np.tanh(k) * Q15_ONE), INT16_MAX).astype(np.int64)
+
+
+TANH_TABLE = _tanh_table()
+
+
+@dataclass
+class IntLayer:
+    """One quantised layer: int8 weights, per-column multipliers, one shift, int32 bias in the output format."""
+
+    kind: str  # "lstm" or "dense"
+    Wq: np.ndarray  # (inputs, cols) int8
+    Uq: np.ndarray | None  # (H, 4H) int8 for LSTM
+    bias: np.ndarray  # (cols,) int32, in the output format
+    mult: np.ndarray  # (cols,) int32
+    shift: int
+    in_frac: int
+    out_frac: int
+    activation: str = "linear"  # dense only
+    return_sequences: bool = False
+    units: int = 0
+    col_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))  # float weight scales (for docs/tests)
+
+
+@dataclass
+class IntModel:
+    layers: list[IntLayer]
+    x_mean: np.ndarray  # float32 (F,)
+    x_k: np.ndarray  # float32 (F,) = 2**(ACT_FRAC+INPUT_EXTRA_BITS) / scale
+    y_k: np.float32  # y_scale / 2**out_frac
+    y_mean: np.float32
+    out_frac: int
+    n_steps: int
+    n_inputs: int
+
+    def weight_bytes(self) -> int:
+        """Flash bytes of the constants: int8 weights + int32 biases and multipliers + the tanh table."""
+        n = 0
+        for layer in self.layers:
+            n += layer.Wq.size + (layer.Uq.size if layer.Uq is not None else 0) + 4 * (layer.bias.size + layer.mult.size)
+        return n + 2 * LUT_SIZE
+
+
+def _quantize_columns(mats: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Symmetric int8 with one scale per column shared across ``mats`` (same column count)."""
+    col_max = np.max(np.stack([np.abs(np.asarray(m, np.float64)).max(axis=0) for m in mats]), axis=0)
+    scale = np.where(col_max > 0, col_max / 127.0, 1.0)
+    qs = [np.clip(np.round(np.asarray(m, np.float64) / scale), -127, 127).astype(np.int64) for m in mats]
+    return qs, scale
+
+
+def _multipliers(real: np.ndarray, name: str) -> tuple[np.ndarray, int]:
+    """int32 multipliers M_j and one shift with M_j / 2**shift ~= real_j (largest M_j just below 2**30)."""
+    top = float(np.max(real))
+    if not top > 0:
+        return np.zeros_like(real, dtype=np.int64), 1
+    shift = int(30 - np.ceil(np.log2(top)))
+    if shift < 1 or shift > 62:
+        raise UserError(f"{name}: weight scale {top:g} cannot be requantised with an int32 multiplier; "
+                        "use the float32 variant")
+    return np.round(real * 2.0 ** shift).astype(np.int64), shift
+
+
+def _frac_for_bound(bound: float, limit: int, name: str, cap: int) -> int:
+    """Largest fractional bit count (<= cap) with bound * 2**frac <= limit."""
+    frac = min(cap, int(np.floor(np.log2(limit / max(bound, 1e-9)))))
+    if frac < 0:
+        raise UserError(f"{name}: output bound {bound:g} too large for the integer variant; use float32")
+    return frac
+
+
+def check_supported(bundle: Bundle) -> None:
+    """Raise :class:`UserError` for networks the C engine does not generate (both variants)."""
+    if bundle.layout != "feature_per_step":
+        raise UserError(f"the C engine supports the feature_per_step layout only, not {bundle.layout!r}")
+    if bundle.n_outputs != 1:
+        raise UserError(f"the C engine supports one output, the model has {bundle.n_outputs}")
+    if not bundle.lstm:
+        raise UserError("the C engine needs at least one LSTM layer")
+    for k, l in enumerate(bundle.lstm):
+        if l.return_sequences != (k < len(bundle.lstm) - 1):
+            raise UserError(f"lstm{k}: the C engine needs return_sequences on every LSTM but the last")
+        if l.inputs != (1 if k == 0 else bundle.lstm[k - 1].units):
+            raise UserError(f"lstm{k}: unexpected input width {l.inputs}")
+    for k, d in enumerate(bundle.dense):
+        if d.activation not in ("relu", "linear"):
+            raise UserError(f"dense{k}: activation {d.activation!r} is not supported by the C engine")
+
+
+def quantize(bundle: Bundle) -> IntModel:
+    """The integer model of ``bundle`` (deterministic: same bundle -> same constants)."""
+    check_supported(bundle)
+    layers: list[IntLayer] = []
+    for k, l in enumerate(bundle.lstm):
+        (Wq, Uq), scale = _quantize_columns([l.W, l.U])
+        mult, shift = _multipliers(scale, f"lstm{k}")  # acc (Q12 * s) -> Q12: multiply by s
+        if (l.inputs + l.units) * INT16_MAX * 127 >= 2 ** 31:
+            raise UserError(f"lstm{k}: {l.inputs + l.units} inputs overflow the int32 accumulator")
+        bias = np.round(np.asarray(l.b, np.float64) * 2 ** ACT_FRAC).astype(np.int64)
+        layers.append(IntLayer("lstm", Wq, Uq, bias, mult, shift, ACT_FRAC, ACT_FRAC,
+                               return_sequences=l.return_sequences, units=l.units, col_scale=scale))
+    in_frac, in_bound = ACT_FRAC, 1.0  # |h| < 1
+    for k, d in enumerate(bundle.dense):
+        W = np.asarray(d.W, np.float64)
+        bound = float(np.max(in_bound * np.abs(W).sum(axis=0) + np.abs(np.asarray(d.b, np.float64))))
+        last = k == len(bundle.dense) - 1
+        out_frac = _frac_for_bound(bound, (1 << 24) if last else INT16_MAX, f"dense{k}", 24 if last else 14)
+        (Wq,), scale = _quantize_columns([W])
+        if d.W.shape[0] * INT16_MAX * 127 >= 2 ** 31:
+            raise UserError(f"dense{k}: {d.W.shape[0]} inputs overflow the int32 accumulator")
+        mult, shift = _multipliers(scale * 2.0 ** (out_frac - in_frac), f"dense{k}")
+        bias = np.round(np.asarray(d.b, np.float64) * 2 ** out_frac).astype(np.int64)
+        layers.append(IntLayer("dense", Wq, None, bias, mult, shift, in_frac, out_frac, activation=d.activation,
+                               units=d.units, col_scale=scale))
+        in_frac, in_bound = out_frac, bound
+    sc = bundle.scaler
+    x_k = (np.float32(2 ** (ACT_FRAC + INPUT_EXTRA_BITS)) / np.asarray(sc.x_scale, np.float32)).astype(np.float32)
+    out_frac = layers[-1].out_frac
+    return IntModel(layers, np.asarray(sc.x_mean, np.float32), x_k,
+                    np.float32(np.float32(sc.y_scale) / np.float32(2 ** out_frac)), np.float32(sc.y_mean),
+                    out_frac, bundle.n_steps, bundle.n_inputs)
+
+
+# ------------------------------------------------------------------------------------------ arithmetic
+def rshift_round(x: np.ndarray, s: int) -> np.ndarray:
+    """``(x + 2**(s-1)) >> s`` on int64 (arithmetic shift), as the C does."""
+    return (x + (1 << (s - 1))) >> s
+
+
+def sat(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    return np.clip(x, lo, hi)
+
+
+def tanh_q15(a: np.ndarray, frac: int) -> np.ndarray:
+    """tanh of ``a`` (int, ``frac`` fractional bits, frac > LUT_STEP_BITS) as Q15, by the interpolated table."""
+    a = np.asarray(a, np.int64)
+    mag = np.abs(a)
+    sh = frac - LUT_STEP_BITS
+    idx = mag >> sh
+    inside = idx < LUT_SIZE - 1
+    idx_c = np.minimum(idx, LUT_SIZE - 2)
+    fr = mag & ((1 << sh) - 1)
+    lo, hi = TANH_TABLE[idx_c], TANH_TABLE[idx_c + 1]
+    val = lo + (((hi - lo) * fr + (1 << (sh - 1))) >> sh)
+    val = np.where(inside, val, INT16_MAX)
+    return np.where(a < 0, -val, val)
+
+
+def sigmoid_q15(z: np.ndarray, frac: int) -> np.ndarray:
+    """sigmoid(z) = (1 + tanh(z/2)) / 2 in Q15; z/2 is z read with one more fractional bit."""
+    return (Q15_ONE + tanh_q15(z, frac + 1)) >> 1
+
+
+def requant(acc: np.ndarray, layer: IntLayer) -> np.ndarray:
+    z = rshift_round(acc * layer.mult, layer.shift)
+    return sat(z, -ACC_LIMIT, ACC_LIMIT) + layer.bias
+
+
+def quantize_inputs(model: IntModel, X_raw: np.ndarray) -> np.ndarray:
+    """Raw float rows (n, F) -> int16-range Q12 inputs (n, F), exactly as the C converts them."""
+    X = np.asarray(X_raw, dtype=np.float64).astype(np.float32)
+    t = (X - model.x_mean).astype(np.float32)
+    p = (t * model.x_k).astype(np.float32)
+    lim = np.float32(2 ** 30)
+    p = np.where(p >= -lim, p, -lim)  # also maps NaN to -lim, as the C does
+    p = np.where(p > lim, lim, p)
+    v = np.trunc(p).astype(np.int64)
+    return sat(rshift_round(v, INPUT_EXTRA_BITS), -INT16_MAX, INT16_MAX)
+
+
+def predict_q(model: IntModel, X_raw: np.ndarray) -> np.ndarray:
+    """The int32 network output (n,) in Q ``model.out_frac`` standardised units, bit-exact with the C."""
+    x = quantize_inputs(model, np.atleast_2d(X_raw))
+    n = x.shape[0]
+    seq = x.reshape(n, model.n_steps, -1)  # feature_per_step: one value per step
+    cur = None
+    for layer in model.layers:
+        if layer.kind == "lstm":
+            H = layer.units
+            g = gate_slices(H)
+            h = np.zeros((n, H), np.int64)
+            c = np.zeros((n, H), np.int64)
+            outs = []
+            for t in range(seq.shape[1]):
+                acc = seq[:, t, :] @ layer.Wq + h @ layer.Uq
+                z = requant(acc, layer)
+                i = sigmoid_q15(z[:, g["i"]], ACT_FRAC)
+                f = sigmoid_q15(z[:, g["f"]], ACT_FRAC)
+                gg = tanh_q15(z[:, g["c"]], ACT_FRAC)
+                o = sigmoid_q15(z[:, g["o"]], ACT_FRAC)
+                c = rshift_round(f * c, GATE_FRAC) + rshift_round(i * gg, 2 * GATE_FRAC - ACT_FRAC)
+                h = rshift_round(o * tanh_q15(c, ACT_FRAC), 2 * GATE_FRAC - ACT_FRAC)
+                outs.append(h)
+            if layer.return_sequences:
+                seq = np.stack(outs, axis=1)
+            cur = h
+        else:
+            z = requant(cur @ layer.Wq, layer)
+            if layer.activation == "relu":
+                z = np.maximum(z, 0)
+            cur = z if layer is model.layers[-1] else sat(z, -INT16_MAX, INT16_MAX)
+    return cur[:, 0]
+
+
+def dequantize(model: IntModel, y_q: np.ndarray) -> np.ndarray:
+    """int32 output -> float32 target units, the C's last step: ``float(y_q) * y_k + y_mean``."""
+    yf = np.asarray(y_q, np.int64).astype(np.float32)
+    return ((yf * model.y_k).astype(np.float32) + model.y_mean).astype(np.float32)
+
+
+def predict(model: IntModel, X_raw: np.ndarray) -> np.ndarray:
+    """Predictions (n,) in target units (float32 values), bit-exact with the C engine on the same rows."""
+    return dequantize(model, predict_q(model, X_raw))

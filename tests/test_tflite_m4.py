@@ -49,3 +49,40 @@ def test_header_arena_covers_the_32_bit_minimum(elf):
     minimum = min_arena(elf)
     assert minimum <= defined
     assert run(elf, minimum - 1)[0] != 0
+
+
+def test_firmware_app_with_tflm_engine_on_cortex_m4(elf, tmp_path):
+    """src/app.cpp (the serial protocol) + the TFLM engine, fed request lines: answers match TFLM on the host."""
+    import numpy as np
+
+    from tinylstm import tflm
+    from tinylstm.bench.tflm_m4 import HARNESS, build_app, run
+    from test_header import tflm_bytes
+
+    src = Path(os.environ["TINYLSTM_TFLM_SRC"]).resolve()
+    app = build_app(src, ROOT / "build" / "tflm-m4" / "libtflm.a", HEADER_DIR, tmp_path / "app.elf",
+                    (HARNESS / "app_main.cpp", ROOT / "firmware" / "esp32" / "src" / "app.cpp"))
+    rc, out = run(app)
+    lines = out.splitlines()
+    assert rc == 0, out
+    assert lines[0].startswith("tinylstm ready engine=tflm-int8 inputs=3")
+    assert "selfcheck done pass=5 fail=0" in lines
+    answers = [l for l in lines[lines.index("selfcheck done pass=5 fail=0") + 1:]]
+    assert [a.split()[0] for a in answers] == ["ok", "ok", "ok", "err", "err", "err", "err", "err", "err", "ok"]
+    # the host TFLM interpreter on the same raw rows, with the header's scaler and quantisation
+    text = (HEADER_DIR / "model.h").read_text()
+
+    def floats(name):
+        body = re.search(name + r"\[\d+\] = \{([^}]*)\}", text).group(1)
+        return np.array([float(v.strip().rstrip("f")) for v in body.split(",")])
+
+    def define(name):
+        return float(re.search(rf"#define {name} \(?([-0-9.e]+)f?\)?", text).group(1))
+
+    X = np.array([[2.0, 4, 196], [5.9, 8, 423], [1.6, 4, 205], [3.0, 6, 290]])
+    fb = tflm_bytes(HEADER_DIR / "model.h")
+    seqs = ((X - floats("tinylstm_x_mean")) / floats("tinylstm_x_scale"))[:, :, None]
+    y = tflm.run_scaled(fb, seqs, "tflm") * define("TINYLSTM_Y_SCALE") + define("TINYLSTM_Y_MEAN")
+    got = [float(a.split()[1]) for a in answers if a.startswith("ok")]
+    tol = float(re.search(r"tinylstm_vector_tolerance = ([0-9.e-]+)f", text).group(1))
+    np.testing.assert_allclose(got, y, rtol=0, atol=tol)

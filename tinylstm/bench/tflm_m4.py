@@ -44,14 +44,16 @@ def build_lib(src: Path, work: Path, jobs: int = 2) -> Path:
     return lib
 
 
-def build_app(src: Path, lib: Path, header_dir: Path, out: Path) -> Path:
+def build_app(src: Path, lib: Path, header_dir: Path, out: Path, sources: tuple[Path, ...] = ()) -> Path:
+    """Link the firmware's engine_tflm.cpp + model.h with the harness (default) or the given main sources."""
     startup = out.with_name("startup.o")
     subprocess.run(["arm-none-eabi-gcc", *CPU, "-Os", "-Wall", "-c", str(HARNESS / "startup.c"), "-o", str(startup)],
                    check=True, capture_output=True, text=True)
     cmd = [CXX, *CPU, "-Os", "-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
            "-ffunction-sections", "-fdata-sections", "-DTINYLSTM_ENGINE_TFLM", "-Wall", "-Wextra",
            "-I", str(header_dir), "-I", str(ROOT / "firmware/esp32/src"), "-isystem", str(src),
-           str(HARNESS / "harness.cpp"), str(ROOT / "firmware/esp32/src/engine_tflm.cpp"),
+           *(str(p) for p in (sources or (HARNESS / "harness.cpp",))),
+           str(ROOT / "firmware/esp32/src/engine_tflm.cpp"),
            str(startup),
            "-T", str(HARNESS / "link.ld"), "-nostartfiles", "--specs=rdimon.specs", "-Wl,--gc-sections",
            str(lib), "-lm", "-o", str(out)]

@@ -31,6 +31,8 @@ class Backend:
     add_arguments: ArgsFn | None = None
 
 
+#: Discovery runs once even if a module already registered itself through a direct import.
+_DISCOVERED: list[bool] = []
 _REGISTRY: dict[str, Backend] = {}
 
 
@@ -48,10 +50,11 @@ def register(name: str, help: str, add_arguments: ArgsFn | None = None) -> Calla
 
 def _load() -> None:
     """Import every module of this package once: each registers itself (no central list to edit)."""
-    if not _REGISTRY:
+    if not _DISCOVERED:
         for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{info.name}")
+        _DISCOVERED.append(True)
 
 
 def all_backends() -> list[Backend]:

@@ -26,6 +26,8 @@ class Section:
     run: SectionFn
 
 
+#: Discovery runs once even if a module already registered itself through a direct import.
+_DISCOVERED: list[bool] = []
 _REGISTRY: dict[str, Section] = {}
 
 
@@ -39,10 +41,11 @@ def register(name: str, help: str) -> Callable[[SectionFn], SectionFn]:
 
 def all_sections() -> list[Section]:
     """Every section; each module of this package registers its own (discovered, no central list)."""
-    if not _REGISTRY:
+    if not _DISCOVERED:
         for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{info.name}")
+        _DISCOVERED.append(True)
     return list(_REGISTRY.values())
 
 

@@ -32,6 +32,8 @@ class Exporter:
     in_run: bool = True
 
 
+#: Discovery runs once even if a module already registered itself through a direct import.
+_DISCOVERED: list[bool] = []
 _REGISTRY: dict[str, Exporter] = {}
 
 
@@ -50,10 +52,11 @@ def register(name: str, help: str, add_arguments: ArgsFn | None = None, default_
 
 def _load() -> None:
     """Import every module of this package once: each registers itself (no central list to edit)."""
-    if not _REGISTRY:
+    if not _DISCOVERED:
         for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{info.name}")
+        _DISCOVERED.append(True)
 
 
 def all_exporters() -> list[Exporter]:

@@ -1,0 +1,86 @@
+/*
+ * engine_tflm.cpp - the engine.h interface on TensorFlow Lite Micro ([env:esp32dev], -DTINYLSTM_ENGINE_TFLM).
+ *
+ * Runs the flatbuffer of include/model.h (written by `tinylstm export header`) with exactly the ops the header
+ * registers and the arena size it measured. Raw inputs are standardised with the header's scaler, quantised with
+ * the model's input scale/zero point when the model is int8, and the prediction (the last row of the output
+ * tensor, TINYLSTM_OUTPUT_INDEX) is dequantised and mapped back to target units. The fused LSTM keeps its h/c
+ * state in variable tensors, so the interpreter is Reset() before every independent inference.
+ */
+#ifdef TINYLSTM_ENGINE_TFLM
+
+#include <stdint.h>
+#include <string.h>
+
+#include "engine.h"
+#include "model.h"
+
+#include <tflm_esp32.h>
+
+namespace {
+
+/* registerNetworkOps(tf) calls tf.resolver.Add<Op>() for each op of the flatbuffer (EloquentTinyML style). */
+struct OpRegistry {
+    tflite::MicroMutableOpResolver<TF_NUM_OPS> resolver;
+};
+
+OpRegistry ops;
+alignas(16) uint8_t tensor_arena[TF_ARENA_SIZE];
+tflite::MicroInterpreter *interpreter = nullptr;
+
+}  // namespace
+
+extern "C" int engine_init(void) {
+    if (interpreter != nullptr) return 0;
+    const tflite::Model *model = tflite::GetModel(tfModel);
+    if (model->version() != TFLITE_SCHEMA_VERSION) return 1;
+    registerNetworkOps(ops);
+    static tflite::MicroInterpreter instance(model, ops.resolver, tensor_arena, sizeof tensor_arena);
+    if (instance.AllocateTensors() != kTfLiteOk) return 2; /* arena too small or an op missing */
+    TfLiteTensor *in = instance.input(0);
+    TfLiteTensor *out = instance.output(0);
+    const TfLiteType want = TINYLSTM_INT8 ? kTfLiteInt8 : kTfLiteFloat32;
+    if (in == nullptr || out == nullptr || in->type != want || out->type != want) return 3;
+    if (in->bytes / (TINYLSTM_INT8 ? 1 : sizeof(float)) != TF_NUM_INPUTS) return 4;
+    if (out->bytes / (TINYLSTM_INT8 ? 1 : sizeof(float)) != TF_NUM_OUTPUTS) return 4;
+    interpreter = &instance;
+    return 0;
+}
+
+extern "C" const char *engine_name(void) { return "tflm-" TINYLSTM_VARIANT; }
+
+extern "C" int engine_num_inputs(void) { return TINYLSTM_NUM_FEATURES; }
+
+extern "C" int engine_predict(const float *raw_inputs, float *prediction) {
+    if (interpreter == nullptr || raw_inputs == nullptr || prediction == nullptr) return 1;
+    if (interpreter->Reset() != kTfLiteOk) return 2; /* independent sample: clear the LSTM state */
+    TfLiteTensor *in = interpreter->input(0);
+    for (int k = 0; k < TINYLSTM_NUM_FEATURES; ++k) {
+        const float scaled = tinylstm_scale_input(k, raw_inputs[k]);
+#if TINYLSTM_INT8
+        in->data.int8[k] = tinylstm_quantize_input(scaled);
+#else
+        in->data.f[k] = scaled;
+#endif
+    }
+    if (interpreter->Invoke() != kTfLiteOk) return 3;
+    const TfLiteTensor *out = interpreter->output(0);
+#if TINYLSTM_INT8
+    const float y = tinylstm_dequantize_output(out->data.int8[TINYLSTM_OUTPUT_INDEX]);
+#else
+    const float y = out->data.f[TINYLSTM_OUTPUT_INDEX];
+#endif
+    *prediction = tinylstm_unscale_output(y);
+    return 0;
+}
+
+extern "C" int engine_num_vectors(void) { return TINYLSTM_NUM_VECTORS; }
+
+extern "C" void engine_vector(int k, const float **raw_inputs, float *expected, float *tolerance) {
+    if (k < 0 || k >= TINYLSTM_NUM_VECTORS) k = 0;
+    *raw_inputs = tinylstm_vector_inputs[k];
+    *expected = tinylstm_vector_expected[k];
+    *tolerance = tinylstm_vector_tolerance;
+}
+
+#endif /* TINYLSTM_ENGINE_TFLM */

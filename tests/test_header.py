@@ -1,0 +1,272 @@
+"""model.h: compiles as C and C++ (-Wall -Wextra -Werror) and with arm-none-eabi-g++, exposes EloquentTinyML's
+names, registers exactly the flatbuffer's ops, and its constants/vectors agree with the Python model.
+
+The C helpers of the header (scaling, int8 quantisation) are compiled and run on the host; their int8 inputs are
+fed to TFLite Micro's interpreter and must reproduce the header's expected outputs within its stated tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, require_tool
+from tinylstm import tflm
+
+FIRMWARE_HEADER = ROOT / "firmware" / "esp32" / "include" / "model.h"
+
+
+@pytest.fixture(scope="module")
+def header(trained, reference_csv, tmp_path_factory) -> tuple[Path, argparse.Namespace]:
+    from tinylstm.export import get
+
+    out = tmp_path_factory.mktemp("header")
+    args = argparse.Namespace(data=reference_csv, calib_samples=0, keep_slice=False, no_arena=False,
+                              variant="int8", vectors=5)
+    (path,) = get("header").export(trained.model_dir, out, args)
+    return path, args
+
+
+def _compile(compiler: str, flags: list[str], src: Path, out: Path, include: Path) -> None:
+    r = subprocess.run([compiler, *flags, "-Wall", "-Wextra", "-Werror", "-I", str(include), str(src), "-o",
+                        str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, f"{compiler} failed:\n{r.stderr}"
+
+
+DUMP_C = r"""
+#include <stdio.h>
+#include "model.h"
+int main(void) {
+    unsigned k, j;
+    printf("model");
+    for (k = 0; k < sizeof tfModel; ++k) printf(" %u", tfModel[k]);
+    printf("\nmean");
+    for (k = 0; k < TINYLSTM_NUM_FEATURES; ++k) printf(" %.9g", tinylstm_x_mean[k]);
+    printf("\nscale");
+    for (k = 0; k < TINYLSTM_NUM_FEATURES; ++k) printf(" %.9g", tinylstm_x_scale[k]);
+    printf("\ny %.9g %.9g\n", TINYLSTM_Y_MEAN, TINYLSTM_Y_SCALE);
+    printf("tol %.9g\n", tinylstm_vector_tolerance);
+    for (k = 0; k < TINYLSTM_NUM_VECTORS; ++k) {
+        printf("vec %.9g", tinylstm_vector_expected[k]);
+        for (j = 0; j < TINYLSTM_NUM_FEATURES; ++j)
+            printf(" %d", (int)tinylstm_quantize_input(tinylstm_scale_input((int)j, tinylstm_vector_inputs[k][j])));
+        printf("\n");
+    }
+    for (k = 0; k < 256; ++k)
+        printf("deq %d %.9g\n", (int)k - 128,
+               tinylstm_unscale_output(tinylstm_dequantize_output((signed char)((int)k - 128))));
+    printf("arena %d %d\n", TF_ARENA_SIZE, TINYLSTM_ARENA_MIN_HOST);
+    return 0;
+}
+"""
+
+# What an EloquentTinyML (v3) sketch generated around `convert_model`'s header uses: TF_NUM_OPS as the resolver
+# size, TF_NUM_INPUTS / TF_NUM_OUTPUTS, registerNetworkOps(tf) calling tf.resolver.Add*(), and tfModel.
+ELOQUENT_SKETCH = r"""
+#include "model.h"
+#include <cstdio>
+#include <cstring>
+struct Resolver {
+    int count = 0;
+    char names[16][48];
+    void add(const char *n) { std::strcpy(names[count++], n); }
+%(methods)s
+};
+template <int NumOps> struct Sequential {
+    Resolver resolver;
+    int inputs = 0, outputs = 0;
+    void setNumInputs(int n) { inputs = n; }
+    void setNumOutputs(int n) { outputs = n; }
+    bool begin(const unsigned char *model) { return model[4] == 'T' && model[5] == 'F' && model[6] == 'L'; }
+};
+int main() {
+    Sequential<TF_NUM_OPS> tf;
+    tf.setNumInputs(TF_NUM_INPUTS);
+    tf.setNumOutputs(TF_NUM_OUTPUTS);
+    registerNetworkOps(tf);
+    if (!tf.begin(tfModel) || tf.resolver.count != TF_NUM_OPS) return 1;
+    for (int k = 0; k < tf.resolver.count; ++k) std::printf("%%s\n", tf.resolver.names[k]);
+    return 0;
+}
+"""
+
+
+def _dump(header_path: Path, tmp_path: Path) -> dict:
+    require_tool("gcc")
+    src = tmp_path / "dump.c"
+    src.write_text(DUMP_C)
+    exe = tmp_path / "dump"
+    _compile("gcc", ["-std=c99", "-pedantic"], src, exe, header_path.parent)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    d: dict = {"vec": [], "deq": {}}
+    for line in out.splitlines():
+        key, *vals = line.split()
+        if key == "vec":
+            d["vec"].append((float(vals[0]), [int(v) for v in vals[1:]]))
+        elif key == "deq":
+            d["deq"][int(vals[0])] = float(vals[1])
+        else:
+            d[key] = vals
+    return d
+
+
+def test_compiles_as_c_and_cpp(header, tmp_path):
+    require_tool("gcc", "g++")
+    path, _ = header
+    for compiler, flags, name in (("gcc", ["-std=c99", "-pedantic", "-c"], "a.c"),
+                                  ("gcc", ["-std=c11", "-c"], "b.c"),
+                                  ("g++", ["-std=c++11", "-pedantic", "-c"], "c.cpp"),
+                                  ("g++", ["-std=c++17", "-c"], "d.cpp")):
+        src = tmp_path / name
+        src.write_text('#include "model.h"\nint tinylstm_dummy(void) { return TF_NUM_OPS + TF_ARENA_SIZE; }\n')
+        _compile(compiler, flags, src, tmp_path / (name + ".o"), path.parent)
+
+
+def test_compiles_for_cortex_m(header, tmp_path):
+    require_tool("arm-none-eabi-g++")
+    path, _ = header
+    src = tmp_path / "m4.cpp"
+    src.write_text('#include "model.h"\nint tinylstm_size(void) { return (int)sizeof tfModel; }\n')
+    _compile("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os",
+                                   "-std=c++11", "-c"], src, tmp_path / "m4.o", path.parent)
+
+
+def test_eloquent_sketch_names_and_exact_ops(header, tmp_path):
+    require_tool("g++")
+    path, _ = header
+    ops = tflm.ops(tflm_bytes(path))
+    methods = "\n".join(f"    void {m}() {{ add(\"{m}\"); }}" for m in sorted(set(tflm.TFLM_RESOLVER.values())))
+    src = tmp_path / "sketch.cpp"
+    src.write_text(ELOQUENT_SKETCH % {"methods": methods})
+    _compile("g++", ["-std=c++11"], src, tmp_path / "sketch", path.parent)
+    out = subprocess.run([str(tmp_path / "sketch")], capture_output=True, text=True)
+    assert out.returncode == 0
+    assert out.stdout.split() == [tflm.TFLM_RESOLVER[op] for op in ops]
+
+
+def tflm_bytes(header_path: Path) -> bytes:
+    """tfModel[] parsed back out of the header text."""
+    text = header_path.read_text()
+    body = text[text.index("tfModel["):]
+    body = body[body.index("{") + 1:body.index("}")]
+    return bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", body))
+
+
+def test_constants_and_vectors_agree_with_python_model(header, trained, tmp_path):
+    from tinylstm.export.tflite import build as build_tflite
+    from tinylstm.reference import predict
+
+    path, args = header
+    d = _dump(path, tmp_path)
+    fb = bytes(int(v) for v in d["model"])
+    assert fb == tflm_bytes(path)
+    build = build_tflite(trained.model_dir, args.data)  # cached: the build the header fixture used
+    assert fb == build.int8_fb, "model.h does not embed the exported int8 flatbuffer"
+    sc = trained.bundle.scaler
+    np.testing.assert_array_equal(np.float32([float(v) for v in d["mean"]]), np.float32(sc.x_mean))
+    np.testing.assert_array_equal(np.float32([float(v) for v in d["scale"]]), np.float32(sc.x_scale))
+    assert np.float32(float(d["y"][0])) == np.float32(sc.y_mean)
+    assert np.float32(float(d["y"][1])) == np.float32(sc.y_scale)
+    tol = float(d["tol"][0])
+    assert len(d["vec"]) == 5
+    # the C helpers' int8 inputs through TFLM + the C dequantisation reproduce the expected outputs
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(fb, arena_size=int(d["arena"][0]))
+    for expected, q_in in d["vec"]:
+        it.reset()
+        it.set_input(np.asarray(q_in, np.int8).reshape(1, -1, 1), 0)
+        it.invoke()
+        got = d["deq"][int(it.get_output(0).reshape(-1)[-1])]
+        assert abs(got - expected) <= tol, (got, expected, tol)
+    # the expected outputs are what the Python TFLM path computes for the same raw rows, and near the float model
+    text = path.read_text()
+    rows = re.search(r"tinylstm_vector_inputs\[\d+\]\[\d+\] = \{(.*?)\n\};", text, re.S).group(1)
+    X = np.array([[float(v.rstrip("f")) for v in r.split(",")] for r in re.findall(r"\{([^{}]*)\}", rows)])
+    y_py = tflm.predict(fb, trained.bundle, X, "tflm")
+    np.testing.assert_allclose([e for e, _ in d["vec"]], y_py, atol=1e-5)
+    worst = build.summary["variants"]["int8"]["accuracy"]["tflm"]["max_abs_vs_reference"]
+    assert np.abs(y_py - predict(trained.bundle, X)).max() <= worst + 1e-9
+
+
+def test_arena_and_self_description(header, tmp_path):
+    path, _ = header
+    d = _dump(path, tmp_path)
+    arena, host_min = (int(v) for v in d["arena"])
+    assert arena >= host_min and arena % 16 == 0
+    text = path.read_text()
+    assert "TF_NUM_OPS 2" in text or re.search(r"TF_NUM_OPS \d\b", text)
+    for needle in ("SHA-256", "seed", "UNIDIRECTIONAL_SEQUENCE_LSTM", "Tensor arena"):
+        assert needle in text
+    assert not re.search(r"20\d\d-\d\d-\d\d", text), "generated header must not carry a date"
+
+
+def test_same_bundle_same_header(header, trained):
+    from tinylstm.export.header import render_header
+    from tinylstm.export.tflite import build
+
+    path, args = header
+    b = build(trained.model_dir, args.data)
+    again = render_header(trained.bundle, b, "int8", 5, trained.model_dir, args.data)
+    assert again == path.read_text()
+
+
+def test_committed_firmware_header_is_consistent(tmp_path):
+    """The header committed for `pio run` on a fresh clone compiles, and its arena/vectors are self-consistent."""
+    if not FIRMWARE_HEADER.exists():
+        pytest.fail(f"{FIRMWARE_HEADER} missing: run `tinylstm export header`")
+    d = _dump(FIRMWARE_HEADER, tmp_path)
+    fb = bytes(int(v) for v in d["model"])
+    assert set(tflm.ops(fb)) <= set(tflm.TFLM_OPS)
+    arena = int(d["arena"][0])
+    model = tmp_path / "fw.tflite"
+    model.write_bytes(fb)
+    assert tflm.runs_with_arena(str(model), arena)
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(fb, arena_size=arena)
+    tol = float(d["tol"][0])
+    for expected, q_in in d["vec"]:
+        it.reset()
+        it.set_input(np.asarray(q_in, np.int8).reshape(1, -1, 1), 0)
+        it.invoke()
+        assert abs(d["deq"][int(it.get_output(0).reshape(-1)[-1])] - expected) <= tol
+
+
+def test_platformio_ini_parses():
+    """`pio project config` parses the firmware project offline; both engines' environments are as documented."""
+    import importlib.util
+    import json
+    import os
+    import sys
+
+    if importlib.util.find_spec("platformio") is None:
+        if os.environ.get("CI"):
+            pytest.fail("platformio missing: pip install -e .[dev]")
+        pytest.skip("platformio not installed")
+    r = subprocess.run([sys.executable, "-m", "platformio", "project", "config", "-d", str(ROOT / "firmware/esp32"),
+                        "--json-output"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    config = {name: dict(items) for name, items in json.loads(r.stdout)}
+    tflm_env, c_env = config["env:esp32dev"], config["env:esp32dev-c"]
+    for env in (tflm_env, c_env):
+        assert (env["platform"], env["board"], env["framework"], env["monitor_speed"]) == \
+            ("espressif32", "esp32dev", ["arduino"], 115200)
+    assert "-DTINYLSTM_ENGINE_TFLM" in " ".join(tflm_env["build_flags"])
+    assert "-DTINYLSTM_ENGINE_C" in " ".join(c_env["build_flags"])
+    assert "lib_deps" not in c_env
+    (dep,) = tflm_env["lib_deps"]
+    assert re.search(r"tflm_esp32\.git#[0-9a-f]{40}$", dep), f"TFLM runtime not pinned to a commit: {dep}"
+
+
+def test_export_header_writes_the_firmware_header_by_default():
+    from tinylstm.cli import build_parser
+
+    args = build_parser().parse_args(["export", "header"])
+    assert args.out == Path("firmware/esp32/include")
+    assert build_parser().parse_args(["export", "tflite"]).out == Path("artifacts/tflite")

@@ -1,0 +1,478 @@
+"""TensorFlow Lite flatbuffers for microcontrollers: compact serialisation, op inventory, and the two interpreters.
+
+This module has no TensorFlow dependency. It
+
+* re-serialises a converter flatbuffer into a compact, deterministic one (:func:`compact`): no tensor names,
+  metadata, signature defs or calibration min/max, shared shape/quantisation vectors, one empty buffer for all
+  activations, LSTM scratch "intermediates" shared, every constant buffer 16-byte aligned;
+* lists the builtin ops of a flatbuffer and maps them to TensorFlow Lite Micro's ``MicroMutableOpResolver::Add*``
+  registrations (:func:`ops`, :data:`TFLM_RESOLVER`), so a header registers exactly what the model uses;
+* runs a flatbuffer on raw rows in LiteRT (``ai-edge-litert``) or in TFLite Micro's own interpreter (PyPI
+  ``tflite-micro``), with the scaler and the input/output quantisation applied (:func:`predict`), resetting the
+  LSTM state before every sample (the fused LSTM keeps h/c in variable tensors between invokes);
+* finds the smallest tensor arena TFLM runs with, by bisection in subprocesses (:func:`min_arena`), because TFLM can
+  segfault instead of failing cleanly when the arena is too small.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+#: Builtin ops TFLite Micro implements (its MicroMutableOpResolver), as TFLite schema names.
+TFLM_OPS = (
+    "ABS ADD ADD_N ARG_MAX ARG_MIN ASSIGN_VARIABLE AVERAGE_POOL_2D BATCH_MATMUL BATCH_TO_SPACE_ND BROADCAST_ARGS "
+    "BROADCAST_TO CALL_ONCE CAST CEIL CONCATENATION CONV_2D COS CUMSUM DEPTH_TO_SPACE DEPTHWISE_CONV_2D DEQUANTIZE "
+    "DIV ELU EMBEDDING_LOOKUP EQUAL EXP EXPAND_DIMS FILL FLOOR FLOOR_DIV FLOOR_MOD FULLY_CONNECTED GATHER GATHER_ND "
+    "GREATER GREATER_EQUAL HARD_SWISH IF L2_NORMALIZATION L2_POOL_2D LEAKY_RELU LESS LESS_EQUAL LOG LOG_SOFTMAX "
+    "LOGICAL_AND LOGICAL_NOT LOGICAL_OR LOGISTIC MAX_POOL_2D MAXIMUM MEAN MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL PACK "
+    "PAD PADV2 PRELU QUANTIZE READ_VARIABLE REDUCE_MAX RELU RELU6 RESHAPE RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR "
+    "ROUND RSQRT SELECT_V2 SHAPE SIN SLICE SOFTMAX SPACE_TO_BATCH_ND SPACE_TO_DEPTH SPLIT SPLIT_V SQRT SQUARE "
+    "SQUARED_DIFFERENCE SQUEEZE STRIDED_SLICE SUB SUM SVDF TANH TRANSPOSE TRANSPOSE_CONV UNIDIRECTIONAL_SEQUENCE_LSTM "
+    "UNPACK VAR_HANDLE WHILE ZEROS_LIKE"
+).split()
+
+_RESOLVER_EXCEPTIONS = {
+    "AVERAGE_POOL_2D": "AveragePool2D", "BATCH_MATMUL": "BatchMatMul", "CONV_2D": "Conv2D", "CUMSUM": "CumSum",
+    "DEPTHWISE_CONV_2D": "DepthwiseConv2D", "L2_POOL_2D": "L2Pool2D", "MAX_POOL_2D": "MaxPool2D", "PADV2": "PadV2",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTM",
+}
+
+#: TFLite op name → the ``MicroMutableOpResolver`` method that registers it (``AddFullyConnected`` …).
+TFLM_RESOLVER = {op: "Add" + _RESOLVER_EXCEPTIONS.get(op, "".join(w.capitalize() for w in op.split("_")))
+                 for op in TFLM_OPS}
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _op_names() -> dict[int, str]:
+    s = _schema()
+    return {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def _type_names() -> dict[int, str]:
+    s = _schema()
+    return {v: k for k, v in vars(s.TensorType).items() if not k.startswith("_")}
+
+
+def read(buf: bytes):
+    """The flatbuffer as the schema's object tree (``ModelT``)."""
+    s = _schema()
+    return s.ModelT.InitFromObj(s.Model.GetRootAsModel(bytearray(buf), 0))
+
+
+def _op_name(code) -> str:
+    return _op_names()[max(code.builtinCode, code.deprecatedBuiltinCode)]
+
+
+def ops(buf: bytes) -> list[str]:
+    """Builtin op kinds of the model, in first-use order (``["UNIDIRECTIONAL_SEQUENCE_LSTM", ...]``)."""
+    model = read(buf)
+    seen: list[str] = []
+    for sg in model.subgraphs:
+        for op in sg.operators or []:
+            name = _op_name(model.operatorCodes[op.opcodeIndex])
+            if name not in seen:
+                seen.append(name)
+    return seen
+
+
+def op_counts(buf: bytes) -> dict[str, int]:
+    model = read(buf)
+    counts: dict[str, int] = {}
+    for sg in model.subgraphs:
+        for op in sg.operators or []:
+            name = _op_name(model.operatorCodes[op.opcodeIndex])
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class IoQuant:
+    """Type and affine quantisation of the model's input and output tensors (scale 0 = float)."""
+
+    input_type: str
+    input_scale: float
+    input_zero_point: int
+    output_type: str
+    output_scale: float
+    output_zero_point: int
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+
+
+def io_quant(buf: bytes) -> IoQuant:
+    model = read(buf)
+    sg = model.subgraphs[0]
+    tn = _type_names()
+
+    def q(t):
+        if t.quantization is None or t.quantization.scale is None or len(t.quantization.scale) == 0:
+            return 0.0, 0
+        return float(t.quantization.scale[0]), int(t.quantization.zeroPoint[0])
+
+    ti, to = sg.tensors[sg.inputs[0]], sg.tensors[sg.outputs[0]]
+    return IoQuant(tn[ti.type], *q(ti), tn[to.type], *q(to), tuple(int(v) for v in ti.shape),
+                   tuple(int(v) for v in to.shape))
+
+
+def tensor_count(buf: bytes) -> int:
+    return sum(len(sg.tensors) for sg in read(buf).subgraphs)
+
+
+# ---------------------------------------------------------------------------------------------- compaction
+def _apply_head_to_every_step(model) -> bool:
+    """Drop the STRIDED_SLICE that takes the last LSTM step before the dense head; the head then runs on every step.
+
+    ``FULLY_CONNECTED`` flattens a (1, steps, H) input to (steps, H) rows, so the graph output becomes (steps, 1) and
+    its last row is the prediction. Saves an op kind, four tensors and their constants at the price of running the
+    (tiny) head on every step. Returns whether the pattern was found.
+    """
+    sg = model.subgraphs[0]
+    names = [_op_name(model.operatorCodes[op.opcodeIndex]) for op in sg.operators]
+    for k, op in enumerate(sg.operators):
+        if names[k] != "STRIDED_SLICE":
+            continue
+        src, dst = int(op.inputs[0]), int(op.outputs[0])
+        producers = [j for j, o in enumerate(sg.operators) if src in list(o.outputs)]
+        if not producers or names[producers[0]] != "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            continue
+        steps = int(sg.tensors[src].shape[1])
+        consumers = [o for o in sg.operators if dst in list(o.inputs)]
+        if not consumers or any(_op_name(model.operatorCodes[o.opcodeIndex]) != "FULLY_CONNECTED" for o in consumers):
+            continue
+        # every tensor downstream of the slice gains the step axis as FC rows
+        for o in consumers:
+            o.inputs = [src if int(i) == dst else int(i) for i in o.inputs]
+        frontier = [int(o.outputs[0]) for o in consumers]
+        seen = set()
+        while frontier:
+            t = frontier.pop()
+            if t in seen:
+                continue
+            seen.add(t)
+            shape = [int(v) for v in sg.tensors[t].shape]
+            sg.tensors[t].shape = np.array([steps, shape[-1]], dtype=np.int32)
+            for o in sg.operators:
+                if t in [int(i) for i in o.inputs]:
+                    if _op_name(model.operatorCodes[o.opcodeIndex]) != "FULLY_CONNECTED":
+                        raise ValueError("head_every_step: only FULLY_CONNECTED layers may follow the last LSTM")
+                    frontier.append(int(o.outputs[0]))
+        del sg.operators[k]
+        used = {int(o.opcodeIndex) for o in sg.operators}
+        keep = [j for j in range(len(model.operatorCodes)) if j in used]
+        remap = {old: new for new, old in enumerate(keep)}
+        model.operatorCodes = [model.operatorCodes[j] for j in keep]
+        for o in sg.operators:
+            o.opcodeIndex = remap[int(o.opcodeIndex)]
+        return True
+    return False
+
+
+def compact(buf: bytes, head_every_step: bool = False) -> bytes:
+    """Re-serialise a single-subgraph converter flatbuffer into its compact deterministic form.
+
+    Keeps everything the interpreters read (shapes, types, constant data, scale/zero-point, options, variable
+    flags, operator wiring); drops names, metadata, signature defs and calibration min/max; shares identical
+    vectors and quantisation tables; with ``head_every_step`` applies :func:`_apply_head_to_every_step`; gives every LSTM the same placeholder for its four per-gate intermediates
+    (LiteRT checks they exist; no kernel reads them without layer normalisation).
+    """
+    import flatbuffers
+
+    s = _schema()
+    model = read(buf)
+    if len(model.subgraphs) != 1:
+        raise ValueError(f"expected one subgraph, got {len(model.subgraphs)}")
+    if head_every_step and not _apply_head_to_every_step(model):
+        raise ValueError("head_every_step: no STRIDED_SLICE between the last LSTM and the dense head")
+    sg = model.subgraphs[0]
+
+    # Drop unreferenced tensors; the four per-gate intermediates of each LSTM collapse onto one tensor.
+    shared_inter: int | None = None
+    for op in sg.operators:
+        if op.intermediates is not None and len(op.intermediates) == 5:
+            inter = [int(v) for v in op.intermediates]
+            for k in inter[:4]:
+                t = sg.tensors[k]
+                plain = t.quantization is None or t.quantization.scale is None or len(t.quantization.scale) == 0
+                if not plain:
+                    break
+            else:
+                shared_inter = inter[0] if shared_inter is None else shared_inter
+                op.intermediates = [shared_inter] * 4 + inter[4:]
+    ref: list[int] = []
+    for idx in [*sg.inputs, *(i for op in sg.operators for i in [*op.inputs, *op.outputs,
+                                                                  *(op.intermediates if op.intermediates is not None
+                                                                    else [])]), *sg.outputs]:
+        if idx >= 0 and idx not in ref:
+            ref.append(int(idx))
+    remap = {old: new for new, old in enumerate(ref)}
+    remap[-1] = -1
+    tensors = [sg.tensors[i] for i in ref]
+
+    b = flatbuffers.Builder(4096)
+    cache: dict[tuple, int] = {}
+
+    def vec(kind: str, values) -> int:
+        values = [v.item() if hasattr(v, "item") else v for v in values]
+        key = (kind, tuple(values))
+        if key not in cache:
+            size, prepend = {"i32": (4, b.PrependInt32), "f32": (4, b.PrependFloat32),
+                             "i64": (8, b.PrependInt64)}[kind]
+            b.StartVector(size, len(values), size)
+            for v in reversed(values):
+                prepend(v)
+            cache[key] = b.EndVector()
+        return cache[key]
+
+    def offsets(items: list[int]) -> int:
+        b.StartVector(4, len(items), 4)
+        for off in reversed(items):
+            b.PrependUOffsetTRelative(off)
+        return b.EndVector()
+
+    # Constant data first (16-byte aligned), in tensor order; buffer 0 is the empty sentinel.
+    data_offsets: list[int] = []
+    buffer_index: dict[int, int] = {}
+    for k, t in enumerate(tensors):
+        data = model.buffers[t.buffer].data
+        if data is None or len(data) == 0:
+            buffer_index[k] = 0
+            continue
+        raw = bytes(np.asarray(data, dtype=np.uint8))
+        b.StartVector(1, len(raw), 16)
+        b.head -= len(raw)
+        b.Bytes[b.head:b.head + len(raw)] = raw
+        data_offsets.append(b.EndVector())
+        buffer_index[k] = len(data_offsets)
+
+    quant_cache: dict[tuple, int] = {}
+
+    def quant(q) -> int | None:
+        if q is None or q.scale is None or len(q.scale) == 0:
+            return None
+        scale = [float(np.float32(v)) for v in q.scale]
+        zp = [int(v) for v in (q.zeroPoint if q.zeroPoint is not None else [0] * len(scale))]
+        key = (tuple(scale), tuple(zp), int(q.quantizedDimension))
+        if key not in quant_cache:
+            so, zo = vec("f32", scale), vec("i64", zp)
+            s.QuantizationParametersStart(b)
+            s.QuantizationParametersAddScale(b, so)
+            s.QuantizationParametersAddZeroPoint(b, zo)
+            if q.quantizedDimension:
+                s.QuantizationParametersAddQuantizedDimension(b, int(q.quantizedDimension))
+            quant_cache[key] = s.QuantizationParametersEnd(b)
+        return quant_cache[key]
+
+    tensor_offsets = []
+    for k, t in enumerate(tensors):
+        shape = vec("i32", [int(v) for v in t.shape]) if t.shape is not None else None
+        qo = quant(t.quantization)
+        s.TensorStart(b)
+        if shape is not None:
+            s.TensorAddShape(b, shape)
+        s.TensorAddType(b, int(t.type))
+        s.TensorAddBuffer(b, buffer_index[k])
+        if qo is not None:
+            s.TensorAddQuantization(b, qo)
+        if t.isVariable:
+            s.TensorAddIsVariable(b, True)
+        tensor_offsets.append(s.TensorEnd(b))
+
+    op_offsets = []
+    for op in sg.operators:
+        ins = vec("i32", [remap[int(i)] for i in op.inputs])
+        outs = vec("i32", [remap[int(i)] for i in op.outputs])
+        inter = vec("i32", [remap[int(i)] for i in op.intermediates]) if op.intermediates is not None else None
+        opts = op.builtinOptions.Pack(b) if op.builtinOptions is not None else None
+        s.OperatorStart(b)
+        s.OperatorAddOpcodeIndex(b, int(op.opcodeIndex))
+        s.OperatorAddInputs(b, ins)
+        s.OperatorAddOutputs(b, outs)
+        if opts is not None:
+            s.OperatorAddBuiltinOptionsType(b, int(op.builtinOptionsType))
+            s.OperatorAddBuiltinOptions(b, opts)
+        if inter is not None:
+            s.OperatorAddIntermediates(b, inter)
+        op_offsets.append(s.OperatorEnd(b))
+
+    tv, ov = offsets(tensor_offsets), offsets(op_offsets)
+    iv = vec("i32", [remap[int(i)] for i in sg.inputs])
+    outv = vec("i32", [remap[int(i)] for i in sg.outputs])
+    s.SubGraphStart(b)
+    s.SubGraphAddTensors(b, tv)
+    s.SubGraphAddInputs(b, iv)
+    s.SubGraphAddOutputs(b, outv)
+    s.SubGraphAddOperators(b, ov)
+    sgo = s.SubGraphEnd(b)
+
+    code_offsets = []
+    for code in model.operatorCodes:
+        s.OperatorCodeStart(b)
+        s.OperatorCodeAddDeprecatedBuiltinCode(b, int(code.deprecatedBuiltinCode))
+        s.OperatorCodeAddBuiltinCode(b, int(code.builtinCode))
+        s.OperatorCodeAddVersion(b, int(code.version))
+        code_offsets.append(s.OperatorCodeEnd(b))
+
+    buffer_offsets = []
+    s.BufferStart(b)
+    buffer_offsets.append(s.BufferEnd(b))
+    for off in data_offsets:
+        s.BufferStart(b)
+        s.BufferAddData(b, off)
+        buffer_offsets.append(s.BufferEnd(b))
+
+    cv, sv, bv = offsets(code_offsets), offsets([sgo]), offsets(buffer_offsets)
+    s.ModelStart(b)
+    s.ModelAddVersion(b, int(model.version))
+    s.ModelAddOperatorCodes(b, cv)
+    s.ModelAddSubgraphs(b, sv)
+    s.ModelAddBuffers(b, bv)
+    b.Finish(s.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def buffer_alignment(buf: bytes) -> list[int]:
+    """File offset modulo 16 of every non-empty constant buffer (all 0 when aligned)."""
+    s = _schema()
+    model = s.Model.GetRootAsModel(bytearray(buf), 0)
+    out = []
+    for k in range(model.BuffersLength()):
+        b = model.Buffers(k)
+        if b.DataLength():
+            o = b._tab.Offset(4)
+            out.append(b._tab.Vector(o) % 16)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- inference
+def quantize_input(x_scaled: np.ndarray, q: IoQuant) -> np.ndarray:
+    """Standardised float inputs → the model's input tensor type (int8 via its scale/zero point)."""
+    if q.input_type == "INT8":
+        v = np.asarray(x_scaled, np.float64) / q.input_scale
+        v = np.sign(v) * np.floor(np.abs(v) + 0.5)  # half away from zero, as the header's C helper
+        return np.clip(v + q.input_zero_point, -128, 127).astype(np.int8)
+    return np.asarray(x_scaled, dtype=np.float32)
+
+
+def dequantize_output(y: np.ndarray, q: IoQuant) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    if q.output_type == "INT8":
+        return (y - q.output_zero_point) * q.output_scale
+    return y
+
+
+def _run_litert(buf: bytes, seqs: np.ndarray, q: IoQuant) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    # TFLite's own builtin kernels, no XNNPACK delegate (it handles no LSTM and only adds console noise)
+    it = Interpreter(model_content=bytes(buf), num_threads=1,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    i_idx, o_idx = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
+    out = np.empty(len(seqs))
+    for n, seq in enumerate(seqs):
+        it.reset_all_variables()  # independent samples: clear the LSTM's h/c variable tensors
+        it.set_tensor(i_idx, quantize_input(seq[None], q))
+        it.invoke()
+        out[n] = dequantize_output(it.get_tensor(o_idx), q).reshape(-1)[-1]
+    return out
+
+
+def _run_tflm(buf: bytes, seqs: np.ndarray, q: IoQuant, arena_size: int) -> np.ndarray:
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(bytes(buf), arena_size=arena_size)
+    out = np.empty(len(seqs))
+    for n, seq in enumerate(seqs):
+        it.reset()  # independent samples: clear the LSTM's h/c variable tensors
+        it.set_input(quantize_input(seq[None], q), 0)
+        it.invoke()
+        out[n] = dequantize_output(it.get_output(0), q).reshape(-1)[-1]
+    return out
+
+
+def run_scaled(buf: bytes, seqs: np.ndarray, runtime: str, arena_size: int = 65536) -> np.ndarray:
+    """Network output (n,) in standardised units for standardised sequences (n, steps, 1)."""
+    q = io_quant(buf)
+    if runtime == "litert":
+        return _run_litert(buf, seqs, q)
+    if runtime == "tflm":
+        return _run_tflm(buf, seqs, q, arena_size)
+    raise ValueError(f"unknown runtime {runtime!r}")
+
+
+def predict(buf: bytes, bundle, X_raw: np.ndarray, runtime: str, arena_size: int = 65536) -> np.ndarray:
+    """Raw rows (n, features) → predictions (n,) in target units through the flatbuffer in ``runtime``."""
+    from .data import to_sequences
+
+    seqs = to_sequences(bundle.scaler.transform_x(np.atleast_2d(X_raw)), bundle.layout)
+    return bundle.scaler.inverse_y(run_scaled(buf, seqs, runtime, arena_size))
+
+
+# ---------------------------------------------------------------------------------------------- arena
+_ARENA_PROBE = r"""
+import sys, numpy as np
+from tflite_micro.python.tflite_micro import runtime
+buf = open(sys.argv[1], "rb").read()
+it = runtime.Interpreter.from_bytes(buf, arena_size=int(sys.argv[2]))
+d = it.get_input_details(0)
+x = np.zeros(d["shape"], dtype=d["dtype"])
+for _ in range(2):
+    it.reset(); it.set_input(x, 0); it.invoke()
+print("ok")
+"""
+
+
+def runs_with_arena(path: str, arena_size: int, timeout: float = 60) -> bool:
+    """Whether TFLM allocates and invokes the model with ``arena_size`` bytes (in a subprocess: it may crash)."""
+    r = subprocess.run([sys.executable, "-c", _ARENA_PROBE, str(path), str(arena_size)], capture_output=True,
+                       text=True, timeout=timeout)
+    return r.returncode == 0 and r.stdout.strip().endswith("ok")
+
+
+def min_arena(path: str, hi: int = 1 << 16) -> int:
+    """The smallest ``arena_size`` (bytes) with which TFLM's host interpreter allocates and runs the model."""
+    if not runs_with_arena(path, hi):
+        raise RuntimeError(f"{path}: TFLM does not run the model even with a {hi}-byte arena")
+    lo = 0  # known to fail (or untested lower bound)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if runs_with_arena(path, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def recorded_arena(buf: bytes, arena_size: int = 1 << 16) -> str:
+    """TFLM's RecordingMicroAllocator breakdown (text) after one invoke."""
+    code = _ARENA_PROBE.replace('print("ok")', "it.print_allocations()")
+    import os
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
+        f.write(buf)
+    try:
+        r = subprocess.run([sys.executable, "-c", code, f.name, str(arena_size)], capture_output=True, text=True,
+                           timeout=60)
+    finally:
+        os.unlink(f.name)
+    return "\n".join(line for line in (r.stdout + r.stderr).splitlines() if "RecordingMicroAllocator" in line)
+
+
+def summary(buf: bytes) -> dict:
+    """Facts about a flatbuffer for reports: bytes, op kinds and counts, tensors, I/O quantisation."""
+    q = io_quant(buf)
+    return {"bytes": len(buf), "ops": ops(buf), "op_counts": op_counts(buf), "tensors": tensor_count(buf),
+            "io": json.loads(json.dumps(q.__dict__))}

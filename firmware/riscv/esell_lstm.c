@@ -45,7 +45,7 @@ static inline float h2f_s16(int16_t h) { return bits2f(((uint32_t)(int32_t)h << 
 static inline float h2f(uint16_t h) { return h2f_s16((int16_t)h) * TL_UP; }
 
 /* ------------------------------------------------------------------------------------------ activations */
-static float tl_exp(float x)
+static inline __attribute__((always_inline)) float tl_exp(float x)
 {
     if (x > 0x1.4p+6f) x = 0x1.4p+6f; /* clamp to +-80 */
     if (x < -0x1.4p+6f) x = -0x1.4p+6f;

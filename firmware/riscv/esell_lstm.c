@@ -45,26 +45,52 @@ static inline float h2f_s16(int16_t h) { return bits2f(((uint32_t)(int32_t)h << 
 static inline float h2f(uint16_t h) { return h2f_s16((int16_t)h) * TL_UP; }
 
 /* ------------------------------------------------------------------------------------------ activations */
-static inline __attribute__((always_inline)) float tl_exp(float x)
+/* The constants of tl_exp/tl_sigmoid/tl_tanh, loaded once per layer into registers (GCC otherwise reloads
+ * each from the constant pool, two instructions, at every use). Same values, same operations: the results are
+ * unchanged. */
+typedef struct {
+    float hi, lo, log2e, half, nhalf, ln2hi, ln2lo, p6, p5, p4, p3, one, two;
+} tl_k_t;
+#if defined(__riscv)
+#define TL_OPAQUE(v) __asm__("" : "+f"(v)) /* keep v in a register: no rematerialisation from memory */
+#else
+#define TL_OPAQUE(v) ((void)0)
+#endif
+static inline __attribute__((always_inline)) tl_k_t tl_consts(void)
 {
-    if (x > 0x1.4p+6f) x = 0x1.4p+6f; /* clamp to +-80 */
-    if (x < -0x1.4p+6f) x = -0x1.4p+6f;
-    float kf = x * 0x1.715476p+0f; /* log2(e) */
-    int k = (int)(kf + (kf >= 0.0f ? 0.5f : -0.5f));
+    tl_k_t K = {0x1.4p+6f, -0x1.4p+6f, 0x1.715476p+0f, 0.5f, -0.5f, 0x1.62e4p-1f, 0x1.7f7d1cp-20f,
+                0x1.6c16c2p-10f, 0x1.111112p-7f, 0x1.555556p-5f, 0x1.555556p-3f, 1.0f, 2.0f};
+    TL_OPAQUE(K.hi); TL_OPAQUE(K.lo); TL_OPAQUE(K.log2e); TL_OPAQUE(K.half); TL_OPAQUE(K.nhalf);
+    TL_OPAQUE(K.ln2hi); TL_OPAQUE(K.ln2lo); TL_OPAQUE(K.p6); TL_OPAQUE(K.p5); TL_OPAQUE(K.p4);
+    TL_OPAQUE(K.p3); TL_OPAQUE(K.one); TL_OPAQUE(K.two);
+    return K;
+}
+static inline __attribute__((always_inline)) float tl_exp(float x, const tl_k_t *K)
+{
+    if (x > K->hi) x = K->hi; /* clamp to +-80 */
+    if (x < K->lo) x = K->lo;
+    float kf = x * K->log2e; /* log2(e) */
+    int k = (int)(kf + (kf >= 0.0f ? K->half : K->nhalf));
     float kff = (float)k;
-    float r = x - kff * 0x1.62e4p-1f;   /* ln2, high part */
-    r = r - kff * 0x1.7f7d1cp-20f;      /* ln2, low part */
-    float p = 0x1.6c16c2p-10f;
-    p = 0x1.111112p-7f + r * p;
-    p = 0x1.555556p-5f + r * p;
-    p = 0x1.555556p-3f + r * p;
-    p = 0.5f + r * p;
-    p = 1.0f + r * p;
-    p = 1.0f + r * p;
+    float r = x - kff * K->ln2hi; /* ln2, high part */
+    r = r - kff * K->ln2lo;       /* ln2, low part */
+    float p = K->p6;
+    p = K->p5 + r * p;
+    p = K->p4 + r * p;
+    p = K->p3 + r * p;
+    p = K->half + r * p;
+    p = K->one + r * p;
+    p = K->one + r * p;
     return p * bits2f((uint32_t)(k + 127) << 23);
 }
-static inline float tl_sigmoid(float x) { return 1.0f / (1.0f + tl_exp(-x)); }
-static inline float tl_tanh(float x) { return 1.0f - 2.0f / (tl_exp(2.0f * x) + 1.0f); }
+static inline __attribute__((always_inline)) float tl_sigmoid(float x, const tl_k_t *K)
+{
+    return K->one / (K->one + tl_exp(-x, K));
+}
+static inline __attribute__((always_inline)) float tl_tanh(float x, const tl_k_t *K)
+{
+    return K->one - K->two / (tl_exp(K->two * x, K) + K->one);
+}
 
 /* ------------------------------------------------------------------------------------------ eSELL SpMV */
 /* value t of chunk row R as scaled fp32 bits (see h2f_top); 0 for fp16 +0 (chunk padding) */
@@ -228,11 +254,12 @@ static void lstm_layer(const tl_lstm_t *L, const float *xin, float *hout, int sp
         }
         uint32_t t2 = instret();
         g_mv += (t1 - t0) + (t2 - t1);
+        const tl_k_t K = tl_consts();
         for (int j = 0; j < H; j++) {
-            float f = tl_sigmoid(acc[j]), i = tl_sigmoid(acc[H + j]);
-            float g = tl_tanh(acc[2 * H + j]), o = tl_sigmoid(acc[3 * H + j]);
+            float f = tl_sigmoid(acc[j], &K), i = tl_sigmoid(acc[H + j], &K);
+            float g = tl_tanh(acc[2 * H + j], &K), o = tl_sigmoid(acc[3 * H + j], &K);
             c[j] = f * c[j] + i * g;
-            h[j] = o * tl_tanh(c[j]);
+            h[j] = o * tl_tanh(c[j], &K);
         }
         if (L->return_sequences)
             for (int j = 0; j < H; j++) hout[t * H + j] = h[j];

@@ -137,13 +137,16 @@ static inline __attribute__((always_inline)) const uint64_t *tl_chunk(const uint
 {
     const uint32_t W = h & 7u;
     /* row 0 is the chunk's longest row: exactly W values, no test needed */
-    switch (W) {
-    case 1: TL_MAC(0, 1); goto r1_1;
-    case 2: TL_MAC(0, 2); goto r1_2;
-    case 3: TL_MAC(0, 3); goto r1_3;
-    case 4: TL_MAC(0, 4); goto r1_4;
-    default: return p; /* width 0: an all-zero chunk */
+    /* a two-level test (W is 0..4; 2 and 3 are the most frequent widths) */
+    if (W >= 3) {
+        if (W == 3) { TL_MAC(0, 3); goto r1_3; }
+        TL_MAC(0, 4);
+        goto r1_4;
     }
+    if (W == 2) { TL_MAC(0, 2); goto r1_2; }
+    if (W == 0) return p; /* an all-zero chunk */
+    TL_MAC(0, 1);
+    goto r1_1;
     TL_ROWK(1, 4, 2)
     TL_ROWK(1, 3, 2)
     TL_ROWK(1, 2, 2)

@@ -42,6 +42,23 @@ def test_all_zero_rows_blocks_and_matrix():
     assert np.array_equal(esell.decode(z), np.zeros((16, 8), np.float16))
 
 
+def test_decoder_rejects_streams_the_engine_would_misread():
+    one = int(esell.fp16_bits(np.array([1.0], np.float16))[0])
+    hdr_rows = (0 << 15) | (1 << 18) | (2 << 21) | (3 << 24)  # chunk rows 0..3 = block rows 0..3, all code 0
+
+    def stream(words):
+        return esell.EsellMatrix(8, 4, np.array(words, np.uint64), np.array([len(words)], np.uint16))
+
+    good = stream([2 | hdr_rows, one | one << 16, one])  # counts 2, 1: sorted, compacted
+    assert np.count_nonzero(esell.decode(good)) == 3
+    with pytest.raises(ValueError, match="sorted"):  # chunk row 1 has more non-zeros than row 0
+        esell.decode(stream([2 | hdr_rows, one | one << 16, one << 16]))
+    with pytest.raises(ValueError, match="compacted"):  # a zero before a non-zero in row 0
+        esell.decode(stream([2 | hdr_rows, one << 16, one | one << 16]))
+    with pytest.raises(ValueError, match="sorted"):  # chunk 1's first row longer than chunk 0's last
+        esell.decode(stream([1 | hdr_rows | (1 | hdr_rows) << 32, one, one]))
+
+
 def test_values_that_round_to_fp16_zero_are_not_stored_and_fp16_overflow_is_an_error():
     m = np.array([[1e-9, 1.0, -0.0, 2.0]])
     e = esell.encode(m)

@@ -209,7 +209,10 @@ def encode(matrix: np.ndarray) -> EsellMatrix:
 
 
 def decode(e: EsellMatrix) -> np.ndarray:
-    """:class:`EsellMatrix` → (rows × cols) float16 matrix (exact inverse of :func:`encode` on fp16 values)."""
+    """:class:`EsellMatrix` → (rows × cols) float16 matrix (exact inverse of :func:`encode` on fp16 values).
+
+    Also checks what the RISC-V engine relies on: each row's values are compacted to the left, the 8 rows of a
+    block (chunk 0 then chunk 1) have non-increasing non-zero counts, and a chunk's first row has ``w_chk``."""
     pr, pc = e.padded_rows, e.padded_cols
     bits = np.zeros((pr, pc), np.uint16)
     words = [int(w) for w in e.words]
@@ -221,6 +224,7 @@ def decode(e: EsellMatrix) -> np.ndarray:
         for blk in range(pr // SIGMA):
             header = words[pos]
             pos += 1
+            prev = CHUNK  # non-zero count of the previous row in block order (the engine relies on the order)
             for ch in range(2):
                 hdr = (header >> (32 * ch)) & 0xFFFFFFFF
                 w_chk = hdr & 7
@@ -230,12 +234,19 @@ def decode(e: EsellMatrix) -> np.ndarray:
                     code = (hdr >> (3 + 3 * k)) & 7
                     row = blk * SIGMA + ((hdr >> (15 + 3 * k)) & 7)
                     cols = CODE_COLUMNS[code]
+                    n = 0
                     for t in range(w_chk):
                         v = (words[pos + t] >> (16 * k)) & 0xFFFF
                         if v & 0x7FFF:
                             if t >= len(CODEBOOK[code]):
                                 raise ValueError(f"block column {bc}, block {blk}: value beyond code {code}")
+                            if n != t:
+                                raise ValueError(f"block column {bc}, block {blk}: values not compacted left")
+                            n += 1
                             bits[row, bc * BLOCK_COLS + cols[t]] = v
+                    if n > prev or (k == 0 and n != w_chk):
+                        raise ValueError(f"block column {bc}, block {blk}: rows not sorted by non-zero count")
+                    prev = n
                 pos += w_chk
         if pos != end:
             raise ValueError(f"block column {bc}: stream has {pos - end:+d} words against its offset entry")

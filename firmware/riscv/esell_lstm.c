@@ -45,26 +45,52 @@ static inline float h2f_s16(int16_t h) { return bits2f(((uint32_t)(int32_t)h << 
 static inline float h2f(uint16_t h) { return h2f_s16((int16_t)h) * TL_UP; }
 
 /* ------------------------------------------------------------------------------------------ activations */
-static float tl_exp(float x)
+/* The constants of tl_exp/tl_sigmoid/tl_tanh, loaded once per layer into registers (GCC otherwise reloads
+ * each from the constant pool, two instructions, at every use). Same values, same operations: the results are
+ * unchanged. */
+typedef struct {
+    float hi, lo, log2e, half, nhalf, ln2hi, ln2lo, p6, p5, p4, p3, one, two;
+} tl_k_t;
+#if defined(__riscv)
+#define TL_OPAQUE(v) __asm__("" : "+f"(v)) /* keep v in a register: no rematerialisation from memory */
+#else
+#define TL_OPAQUE(v) ((void)0)
+#endif
+static inline __attribute__((always_inline)) tl_k_t tl_consts(void)
 {
-    if (x > 0x1.4p+6f) x = 0x1.4p+6f; /* clamp to +-80 */
-    if (x < -0x1.4p+6f) x = -0x1.4p+6f;
-    float kf = x * 0x1.715476p+0f; /* log2(e) */
-    int k = (int)(kf + (kf >= 0.0f ? 0.5f : -0.5f));
+    tl_k_t K = {0x1.4p+6f, -0x1.4p+6f, 0x1.715476p+0f, 0.5f, -0.5f, 0x1.62e4p-1f, 0x1.7f7d1cp-20f,
+                0x1.6c16c2p-10f, 0x1.111112p-7f, 0x1.555556p-5f, 0x1.555556p-3f, 1.0f, 2.0f};
+    TL_OPAQUE(K.hi); TL_OPAQUE(K.lo); TL_OPAQUE(K.log2e); TL_OPAQUE(K.half); TL_OPAQUE(K.nhalf);
+    TL_OPAQUE(K.ln2hi); TL_OPAQUE(K.ln2lo); TL_OPAQUE(K.p6); TL_OPAQUE(K.p5); TL_OPAQUE(K.p4);
+    TL_OPAQUE(K.p3); TL_OPAQUE(K.one); TL_OPAQUE(K.two);
+    return K;
+}
+static inline __attribute__((always_inline)) float tl_exp(float x, const tl_k_t *K)
+{
+    if (x > K->hi) x = K->hi; /* clamp to +-80 */
+    if (x < K->lo) x = K->lo;
+    float kf = x * K->log2e; /* log2(e) */
+    int k = (int)(kf + (kf >= 0.0f ? K->half : K->nhalf));
     float kff = (float)k;
-    float r = x - kff * 0x1.62e4p-1f;   /* ln2, high part */
-    r = r - kff * 0x1.7f7d1cp-20f;      /* ln2, low part */
-    float p = 0x1.6c16c2p-10f;
-    p = 0x1.111112p-7f + r * p;
-    p = 0x1.555556p-5f + r * p;
-    p = 0x1.555556p-3f + r * p;
-    p = 0.5f + r * p;
-    p = 1.0f + r * p;
-    p = 1.0f + r * p;
+    float r = x - kff * K->ln2hi; /* ln2, high part */
+    r = r - kff * K->ln2lo;       /* ln2, low part */
+    float p = K->p6;
+    p = K->p5 + r * p;
+    p = K->p4 + r * p;
+    p = K->p3 + r * p;
+    p = K->half + r * p;
+    p = K->one + r * p;
+    p = K->one + r * p;
     return p * bits2f((uint32_t)(k + 127) << 23);
 }
-static inline float tl_sigmoid(float x) { return 1.0f / (1.0f + tl_exp(-x)); }
-static inline float tl_tanh(float x) { return 1.0f - 2.0f / (tl_exp(2.0f * x) + 1.0f); }
+static inline __attribute__((always_inline)) float tl_sigmoid(float x, const tl_k_t *K)
+{
+    return K->one / (K->one + tl_exp(-x, K));
+}
+static inline __attribute__((always_inline)) float tl_tanh(float x, const tl_k_t *K)
+{
+    return K->one - K->two / (tl_exp(K->two * x, K) + K->one);
+}
 
 /* ------------------------------------------------------------------------------------------ eSELL SpMV */
 /* value t of chunk row R as scaled fp32 bits (see h2f_top); 0 for fp16 +0 (chunk padding) */
@@ -72,51 +98,75 @@ static inline float tl_tanh(float x) { return 1.0f - 2.0f / (tl_exp(2.0f * x) + 
     ((uint32_t)((int32_t)(((R) & 1) ? (uint32_t)(p[t] >> (32 * ((R) >> 1)))                                \
                                     : (uint32_t)(p[t] >> (32 * ((R) >> 1))) << 16) >> 3) & 0x8FFFE000u)
 
-/* One chunk row of width W (a constant). Values are compacted to the left and padded with +0, so the first
- * zero ends the row: padding and empty rows cost one test each. Non-zeros are accumulated in column order. */
-#define TL_ROW(R, W)                                                                                       \
+/* Value t of chunk row R is non-zero (fp16 +0 marks chunk padding; -0 is never stored). */
+#define TL_NZ(t, R) (TL_BITS(t, R) != 0u)
+
+/* Chunk row R with exactly C (a constant >= 1) values: acc[row] += its products in column order. */
+#define TL_MAC(R, C)                                                                                       \
     do {                                                                                                   \
-        uint32_t b_ = TL_BITS(0, R);                                                                       \
-        if (b_) {                                                                                          \
-            const float *xr = xt[(h >> (3 + 3 * (R))) & 7u];                                               \
-            float *a = acc + ((h >> (15 + 3 * (R))) & 7u);                                                 \
-            float s = *a;                                                                                  \
-            s += bits2f(b_) * xr[0];                                                                       \
-            if ((W) > 1 && (b_ = TL_BITS(1, R)) != 0) {                                                    \
-                s += bits2f(b_) * xr[1];                                                                   \
-                if ((W) > 2 && (b_ = TL_BITS(2, R)) != 0) {                                                \
-                    s += bits2f(b_) * xr[2];                                                               \
-                    if ((W) > 3 && (b_ = TL_BITS(3, R)) != 0) s += bits2f(b_) * xr[3];                     \
-                }                                                                                          \
-            }                                                                                              \
-            *a = s;                                                                                        \
-        }                                                                                                  \
+        const float *xr = xt[(h >> (3 + 3 * (R))) & 7u];                                                   \
+        float *a = acc + ((h >> (15 + 3 * (R))) & 7u);                                                     \
+        float s = *a;                                                                                      \
+        s += bits2f(TL_BITS(0, R)) * xr[0];                                                                \
+        if ((C) > 1) s += bits2f(TL_BITS(1, R)) * xr[1];                                                   \
+        if ((C) > 2) s += bits2f(TL_BITS(2, R)) * xr[2];                                                   \
+        if ((C) > 3) s += bits2f(TL_BITS(3, R)) * xr[3];                                                   \
+        *a = s;                                                                                            \
     } while (0)
 
-#define TL_CASE(W)                                                                                         \
-    case W:                                                                                                \
-        TL_ROW(0, W);                                                                                      \
-        TL_ROW(1, W);                                                                                      \
-        TL_ROW(2, W);                                                                                      \
-        TL_ROW(3, W);                                                                                      \
-        return p + W;
+/* Row R (1..3) of a chunk whose previous row had K (1..4) values. The encoder sorts a block's rows by
+ * non-zero count, descending, and compacts values to the left: row R holds C <= K values, value t is non-zero
+ * iff t < C. C is found by testing values K-1, K-2, ... (consecutive rows mostly have equal counts, so usually
+ * one test), then the C products are accumulated in column order and row R+1 continues with bound C. An empty
+ * row ends the chunk (all rows after it are empty too). */
+#define TL_ROWK(R, K, N)                                                                                   \
+    r##R##_##K:                                                                                            \
+    if ((K) >= 4 && TL_NZ(3, R)) { TL_MAC(R, 4); TL_NEXT_##N(4); }                             \
+    if ((K) >= 3 && TL_NZ(2, R)) { TL_MAC(R, 3); TL_NEXT_##N(3); }                    \
+    if ((K) >= 2 && TL_NZ(1, R)) { TL_MAC(R, 2); TL_NEXT_##N(2); }                                          \
+    if (TL_NZ(0, R)) { TL_MAC(R, 1); TL_NEXT_##N(1); }                                                      \
+    goto done;
+
+#define TL_NEXT_2(C) goto r2_##C
+#define TL_NEXT_3(C) goto r3_##C
+#define TL_NEXT_4(C) goto done
 
 /* one chunk: header h (32 bits), its value words at p; returns the word after them */
 static inline __attribute__((always_inline)) const uint64_t *tl_chunk(const uint64_t *p, uint32_t h,
                                                                       const float (*xt)[4], float *acc)
 {
-    switch (h & 7u) {
-        TL_CASE(1)
-        TL_CASE(2)
-        TL_CASE(3)
-        TL_CASE(4)
-    default:
-        return p; /* width 0: an all-zero chunk */
+    const uint32_t W = h & 7u;
+    /* row 0 is the chunk's longest row: exactly W values, no test needed */
+    /* a two-level test (W is 0..4; 2 and 3 are the most frequent widths) */
+    if (W >= 3) {
+        if (W == 3) { TL_MAC(0, 3); goto r1_3; }
+        TL_MAC(0, 4);
+        goto r1_4;
     }
+    if (W == 2) { TL_MAC(0, 2); goto r1_2; }
+    if (W == 0) return p; /* an all-zero chunk */
+    TL_MAC(0, 1);
+    goto r1_1;
+    TL_ROWK(1, 4, 2)
+    TL_ROWK(1, 3, 2)
+    TL_ROWK(1, 2, 2)
+    TL_ROWK(1, 1, 2)
+    TL_ROWK(2, 4, 3)
+    TL_ROWK(2, 3, 3)
+    TL_ROWK(2, 2, 3)
+    TL_ROWK(2, 1, 3)
+    TL_ROWK(3, 4, 4)
+    TL_ROWK(3, 3, 4)
+    TL_ROWK(3, 2, 4)
+    TL_ROWK(3, 1, 4)
+done:
+    return p + W;
 }
 
 /* acc (rows_pad) += M * x for one eSELL matrix; xs = x * 2^112, zero-padded to n_bc*4; skip[bc] != 0 skips a
  * block column (hidden-state pruning), skip may be NULL. */
+static float tl_xt[8][4]; /* see spmv_esell */
+
 static void spmv_esell(const uint64_t *p, const uint16_t *counts, int n_bc, int n_blk, const float *xs,
                        float *acc, const uint8_t *skip)
 {
@@ -126,9 +176,17 @@ static void spmv_esell(const uint64_t *p, const uint16_t *counts, int n_bc, int 
             continue;
         }
         const float x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
-        /* the codebook: code c -> columns of its tuple, extended by repeating the last column */
-        const float xt[8][4] = {{x0, x1, x2, x3}, {x0, x1, x3, x3}, {x0, x2, x3, x3}, {x0, x3, x3, x3},
-                                {x1, x2, x3, x3}, {x1, x3, x3, x3}, {x2, x3, x3, x3}, {x3, x3, x3, x3}};
+        /* the codebook: row c of xt holds the inputs of code c's column tuple. Only a row's non-zeros are
+         * multiplied (never chunk padding), so entries beyond a tuple's length are not needed. */
+        float(*xt)[4] = tl_xt;
+        xt[0][0] = x0, xt[0][1] = x1, xt[0][2] = x2, xt[0][3] = x3;
+        xt[1][0] = x0, xt[1][1] = x1, xt[1][2] = x3;
+        xt[2][0] = x0, xt[2][1] = x2, xt[2][2] = x3;
+        xt[3][0] = x0, xt[3][1] = x3;
+        xt[4][0] = x1, xt[4][1] = x2, xt[4][2] = x3;
+        xt[5][0] = x1, xt[5][1] = x3;
+        xt[6][0] = x2, xt[6][1] = x3;
+        xt[7][0] = x3;
         float *a = acc;
         for (int blk = 0; blk < n_blk; blk++, a += 8) {
             uint64_t hdr = *p++;
@@ -199,11 +257,12 @@ static void lstm_layer(const tl_lstm_t *L, const float *xin, float *hout, int sp
         }
         uint32_t t2 = instret();
         g_mv += (t1 - t0) + (t2 - t1);
+        const tl_k_t K = tl_consts();
         for (int j = 0; j < H; j++) {
-            float f = tl_sigmoid(acc[j]), i = tl_sigmoid(acc[H + j]);
-            float g = tl_tanh(acc[2 * H + j]), o = tl_sigmoid(acc[3 * H + j]);
+            float f = tl_sigmoid(acc[j], &K), i = tl_sigmoid(acc[H + j], &K);
+            float g = tl_tanh(acc[2 * H + j], &K), o = tl_sigmoid(acc[3 * H + j], &K);
             c[j] = f * c[j] + i * g;
-            h[j] = o * tl_tanh(c[j]);
+            h[j] = o * tl_tanh(c[j], &K);
         }
         if (L->return_sequences)
             for (int j = 0; j < H; j++) hout[t * H + j] = h[j];

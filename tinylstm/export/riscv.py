@@ -32,7 +32,7 @@ ENGINE_FILES = ("esell_lstm.c", "esell_engine.h", "Makefile")
 CC = "riscv64-unknown-elf-gcc"
 QEMU = "qemu-system-riscv32"
 CFLAGS = ["-march=rv32imafc", "-mabi=ilp32f", "--specs=picolibc.specs", "--oslib=semihost", "--crt0=semihost",
-          "-O2", "-ffp-contract=off", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
+          "-O2", "-ffp-contract=off", "-fno-tree-loop-distribute-patterns", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
           # qemu virt: RAM at 0x80000000 (code + constants), data after 2 MiB
           "-Wl,--defsym=__flash=0x80000000", "-Wl,--defsym=__flash_size=0x200000",
           "-Wl,--defsym=__ram=0x80200000", "-Wl,--defsym=__ram_size=0x200000"]

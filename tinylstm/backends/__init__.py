@@ -8,15 +8,13 @@ predictions (n,) in target units, so every target can be compared on the same ro
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from ..errors import UserError
+from ..registry import Registry
 
 PredictFn = Callable[[Path, np.ndarray, argparse.Namespace], np.ndarray]
 ArgsFn = Callable[[argparse.ArgumentParser], None]
@@ -31,42 +29,25 @@ class Backend:
     add_arguments: ArgsFn | None = None
 
 
-#: Discovery runs once even if a module already registered itself through a direct import.
-_DISCOVERED: list[bool] = []
-_REGISTRY: dict[str, Backend] = {}
+_REGISTRY: Registry[Backend] = Registry(__name__, __path__, "backend")
 
 
 def register(name: str, help: str, add_arguments: ArgsFn | None = None) -> Callable[[PredictFn], PredictFn]:
     """Decorator: register ``fn(model_dir, X_raw, args) -> y`` as backend ``name``."""
 
     def deco(fn: PredictFn) -> PredictFn:
-        if name in _REGISTRY:
-            raise ValueError(f"backend {name!r} registered twice")
-        _REGISTRY[name] = Backend(name, help, fn, add_arguments)
+        _REGISTRY.add(name, Backend(name, help, fn, add_arguments))
         return fn
 
     return deco
 
 
-def _load() -> None:
-    """Import every module of this package once: each registers itself (no central list to edit)."""
-    if not _DISCOVERED:
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _DISCOVERED.append(True)
-
-
 def all_backends() -> list[Backend]:
-    _load()
-    return list(_REGISTRY.values())
+    return _REGISTRY.all()
 
 
 def get(name: str) -> Backend:
-    _load()
-    if name not in _REGISTRY:
-        raise UserError(f"unknown backend {name!r}; available: {', '.join(_REGISTRY)}")
-    return _REGISTRY[name]
+    return _REGISTRY.get(name)
 
 
 def run(name: str, model_dir: Path, X_raw: np.ndarray, args: argparse.Namespace | None = None) -> np.ndarray:

@@ -7,13 +7,11 @@ Tests assert correctness; benchmarks report numbers. A section is a module of th
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..errors import UserError
+from ..registry import Registry
 
 SectionFn = Callable[[Path, argparse.Namespace], str]
 
@@ -26,14 +24,12 @@ class Section:
     run: SectionFn
 
 
-#: Discovery runs once even if a module already registered itself through a direct import.
-_DISCOVERED: list[bool] = []
-_REGISTRY: dict[str, Section] = {}
+_REGISTRY: Registry[Section] = Registry(__name__, __path__, "bench section")
 
 
 def register(name: str, help: str) -> Callable[[SectionFn], SectionFn]:
     def deco(fn: SectionFn) -> SectionFn:
-        _REGISTRY[name] = Section(name, help, fn)
+        _REGISTRY.add(name, Section(name, help, fn))
         return fn
 
     return deco
@@ -41,22 +37,14 @@ def register(name: str, help: str) -> Callable[[SectionFn], SectionFn]:
 
 def all_sections() -> list[Section]:
     """Every section; each module of this package registers its own (discovered, no central list)."""
-    if not _DISCOVERED:
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _DISCOVERED.append(True)
-    return list(_REGISTRY.values())
+    return _REGISTRY.all()
 
 
 def select(only: str | None) -> list[Section]:
     sections = all_sections()
     if not only:
         return sections
-    wanted = [w.strip() for w in only.split(",") if w.strip()]
-    unknown = [w for w in wanted if w not in _REGISTRY]
-    if unknown:
-        raise UserError(f"unknown bench section(s) {unknown}; available: {', '.join(_REGISTRY)}")
+    wanted = {_REGISTRY.get(w.strip()).name for w in only.split(",") if w.strip()}
     return [s for s in sections if s.name in wanted]
 
 

@@ -7,11 +7,10 @@ A module defines ``add_parser(sub, common)`` which adds its subparser to ``sub``
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
+
+from ..registry import import_modules
 
 
 def add_all(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}").add_parser(sub, common)
+    for module in import_modules(__name__, __path__):
+        module.add_parser(sub, common)

@@ -29,7 +29,7 @@ class TrainConfig:
     loss: str = "mae"
     lstm_units: list[int] = field(default_factory=lambda: [12, 12])
     dense_units: list[int] = field(default_factory=lambda: [32])
-    patience: int = 60
+    patience: int = 80
     #: Halve the learning rate after this many epochs without val_loss improvement (0 disables).
     lr_plateau_patience: int = 20
     min_learning_rate: float = 1e-4

@@ -63,7 +63,7 @@ def trained(tmp_path_factory, reference_csv) -> Trained:
     model_dir = tmp_path_factory.mktemp("session_model") / "model"
     result = pipeline.train_only(reference_csv, DEFAULT_FEATURES, DEFAULT_TARGET,
                                  TrainConfig(seed=0, epochs=SESSION_EPOCHS), model_dir, quiet=True)
-    ds = pipeline.load_data(reference_csv, DEFAULT_FEATURES, DEFAULT_TARGET, quiet=True)
+    ds = result.dataset
     sp, sc = result.split, result.scaler
     keras_test = sc.inverse_y(result.model.predict(to_sequences(sc.transform_x(ds.X[sp.test])), verbose=0)[:, 0])
     return Trained(model_dir, result.bundle, ds.X[sp.train], ds.y[sp.train], ds.X[sp.test], ds.y[sp.test],

@@ -233,7 +233,7 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
     check_output_dir(out_dir, "--out")
     check_output_dir(figures_dir, "--figures")
     result = train_only(data, features, target, config, out_dir / "model", quiet)
-    ds = load_data(data, features, target, quiet=True)
+    ds = result.dataset
     t_train = time.perf_counter() - start
     report = evaluate(out_dir / "model", ds, out_dir, figures_dir, quiet=quiet)
     t_eval = time.perf_counter() - start

@@ -48,6 +48,7 @@ class TrainResult:
     config: TrainConfig
     seconds: float
     best_epoch: int
+    dataset: Dataset  # the cleaned data the model was trained on (callers need not read the CSV again)
 
 
 def set_determinism(seed: int) -> None:
@@ -130,7 +131,7 @@ def train(ds: Dataset, config: TrainConfig, quiet: bool = False) -> TrainResult:
             "train_config": asdict(config), "best_epoch": best_epoch,
             "rows": {"train": int(len(sp.train)), "test": int(len(sp.test))}}
     bundle = bundle_from_keras(model, scaler, ds.features, ds.target, ds.units, meta)
-    return TrainResult(model, bundle, scaler, sp, history, config, seconds, best_epoch)
+    return TrainResult(model, bundle, scaler, sp, history, config, seconds, best_epoch, ds)
 
 
 def save(result: TrainResult, model_dir: Path) -> None:

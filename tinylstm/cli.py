@@ -136,8 +136,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from . import export
 
+    from .modeldir import ModelDir
+    from .options import from_namespace
+
     exporter = export.get(args.target_name)
-    written = exporter.export(args.model, args.out, args)
+    if isinstance(exporter, export.LegacyExporter):
+        written = exporter.export(args.model, args.out, args)
+    else:
+        written = export.write(exporter, ModelDir.load(args.model), args.out, from_namespace(exporter.options, args))
     if not args.quiet:
         for path in written:
             print(f"wrote {path}")
@@ -209,13 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_export = sub.add_parser("export", help="export the trained model to a target", parents=[common])
     ex_sub = p_export.add_subparsers(dest="target_name", required=True, metavar="TARGET")
-    for exporter in export.all_exporters():
+    from .options import add_arguments as add_option_arguments
+
+    for exporter in export.all_targets():
         p = ex_sub.add_parser(exporter.name, help=exporter.help, parents=[common])
         p.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
         p.add_argument("--out", type=Path, default=Path("artifacts") / exporter.default_subdir,
                        help="output directory (default: %(default)s)")
-        if exporter.add_arguments:
-            exporter.add_arguments(p)
+        if isinstance(exporter, export.LegacyExporter):
+            if exporter.add_arguments:
+                exporter.add_arguments(p)
+        else:
+            add_option_arguments(p, exporter.options)
         p.set_defaults(func=cmd_export)
 
     p_bench = sub.add_parser("bench", help="measure figures (sizes, counts, times, accuracy) into a table",

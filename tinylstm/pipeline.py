@@ -238,10 +238,14 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
     report = evaluate(out_dir / "model", ds, out_dir, figures_dir, quiet=quiet)
     t_eval = time.perf_counter() - start
     exports, sections = {}, []
-    for exporter in export.all_exporters():
+    for exporter in export.all_targets():
         if not (exporter.in_run and exports_enabled):
             continue
-        written = exporter.export(out_dir / "model", out_dir / exporter.default_subdir, export.default_args(exporter))
+        if isinstance(exporter, export.LegacyExporter):
+            written = exporter.export(out_dir / "model", out_dir / exporter.default_subdir,
+                                      export.default_args(exporter))
+        else:
+            written = export.write(exporter, out_dir / "model", out_dir / exporter.default_subdir)
         exports[exporter.name] = [str(p) for p in written]
         sections += [Path(p).read_text() for p in written if str(p).endswith(".report.md")]
         _say(quiet, f"export {exporter.name}: wrote {len(written)} file(s) under {out_dir / exporter.default_subdir}")

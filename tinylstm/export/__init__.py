@@ -1,60 +1,110 @@
-"""The ``tinylstm export TARGET`` registry: one module per target, each reading only the weight bundle.
+"""The ``tinylstm export TARGET`` registry: one module per target, each a pure generator over a model directory.
 
-A target module calls :func:`register` when imported; modules are discovered, so adding a target means adding a
-module. Exporters with ``in_run=True`` are also run by ``tinylstm run`` (into ``<out>/<default_subdir>`` with their default options).
+A target module registers ``generate(model: ModelDir, options) -> {relative path: bytes}`` with a frozen options
+dataclass (defaults written once; the CLI derives its flags from it, see :mod:`tinylstm.options`). Generators
+read the model and return bytes; they write nothing, run no simulator and fine-tune nothing. Writing is
+:func:`write`: every file of one export is staged in a temporary sibling directory and published at once
+(:func:`tinylstm.atomic.publish`), so a failure leaves the previous export byte-identical.
+
+Targets with ``in_run=True`` are also exported by ``tinylstm run`` (into ``<out>/<default_subdir>``, default options).
 """
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
+from .. import atomic
+from ..modeldir import ModelDir
 from ..registry import Registry
 
-ExportFn = Callable[[Path, Path, argparse.Namespace], list[Path]]
-ArgsFn = Callable[[argparse.ArgumentParser], None]
-
+Files = dict[str, bytes]
+GenerateFn = Callable[[ModelDir, Any], Files]
+PrepareFn = Callable[[ModelDir, Any], ModelDir]
 
 
 @dataclass(frozen=True)
-class Exporter:
-    """``export(model_dir, out_dir, args) -> written files``."""
+class Target:
+    """An export target: ``generate(model, options) -> files``; ``options`` is its options dataclass.
+
+    ``prepare`` (optional) turns the model the user names into the one the generator reads (e.g. the pruned
+    sibling for eSELL); it may train or fine-tune, so it runs in the command, never inside ``generate``.
+    """
 
     name: str
     help: str
-    export: ExportFn
-    add_arguments: ArgsFn | None = None
-    default_subdir: str = ""
+    generate: GenerateFn
+    options: type
+    default_subdir: str
+    in_run: bool = True
+    prepare: PrepareFn | None = None
+
+
+_REGISTRY: Registry[Any] = Registry(__name__, __path__, "export target")
+
+
+@dataclass(frozen=True)
+class LegacyExporter:
+    """TRANSITION ONLY (removed once every target is a generator): ``export(model_dir, out_dir, args)``."""
+
+    name: str
+    help: str
+    export: Callable[..., list[Path]]
+    add_arguments: Callable[..., None] | None
+    default_subdir: str
     in_run: bool = True
 
 
-_REGISTRY: Registry[Exporter] = Registry(__name__, __path__, "export target")
+def register(name: str, help: str, options: type | None = None, default_subdir: str = "", in_run: bool = True,
+             prepare: PrepareFn | None = None, add_arguments: Callable[..., None] | None = None
+             ) -> Callable[[GenerateFn], GenerateFn]:
+    """Decorator: register ``fn(model, options) -> {path: bytes}`` as ``tinylstm export name``."""
 
-
-def register(name: str, help: str, add_arguments: ArgsFn | None = None, default_subdir: str = "",
-             in_run: bool = True) -> Callable[[ExportFn], ExportFn]:
-    """Decorator: register ``fn(model_dir, out_dir, args) -> [paths]`` as ``tinylstm export name``."""
-
-    def deco(fn: ExportFn) -> ExportFn:
-        _REGISTRY.add(name, Exporter(name, help, fn, add_arguments, default_subdir or name, in_run))
+    def deco(fn: GenerateFn) -> GenerateFn:
+        if options is None:
+            _REGISTRY.add(name, LegacyExporter(name, help, fn, add_arguments, default_subdir or name, in_run))
+        else:
+            _REGISTRY.add(name, Target(name, help, fn, options, default_subdir or name, in_run, prepare))
         return fn
 
     return deco
 
 
-def all_exporters() -> list[Exporter]:
+def all_targets() -> list[Target]:
     return _REGISTRY.all()
 
 
-def get(name: str) -> Exporter:
+def get(name: str) -> Target:
     return _REGISTRY.get(name)
 
 
-def default_args(exporter: Exporter) -> argparse.Namespace:
-    """The exporter's options at their defaults (what ``tinylstm run`` uses)."""
+def files_for(target: Target, model: ModelDir, options: Any = None) -> Files:
+    """The target's files for ``model`` (``prepare`` applied first); nothing is written."""
+    options = target.options() if options is None else options
+    if target.prepare is not None:
+        model = target.prepare(model, options)
+    files = target.generate(model, options)
+    return {str(k): (v.encode("utf-8") if isinstance(v, str) else bytes(v)) for k, v in files.items()}
+
+
+def write(target: Target, model: ModelDir | str | Path, out_dir: str | Path, options: Any = None) -> list[Path]:
+    """Generate and publish one export into ``out_dir`` (atomically: all files or none)."""
+    if not isinstance(model, ModelDir):
+        model = ModelDir.load(model)
+    files = files_for(target, model, options)
+    return atomic.publish_files(Path(out_dir), files)
+
+
+def default_args(exporter: LegacyExporter):
+    """TRANSITION ONLY: a legacy exporter's options at their defaults."""
+    import argparse
+
     parser = argparse.ArgumentParser(add_help=False)
     if exporter.add_arguments:
         exporter.add_arguments(parser)
     return parser.parse_args([])
+
+
+def to_text(files: Mapping[str, bytes]) -> dict[str, str]:
+    return {k: v.decode("utf-8") for k, v in files.items()}

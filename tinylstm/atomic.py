@@ -67,6 +67,13 @@ def _stage(parent: Path, name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=parent))
 
 
+def stage_dir(target: str | os.PathLike[str]) -> Path:
+    """A new empty temporary sibling directory of ``target`` (same file system, so it can be renamed onto it)."""
+    target = Path(target)
+    recover(target)
+    return _stage(target.parent, target.name)
+
+
 def _write_tree(root: Path, files: dict[str, bytes]) -> None:
     for rel, data in sorted(files.items()):
         rel_path = Path(rel)

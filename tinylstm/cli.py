@@ -112,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import pipeline
 
-    pipeline.evaluate_only(args.model, args.data, args.out, args.figures, args.quiet)
+    pipeline.evaluate_only(args.model, args.data, args.out, args.figures or Path(args.out) / "figures", args.quiet)
     return 0
 
 
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
     p_eval.add_argument("--data", type=Path, default=DEFAULT_CSV, help="the CSV the model was trained on")
     p_eval.add_argument("--out", type=Path, default=Path("artifacts"), help="report directory")
-    p_eval.add_argument("--figures", type=Path, default=Path("figures"), help="figure directory")
+    p_eval.add_argument("--figures", type=Path, default=None, help="figure directory (default: OUT/figures)")
     p_eval.set_defaults(func=cmd_evaluate)
 
     p_run = sub.add_parser("run", help="the whole pipeline: train, evaluate, figures, every export",
@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p_run)
     _add_train_args(p_run)
     p_run.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact directory")
-    p_run.add_argument("--figures", type=Path, default=Path("figures"), help="figure directory")
+    p_run.add_argument("--figures", type=Path, default=None, help="figure directory (default: OUT/figures)")
     p_run.add_argument("--no-exports", action="store_true", help="train, evaluate and draw only")
     p_run.set_defaults(func=cmd_run)
 

@@ -25,6 +25,7 @@
 
 #include "esell_engine.h"
 #include "model.h"
+#define TL_ACT_K_ONLY 1 /* tl_sigmoid/tl_tanh are the wrappers below */
 #include "tl_act.h"
 
 #if defined(__riscv)

@@ -17,7 +17,7 @@ from .. import export
 from ..cgen import c_array, c_define, c_float
 from ..errors import UserError
 from ..modeldir import ModelDir
-from .c import COptions
+from .c import CSRC, COptions
 
 ROOT = Path(__file__).resolve().parents[2]
 M4_DIR = ROOT / "firmware" / "cortex-m4"
@@ -25,7 +25,6 @@ HOST_CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 
-CSRC = ROOT / "tinylstm" / "csrc"
 ENGINE_SOURCES = ("tinylstm_float.c", "tinylstm_int8.c")
 
 

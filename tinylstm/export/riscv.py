@@ -29,6 +29,7 @@ from . import register
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware" / "riscv"
 ENGINE_FILES = ("esell_lstm.c", "esell_engine.h", "Makefile")
+CSRC_DIR = Path(__file__).resolve().parents[1] / "csrc"  # tl_act.h: the activations shared with the C engine
 CC = "riscv64-unknown-elf-gcc"
 QEMU = "qemu-system-riscv32"
 CFLAGS = ["-march=rv32imafc", "-mabi=ilp32f", "--specs=picolibc.specs", "--oslib=semihost", "--crt0=semihost",
@@ -204,7 +205,7 @@ class EngineRun:
 
 def build(header_dir: Path, elf: Path) -> Path:
     src = FIRMWARE_DIR / "esell_lstm.c"
-    cmd = [CC, *CFLAGS, f"-I{header_dir}", f"-I{FIRMWARE_DIR}", str(src), "-o", str(elf)]
+    cmd = [CC, *CFLAGS, f"-I{header_dir}", f"-I{FIRMWARE_DIR}", f"-I{CSRC_DIR}", str(src), "-o", str(elf)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f"{CC} failed ({res.returncode}):\n{res.stderr}")
@@ -303,6 +304,7 @@ def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Pat
     written = [atomic.write_text(out_dir / "model.h", render_header(net, bundle, x_scaled, ws, ht, source))]
     for name in ENGINE_FILES:
         written.append(atomic.write_bytes(out_dir / name, (FIRMWARE_DIR / name).read_bytes()))
+    written.append(atomic.write_bytes(out_dir / "tl_act.h", (CSRC_DIR / "tl_act.h").read_bytes()))
     text = report(net, bundle, x_scaled, ws, ht, source)
     src_dir = Path(model_dir) if pruned_dir != Path(model_dir) else None
     acc = _accuracy(src_dir, bundle, args) if src_dir is not None else ""

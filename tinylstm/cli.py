@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     for exporter in export.all_targets():
         p = ex_sub.add_parser(exporter.name, help=exporter.help, parents=[common])
         p.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
-        p.add_argument("--out", type=Path, default=Path("artifacts") / exporter.default_subdir,
+        out_default = getattr(getattr(exporter, "options", None), "DEFAULT_OUT", None)
+        p.add_argument("--out", type=Path, default=out_default or Path("artifacts") / exporter.default_subdir,
                        help="output directory (default: %(default)s)")
         if isinstance(exporter, export.LegacyExporter):
             if exporter.add_arguments:

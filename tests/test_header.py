@@ -281,9 +281,10 @@ def test_platformio_ini_parses():
     assert re.search(r"tflm_esp32\.git#[0-9a-f]{40}$", dep), f"TFLM runtime not pinned to a commit: {dep}"
 
 
-def test_export_header_writes_the_firmware_header_by_default():
+def test_export_header_never_writes_into_the_checkout_by_default():
+    """The committed firmware header changes only through `tinylstm export firmware` or an explicit --out."""
     from tinylstm.cli import build_parser
 
     args = build_parser().parse_args(["export", "header"])
-    assert args.out == Path("firmware/esp32/include")
+    assert args.out == Path("artifacts/header")
     assert build_parser().parse_args(["export", "tflite"]).out == Path("artifacts/tflite")

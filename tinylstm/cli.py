@@ -134,8 +134,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import export
-
+    from . import atomic, export, reports
     from .modeldir import ModelDir
     from .options import from_namespace
 
@@ -143,9 +142,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     if isinstance(exporter, export.LegacyExporter):
         written = exporter.export(args.model, args.out, args)
     else:
-        written = export.write(exporter, ModelDir.load(args.model), args.out, from_namespace(exporter.options, args))
+        model, options = ModelDir.load(args.model), from_namespace(exporter.options, args)
+        if exporter.prepare is not None:
+            model = exporter.prepare(model, options)
+        written = atomic.publish_files(Path(args.out), export.files_for(exporter, model, options, prepared=True))
+        text = None if args.no_report else reports.section(exporter.name, model, options, Path(args.out))
+        if text:
+            written.append(atomic.write_text(Path(args.out) / f"{exporter.name}.report.md", text))
     if not args.quiet:
         for path in written:
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_export_firmware(args: argparse.Namespace) -> int:
+    from . import firmware
+
+    out = firmware.run(args.check, args.model, args.pruned)
+    if args.check:
+        for name in out.differing:
+            print(f"differs: {name}", file=sys.stderr)
+        if out.differing:
+            print(f"tinylstm: {len(out.differing)} committed generated file(s) differ from what "
+                  "`tinylstm export firmware` writes", file=sys.stderr)
+            return 1
+        if not args.quiet:
+            print("export firmware --check: every committed generated file is up to date")
+        return 0
+    if not args.quiet:
+        for path in out.written:
             print(f"wrote {path}")
     return 0
 
@@ -220,15 +245,28 @@ def build_parser() -> argparse.ArgumentParser:
     for exporter in export.all_targets():
         p = ex_sub.add_parser(exporter.name, help=exporter.help, parents=[common])
         p.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
-        out_default = getattr(getattr(exporter, "options", None), "DEFAULT_OUT", None)
-        p.add_argument("--out", type=Path, default=out_default or Path("artifacts") / exporter.default_subdir,
+        p.add_argument("--out", type=Path, default=Path("artifacts") / exporter.default_subdir,
                        help="output directory (default: %(default)s)")
+        p.add_argument("--no-report", action="store_true",
+                       help=f"write only the generated files, not {exporter.name}.report.md (no verification run)")
         if isinstance(exporter, export.LegacyExporter):
             if exporter.add_arguments:
                 exporter.add_arguments(p)
         else:
             add_option_arguments(p, exporter.options)
         p.set_defaults(func=cmd_export)
+
+    p_fw = ex_sub.add_parser("firmware", parents=[common],
+                             help="regenerate every committed generated firmware file (model.h, the ESP32 C library, "
+                                  "the RISC-V data header) from models/reference, or from --model")
+    p_fw.add_argument("--model", type=Path, default=None,
+                      help="model directory (default: the committed models/reference)")
+    p_fw.add_argument("--pruned", type=Path, default=None,
+                      help="pruned model for the RISC-V header (default: models/reference_pruned_50 with the "
+                           "reference model, else MODEL's pruned sibling, made if missing)")
+    p_fw.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 naming each file that differs from what would be written")
+    p_fw.set_defaults(func=cmd_export_firmware)
 
     p_bench = sub.add_parser("bench", help="measure figures (sizes, counts, times, accuracy) into a table",
                              parents=[common])

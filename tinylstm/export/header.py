@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
@@ -35,7 +34,6 @@ GUARD = "TINYLSTM_MODEL_H"
 @dataclass(frozen=True)
 class HeaderOptions(TFLiteOptions):
     #: ``tinylstm export header`` writes the firmware's header unless ``--out`` says otherwise
-    DEFAULT_OUT: ClassVar[Path] = Path("firmware/esp32/include")
 
     variant: str = option("int8", "which flatbuffer goes into model.h", choices=("int8", "float"))
     vectors: int = option(5, "self-check test vectors in the header")

@@ -16,8 +16,8 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_CSV = ROOT / "data" / "FuelConsumption.csv"
 SHARED_CSV = ROOT.parent / "shared" / "data" / "FuelConsumption.csv"
-#: Epochs for the session model: enough for a model whose errors mean something, few enough for CI.
-SESSION_EPOCHS = 60
+#: The committed reference model (models/README.md): every export test runs on the model the firmware is made from.
+REFERENCE_MODEL = ROOT / "models" / "reference"
 
 
 def require_tool(*names: str) -> None:
@@ -43,7 +43,7 @@ def reference_csv() -> Path:
 
 @dataclass
 class Trained:
-    """One trained model shared by the session: its directory, bundle and the reference split in raw units."""
+    """The reference model (a private copy): its directory, bundle and the reference split in raw units."""
 
     model_dir: Path
     bundle: object
@@ -56,18 +56,21 @@ class Trained:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, reference_csv) -> Trained:
-    from tinylstm import pipeline
-    from tinylstm.data import DEFAULT_FEATURES, DEFAULT_TARGET, to_sequences
-    from tinylstm.train import TrainConfig
+    """``models/reference`` copied into a temporary directory (tests may write siblings such as pruned models),
+    with its Keras predictions on the test rows."""
+    from tinylstm.data import to_sequences
+    from tinylstm.modeldir import ModelDir
+    from tinylstm.train import load_keras_model
 
     model_dir = tmp_path_factory.mktemp("session_model") / "model"
-    result = pipeline.train_only(reference_csv, DEFAULT_FEATURES, DEFAULT_TARGET,
-                                 TrainConfig(seed=0, epochs=SESSION_EPOCHS), model_dir, quiet=True)
-    ds = result.dataset
-    sp, sc = result.split, result.scaler
-    keras_test = sc.inverse_y(result.model.predict(to_sequences(sc.transform_x(ds.X[sp.test])), verbose=0)[:, 0])
-    return Trained(model_dir, result.bundle, ds.X[sp.train], ds.y[sp.train], ds.X[sp.test], ds.y[sp.test],
-                   keras_test)
+    shutil.copytree(REFERENCE_MODEL, model_dir)
+    md = ModelDir.load(model_dir)
+    X_train, y_train = md.rows("train", reference_csv)
+    X_test, y_test = md.rows("test", reference_csv)
+    sc = md.bundle.scaler
+    keras = load_keras_model(model_dir)
+    keras_test = sc.inverse_y(np.asarray(keras.predict(to_sequences(sc.transform_x(X_test)), verbose=0))[:, 0])
+    return Trained(model_dir, md.bundle, X_train, y_train, X_test, y_test, keras_test)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600):

@@ -50,3 +50,13 @@ def test_pruned_reference_comes_from_the_reference():
         assert pruned.prune["sparsity_achieved"][name] == 0.5
     W = pruned.bundle.lstm[0].W
     assert np.mean(W == 0) == 0.5
+
+
+def test_tinylstm_train_remakes_the_committed_reference_model_byte_for_byte(tmp_path, reference_csv):
+    """`tinylstm train` with its defaults reproduces models/reference/bundle.npz exactly (same data + same seed)."""
+    from conftest import run_cli
+
+    proc = run_cli("train", "--data", str(reference_csv), "--out", str(tmp_path / "model"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("bundle.npz", "split.json", "config.json", "history.json"):
+        assert (tmp_path / "model" / name).read_bytes() == (REFERENCE_MODEL / name).read_bytes(), name

@@ -143,7 +143,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if isinstance(exporter, export.LegacyExporter):
         written = exporter.export(args.model, args.out, args)
     else:
-        written = export.write(exporter, ModelDir.load(args.model), args.out, from_namespace(exporter.options, args))
+        from . import atomic, reports
+
+        model, opts = ModelDir.load(args.model), from_namespace(exporter.options, args)
+        written = export.write(exporter, model, args.out, opts)
+        text = reports.section(exporter.name, model, opts, args.out)
+        if text is not None:
+            written.append(atomic.write_text(Path(args.out) / f"{exporter.name}.report.md", text))
     if not args.quiet:
         for path in written:
             print(f"wrote {path}")

@@ -17,10 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import atomic, plots
+from . import atomic, plots, reports
 from .bundle import Bundle
 from .data import Dataset, Split, ensure_default_dataset, load_dataset, to_sequences
 from .evaluate import baselines, regression_metrics
+from .modeldir import ModelDir
 from .train import TrainConfig, TrainResult, load_keras_model, save, train
 
 
@@ -246,6 +247,11 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
                                       export.default_args(exporter))
         else:
             written = export.write(exporter, out_dir / "model", out_dir / exporter.default_subdir)
+            text = reports.section(exporter.name, ModelDir.load(out_dir / "model"), None,
+                                   out_dir / exporter.default_subdir)
+            if text is not None:
+                written.append(atomic.write_text(out_dir / exporter.default_subdir / f"{exporter.name}.report.md",
+                                                 text))
         exports[exporter.name] = [str(p) for p in written]
         sections += [Path(p).read_text() for p in written if str(p).endswith(".report.md")]
         _say(quiet, f"export {exporter.name}: wrote {len(written)} file(s) under {out_dir / exporter.default_subdir}")

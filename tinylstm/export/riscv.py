@@ -14,6 +14,7 @@ running it under QEMU live in :mod:`tinylstm.backends.riscv`; the report (bytes,
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,23 +154,29 @@ def render_header(net, bundle: Bundle, x_scaled: np.ndarray, ws: dict, ht: float
         "\n".join(defines) + "\n",
         _struct_array("tl_lstm_t", "tl_lstm", "TL_N_LSTM", lstm_rows),
         _struct_array("tl_dense_t", "tl_dense", "TL_N_DENSE", dense_rows),
-        cgen.c_array("uint64_t", "w", cat(w_words, np.uint64), h64, 4, comment="eSELL streams (layer 1 first)"),
-        cgen.c_array("uint64_t", "u", cat(u_words, np.uint64), h64, 4),
-        cgen.c_array("uint64_t", "w_offset", esell.pack16(cat(w_counts, np.uint16)), h64, 4),
-        cgen.c_array("uint64_t", "u_offset", esell.pack16(cat(u_counts, np.uint16)), h64, 4),
-        cgen.c_array("uint64_t", "bias", esell.pack16(cat(biases, np.uint16)), h64, 4),
+        _array("uint64_t", "w", cat(w_words, np.uint64), h64, 4, comment="eSELL streams (layer 1 first)"),
+        _array("uint64_t", "u", cat(u_words, np.uint64), h64, 4),
+        _array("uint64_t", "w_offset", esell.pack16(cat(w_counts, np.uint16)), h64, 4),
+        _array("uint64_t", "u_offset", esell.pack16(cat(u_counts, np.uint16)), h64, 4),
+        _array("uint64_t", "bias", esell.pack16(cat(biases, np.uint16)), h64, 4),
         "#define bias16 ((const uint16_t *)bias)\n",
-        cgen.c_array("uint16_t", "wd", cat(wd, np.uint16), h16, 12,
+        _array("uint16_t", "wd", cat(wd, np.uint16), h16, 12,
                      comment="dense fp16 copies (4H x n row-major, rows f,i,c,o) for the baseline kernel"),
-        cgen.c_array("uint16_t", "ud", cat(ud, np.uint16), h16, 12),
-        cgen.c_array("uint16_t", "head_w", cat(hw, np.uint16), h16, 12,
+        _array("uint16_t", "ud", cat(ud, np.uint16), h16, 12),
+        _array("uint16_t", "head_w", cat(hw, np.uint16), h16, 12,
                      comment="dense head, fp16, W (out x in) row-major"),
-        cgen.c_array("uint16_t", "head_b", cat(hb, np.uint16), h16, 12),
-        cgen.c_array("float", "x", x_scaled, cgen.c_float, 6,
+        _array("uint16_t", "head_b", cat(hb, np.uint16), h16, 12),
+        _array("float", "x", x_scaled, cgen.c_float, 6,
                      comment=f"{n} input sequences (standardised), [sample][step][input]"),
         "#endif\n",
     ]
     return "\n".join(parts)
+
+
+def _array(ctype: str, name: str, values: np.ndarray, fmt, per_line: int, comment: str = "") -> str:
+    """``static const CTYPE NAME[] = {...};`` (unsized: the engine takes sizes from the descriptors)."""
+    text = cgen.c_array(ctype, name, values, fmt, per_line, comment=comment)
+    return re.sub(rf"\b{name}\[\d+\] = ", f"{name}[] = ", text, count=1)
 
 
 def _struct_array(ctype: str, name: str, count: str, rows: list[list[int]]) -> str:

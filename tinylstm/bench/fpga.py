@@ -19,6 +19,7 @@ from .. import hdlsim
 from ..data import DEFAULT_CSV, to_sequences
 from ..export.fpga import build_design
 from ..modeldir import ModelDir
+from ..numerics import forward
 from ..reference import predict, sigmoid
 from . import register
 
@@ -34,27 +35,37 @@ def _splits(model_dir: Path, data: Path | None):
     return model.bundle, X_train, X_test, y_test
 
 
+class _PeakCells:
+    """Float64 LSTM cell (numerics driver) that records the largest |value| of every gate pre-activation, cell
+    state and dense output (before its activation)."""
+
+    def __init__(self) -> None:
+        self.top = 0.0
+
+    def init_state(self, layer, n: int):
+        return np.zeros((n, layer.units)), np.zeros((n, layer.units))
+
+    def lstm_step(self, layer, x, h, c):
+        H = layer.units
+        z = x @ layer.W + h @ layer.U + layer.b
+        c = sigmoid(z[:, H:2 * H]) * c + sigmoid(z[:, :H]) * np.tanh(z[:, 2 * H:3 * H])
+        h = sigmoid(z[:, 3 * H:]) * np.tanh(c)
+        self.top = max(self.top, float(np.abs(z).max()), float(np.abs(c).max()))
+        return h, c
+
+    def dense(self, layer, v, last: bool):
+        v = v @ layer.W + layer.b
+        self.top = max(self.top, float(np.abs(v).max()))
+        return np.maximum(v, 0) if layer.activation == "relu" else v
+
+
 def max_magnitude(bundle, X) -> float:
     """Largest |value| of the standardised inputs and every intermediate (gate pre-activations, c, h, dense
     outputs) of the float model on rows X."""
     x = to_sequences(bundle.scaler.transform_x(X), bundle.layout).astype(np.float64)
-    top = float(np.abs(x).max())
-    for layer in bundle.lstm:
-        H, n = layer.units, x.shape[0]
-        h, c, outs = np.zeros((n, H)), np.zeros((n, H)), []
-        for t in range(x.shape[1]):
-            z = x[:, t, :] @ layer.W + h @ layer.U + layer.b
-            c = sigmoid(z[:, H:2 * H]) * c + sigmoid(z[:, :H]) * np.tanh(z[:, 2 * H:3 * H])
-            h = sigmoid(z[:, 3 * H:]) * np.tanh(c)
-            top = max(top, float(np.abs(z).max()), float(np.abs(c).max()))
-            outs.append(h)
-        x = np.stack(outs, axis=1)
-    v = x[:, -1, :]
-    for d in bundle.dense:
-        v = v @ d.W + d.b
-        top = max(top, float(np.abs(v).max()))
-        v = np.maximum(v, 0) if d.activation == "relu" else v
-    return top
+    cells = _PeakCells()
+    forward(cells, bundle.lstm, bundle.dense, x)
+    return max(float(np.abs(x).max()), cells.top)
 
 
 def recommend_format(top: float, width: int = 16) -> str:

@@ -317,7 +317,8 @@ class FixedCells:
         return x
 
 
-def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str | None = None, lut_frac: int | None = None) -> np.ndarray:
+def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str | None = None,
+            lut_frac: int | None = None) -> np.ndarray:
     """Raw rows → predictions in target units through the fixed-point golden model."""
     net = FixedNet.from_bundle(bundle, fmt or DEFAULT_FORMAT, lut_frac)
     return net.outputs_to_target(bundle, net.forward(net.quantize_inputs(bundle, X_raw)))

@@ -32,7 +32,8 @@ def tools_available() -> bool:
     return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
 
 
-def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int, timeout: float = 1800) -> tuple[np.ndarray, np.ndarray]:
+def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int,
+                   timeout: float = 1800) -> tuple[np.ndarray, np.ndarray]:
     """Run integer input codes (rows, steps, inputs) through the exported core in Icarus Verilog, one inference
     per row in ONE simulation (per 65,536 rows); returns (output codes (rows, n_out), cycles per inference)."""
     if len(xq) > MAX_SIM_ROWS:

@@ -84,7 +84,8 @@ def magnitude_mask(m: np.ndarray, sparsity: float, pattern: str = "unstructured"
     return keep
 
 
-def masks_for(bundle: Bundle, ws: Sequence[float], pattern: str = "unstructured") -> list[tuple[np.ndarray, np.ndarray]]:
+def masks_for(bundle: Bundle, ws: Sequence[float],
+              pattern: str = "unstructured") -> list[tuple[np.ndarray, np.ndarray]]:
     if pattern not in PATTERNS:
         raise UserError(f"--pattern must be one of {', '.join(PATTERNS)}, got {pattern!r}")
     return [(magnitude_mask(l.W, ws[2 * k], pattern), magnitude_mask(l.U, ws[2 * k + 1], pattern))

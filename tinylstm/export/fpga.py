@@ -327,7 +327,8 @@ def package_text(design: Design) -> str:
               f"    localparam logic [15:0] WIN_WEIGHTS = {h16(WIN_WEIGHTS)};"]
     lines.append("    // pass schedule: field f of pass p at bits [(p*NFIELD+f)*16 +: 16]")
     for pi, p in enumerate(design.passes):
-        lines.append(f"    //   pass {pi} ({p.label}): " + ", ".join(f"{n.lower()}={v}" for n, v in zip(FIELDS, p.values())))
+        fields = ", ".join(f"{n.lower()}={v}" for n, v in zip(FIELDS, p.values()))
+        lines.append(f"    //   pass {pi} ({p.label}): {fields}")
     lines.append(f"    localparam logic [SCHED_BITS-1:0] SCHED = {cgen.sv_hex(bits)(sched)};")
     lines.append("endpackage")
     return "\n".join(lines) + "\n"
@@ -372,10 +373,9 @@ def design_files(design: Design, bundle: Bundle) -> dict[str, bytes]:
     """Every file of the export ({relative path: bytes}); nothing is written."""
     net, f = design.net, design.fmt
     text: dict[str, str] = {}
-    text["weights.memh"] = _memh(design.wwords, f.width, _header_lines(
-        design, f"weights.memh: {len(design.wwords)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"))
-    text["bias.memh"] = _memh(design.bwords, f.width, _header_lines(
-        design, f"bias.memh: {len(design.bwords)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"))
+    for name, words in (("weights", design.wwords), ("bias", design.bwords)):
+        what = f"{name}.memh: {len(words)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"
+        text[f"{name}.memh"] = _memh(words, f.width, _header_lines(design, what))
     for lut in (net.sig, net.tanh):
         head = _header_lines(design, f"{lut.kind}.memh: f(k * 2^-{lut.lut_frac}) in {f.name}, k = 0..{lut.depth - 1} "
                                      f"({lut.addr_bits} address bits); index (|x| + half) >> {lut.shift}; |x| >= "

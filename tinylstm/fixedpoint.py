@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import cgen
 from .bundle import Bundle
 from .data import LAYOUTS, to_sequences
 from .errors import UserError
@@ -184,9 +185,9 @@ class Lut:
 
     def memh(self, header: str = "") -> str:
         """The table as ``$readmemh`` text, one W-bit hex word per line, entry k at address k."""
-        digits = (self.fmt.width + 3) // 4
+        word = cgen.memh_word(self.fmt.width)
         lines = [f"// {line}" for line in header.splitlines()] if header else []
-        lines += [format(int(v) & ((1 << self.fmt.width) - 1), f"0{digits}x") for v in self.table]
+        lines += [word(v) for v in self.table]
         return "\n".join(lines) + "\n"
 
 

@@ -24,8 +24,9 @@ from typing import Sequence
 
 import numpy as np
 
-from . import atomic
+from . import atomic, esell, reference
 from .bundle import Bundle
+from .data import to_sequences
 from .errors import UserError
 from .modeldir import ModelDir
 
@@ -136,8 +137,7 @@ class PruneResult:
 def finetune(model_dir: Path, bundle: Bundle, masks, data: Path | None, epochs: int, lr: float,
              quiet: bool = True):
     """Continue training the Keras model under the masks; return (keras model, history dict)."""
-    from .data import to_sequences
-    from .model import keras
+    from .model import keras  # TensorFlow: imported only when fine-tuning
     from .train import load_keras_model, set_determinism
 
     model_dir = Path(model_dir)
@@ -259,8 +259,6 @@ def sweep(model_dir: Path, levels: Sequence[float], out_root: Path, epochs: int 
           data: Path | None = None, pattern: str = "unstructured", quiet: bool = True) -> list[dict]:
     """Test MAE (target units) of the float model, the pruned model and the fine-tuned one per sparsity level,
     each evaluated with the eSELL fp16 golden model (and the float golden for the pruned weights)."""
-    from . import esell, reference
-
     model_dir = Path(model_dir)
     model = ModelDir.load(model_dir)
     src = model.bundle

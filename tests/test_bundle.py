@@ -37,12 +37,59 @@ def test_reference_architecture_facts(trained):
     assert gate_slices(12)["c"] == slice(24, 36)
 
 
-def test_gate_order_is_keras_ifco(trained):
-    """Perturbing only the forget-gate bias block must change the output the way a forget gate does."""
+#: Bias of each gate block in a test layer with zero kernels: every permutation of the gates gives other outputs.
+GATE_BIAS = {"i": 0.125, "f": 0.75, "c": -0.375, "o": 1.25}  # exact in float32
+
+
+def _sig(v: float) -> float:
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def _gate_probe_bundle(trained) -> Bundle:
+    """The trained bundle with lstm0 replaced by a 1-unit-per-gate-block probe: W = U = 0, b per gate."""
     b = Bundle.load(trained.model_dir)
-    f = gate_slices(b.lstm[0].units)["f"]
-    b.lstm[0].b[f] = -50.0  # forget gate closed: the first layer's c only keeps the current step
-    closed = reference.predict(b, trained.X_test[:5])
-    b.lstm[0].b[f] = 50.0
-    opened = reference.predict(b, trained.X_test[:5])
-    assert not np.allclose(closed, opened)
+    H = b.lstm[0].units
+    layer = b.lstm[0]
+    layer.W[:] = 0.0
+    layer.U[:] = 0.0
+    for gate, value in GATE_BIAS.items():
+        layer.b[gate_slices(H)[gate]] = value
+    return b
+
+
+def test_gate_order_is_keras_ifco_by_hand(trained):
+    """With zero kernels the first layer's h after each step has a closed form in the four gate biases
+    (computed here by hand, not by the code under test); any other gate order gives other values."""
+    from tinylstm.reference import lstm_forward
+
+    b = _gate_probe_bundle(trained)
+    i, f, g, o = _sig(GATE_BIAS["i"]), _sig(GATE_BIAS["f"]), np.tanh(GATE_BIAS["c"]), _sig(GATE_BIAS["o"])
+    c, expected = 0.0, []
+    for _ in range(3):
+        c = f * c + i * g
+        expected.append(o * np.tanh(c))
+    seq = np.zeros((1, 3, 1))
+    h = lstm_forward(b.lstm[0], seq)  # (1, 3, H): return_sequences
+    np.testing.assert_allclose(h[0, :, 0], expected, rtol=0, atol=1e-12)
+    for perm in [("f", "i", "c", "o"), ("i", "f", "o", "c"), ("o", "f", "c", "i")]:  # a wrong order differs
+        bi, bf, bc, bo = (GATE_BIAS[k] for k in perm)
+        wrong = _sig(bo) * np.tanh(_sig(bi) * np.tanh(bc))
+        assert abs(wrong - expected[0]) > 1e-3
+
+
+def test_gate_order_matches_keras_lstm(trained):
+    """The same probe through a real Keras LSTM layer: Keras's kernel layout is the bundle's (i, f, c, o)."""
+    from tinylstm.model import keras
+    from tinylstm.reference import lstm_forward
+
+    b = _gate_probe_bundle(trained)
+    rng = np.random.default_rng(0)
+    layer = b.lstm[0]
+    layer.W[:] = rng.normal(0, 0.5, layer.W.shape)  # non-zero kernels so that every block is exercised
+    layer.U[:] = rng.normal(0, 0.5, layer.U.shape)
+    k = keras()
+    lstm = k.layers.LSTM(layer.units, return_sequences=True)
+    x = rng.normal(0, 1, (4, 3, 1)).astype(np.float32)
+    lstm.build((None, 3, 1))
+    lstm.set_weights([layer.W, layer.U, layer.b])
+    np.testing.assert_allclose(lstm_forward(layer, x), np.asarray(lstm(x)), rtol=0, atol=1e-5)

@@ -7,7 +7,6 @@ fed to TFLite Micro's interpreter and must reproduce the header's expected outpu
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 from pathlib import Path
@@ -16,20 +15,24 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, require_tool
-from tinylstm import tflm
+from tinylstm import export, tflite_build, tflm
+from tinylstm.export.header import HeaderOptions
+from tinylstm.modeldir import ModelDir
 
 FIRMWARE_HEADER = ROOT / "firmware" / "esp32" / "include" / "model.h"
 
 
 @pytest.fixture(scope="module")
-def header(trained, reference_csv, tmp_path_factory) -> tuple[Path, argparse.Namespace]:
-    from tinylstm.export import get
+def model(trained):
+    return ModelDir.load(trained.model_dir)
 
+
+@pytest.fixture(scope="module")
+def header(model, reference_csv, tmp_path_factory) -> tuple[Path, HeaderOptions]:
     out = tmp_path_factory.mktemp("header")
-    args = argparse.Namespace(data=reference_csv, calib_samples=0, keep_slice=False, no_arena=False,
-                              variant="int8", vectors=5)
-    (path,) = get("header").export(trained.model_dir, out, args)
-    return path, args
+    opts = HeaderOptions(data=reference_csv)
+    (path,) = export.write(export.get("header"), model, out, opts)
+    return path, opts
 
 
 def _compile(compiler: str, flags: list[str], src: Path, out: Path, include: Path) -> None:
@@ -157,15 +160,14 @@ def tflm_bytes(header_path: Path) -> bytes:
     return bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", body))
 
 
-def test_constants_and_vectors_agree_with_python_model(header, trained, tmp_path):
-    from tinylstm.export.tflite import build as build_tflite
+def test_constants_and_vectors_agree_with_python_model(header, model, trained, tmp_path):
     from tinylstm.reference import predict
 
     path, args = header
     d = _dump(path, tmp_path)
     fb = bytes(int(v) for v in d["model"])
     assert fb == tflm_bytes(path)
-    build = build_tflite(trained.model_dir, args.data)  # cached: the build the header fixture used
+    build = tflite_build.build(model, args.data)  # cached: the build the header fixture used
     assert fb == build.int8_fb, "model.h does not embed the exported int8 flatbuffer"
     sc = trained.bundle.scaler
     np.testing.assert_array_equal(np.float32([float(v) for v in d["mean"]]), np.float32(sc.x_mean))
@@ -190,30 +192,45 @@ def test_constants_and_vectors_agree_with_python_model(header, trained, tmp_path
     X = np.array([[float(v.rstrip("f")) for v in r.split(",")] for r in re.findall(r"\{([^{}]*)\}", rows)])
     y_py = tflm.predict(fb, trained.bundle, X, "tflm")
     np.testing.assert_allclose([e for e, _ in d["vec"]], y_py, atol=1e-5)
-    worst = build.summary["variants"]["int8"]["accuracy"]["tflm"]["max_abs_vs_reference"]
+    worst = tflite_build.accuracy(model, fb, args.data).max_abs_vs_reference["tflm"]
     assert np.abs(y_py - predict(trained.bundle, X)).max() <= worst + 1e-9
 
 
-def test_arena_and_self_description(header, tmp_path):
-    path, _ = header
+def _op_kinds(fb: bytes) -> int:
+    """Distinct builtin operator kinds of the operators in ``fb``, read straight from the schema (not tinylstm)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    m = schema.Model.GetRootAsModel(bytearray(fb), 0)
+    kinds = set()
+    for s in range(m.SubgraphsLength()):
+        sg = m.Subgraphs(s)
+        for k in range(sg.OperatorsLength()):
+            code = m.OperatorCodes(sg.Operators(k).OpcodeIndex())
+            kinds.add(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()))
+    return len(kinds)
+
+
+def test_arena_and_self_description(header, model, tmp_path):
+    path, opts = header
     d = _dump(path, tmp_path)
     arena, host_min = (int(v) for v in d["arena"])
     assert arena >= host_min and arena % 16 == 0
     text = path.read_text()
-    assert "TF_NUM_OPS 2" in text or re.search(r"TF_NUM_OPS \d\b", text)
+    fb = tflm_bytes(path)
+    assert re.search(r"^#define TF_NUM_OPS (\d+)$", text, re.M).group(1) == str(_op_kinds(fb))
+    # the accuracy the header states is the report's computation, to the digit
+    unit = model.bundle.units.get(model.bundle.target, "")
+    assert tflite_build.accuracy(model, fb, opts.data).line(unit) in text.replace("\n *   ", " ")
     for needle in ("SHA-256", "seed", "UNIDIRECTIONAL_SEQUENCE_LSTM", "Tensor arena"):
         assert needle in text
     assert not re.search(r"20\d\d-\d\d-\d\d", text), "generated header must not carry a date"
 
 
-def test_same_bundle_same_header(header, trained):
-    from tinylstm.export.header import render_header
-    from tinylstm.export.tflite import build
+def test_same_bundle_same_header(header, model):
+    from tinylstm.export.header import render
 
-    path, args = header
-    b = build(trained.model_dir, args.data)
-    again = render_header(trained.bundle, b, "int8", 5, trained.model_dir, args.data)
-    assert again == path.read_text()
+    path, opts = header
+    assert render(model, opts) == path.read_text()
 
 
 def test_committed_firmware_header_is_consistent(tmp_path):
@@ -264,9 +281,10 @@ def test_platformio_ini_parses():
     assert re.search(r"tflm_esp32\.git#[0-9a-f]{40}$", dep), f"TFLM runtime not pinned to a commit: {dep}"
 
 
-def test_export_header_writes_the_firmware_header_by_default():
+def test_export_header_never_writes_into_the_checkout_by_default():
+    """The committed firmware header changes only through `tinylstm export firmware` or an explicit --out."""
     from tinylstm.cli import build_parser
 
     args = build_parser().parse_args(["export", "header"])
-    assert args.out == Path("firmware/esp32/include")
+    assert args.out == Path("artifacts/header")
     assert build_parser().parse_args(["export", "tflite"]).out == Path("artifacts/tflite")

@@ -13,7 +13,9 @@ import argparse
 import numpy as np
 import pytest
 
-from tinylstm import tflm
+from tinylstm import export, reports, tflite_build, tflm
+from tinylstm.export.tflite import TFLiteOptions
+from tinylstm.modeldir import ModelDir
 
 FLOAT_MAX_ABS = 1e-4
 INT8_MAE_INCREASE = 0.02
@@ -21,24 +23,69 @@ RUNTIMES = ("litert", "tflm")
 
 
 @pytest.fixture(scope="module")
-def exported(trained, reference_csv, tmp_path_factory):
-    from tinylstm.export import get
+def model(trained):
+    return ModelDir.load(trained.model_dir)
 
+
+@pytest.fixture(scope="module")
+def exported(model, reference_csv, tmp_path_factory):
     out = tmp_path_factory.mktemp("tflite")
-    args = argparse.Namespace(data=reference_csv, calib_samples=0, keep_slice=False, no_arena=False)
-    written = get("tflite").export(trained.model_dir, out, args)
-    return out, written
+    opts = TFLiteOptions(data=reference_csv)
+    written = export.write(export.get("tflite"), model, out, opts)
+    return out, written, opts
 
 
 def _fb(exported, variant):
     return (exported[0] / f"model_{variant}.tflite").read_bytes()
 
 
-def test_writes_both_flatbuffers_and_report(exported):
+def test_writes_both_flatbuffers_and_report(exported, model):
     names = sorted(p.name for p in exported[1])
-    assert names == ["model_float.tflite", "model_int8.tflite", "tflite.json", "tflite.report.md"]
-    text = (exported[0] / "tflite.report.md").read_text()
+    assert names == ["model_float.tflite", "model_int8.tflite", "tflite.json"]
+    text = reports.section("tflite", model, exported[2], exported[0])
     assert "| int8 |" in text and "| float |" in text and "| lstm0 |" in text
+    for variant in ("float", "int8"):
+        acc = tflite_build.accuracy(model, _fb(exported, variant), exported[2].data)
+        assert f"{acc.mae_increase['litert']:+.4f} / {acc.mae_increase['tflm']:+.4f}" in text
+
+
+def _tflm_outputs(fb, trained):
+    """Every output value of the flatbuffer in TFLM for the test rows (state reset per row)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    from tinylstm.data import to_sequences
+
+    q = tflm.io_quant(fb)
+    it = runtime.Interpreter.from_bytes(bytes(fb), arena_size=1 << 16)
+    out = []
+    for seq in to_sequences(trained.bundle.scaler.transform_x(trained.X_test)):
+        it.reset()
+        it.set_input(tflm.quantize_input(seq[None], q), 0)
+        it.invoke()
+        out.append(np.asarray(it.get_output(0)).reshape(-1).copy())
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("variant", ["float", "int8"])
+def test_each_flatbuffer_transform_keeps_the_outputs(exported, model, trained, variant):
+    """raw converter output → serialize → share_lstm_intermediates → drop_trailing_slice: the TFLM outputs on the
+    test rows stay equal at every step (the slice drop keeps the last row, the prediction)."""
+    b = tflite_build.build(model, exported[2].data)
+    raw = b.raw(variant)
+    before = _tflm_outputs(raw, trained)
+    serialized = tflm.transform(raw)
+    np.testing.assert_array_equal(_tflm_outputs(serialized, trained), before)
+    shared = tflm.transform(raw, tflm.share_lstm_intermediates)
+    if variant == "int8":  # only the int8 LSTMs carry per-gate intermediates
+        assert tflm.tensor_count(shared) < tflm.tensor_count(serialized)
+    np.testing.assert_array_equal(_tflm_outputs(shared, trained), before)
+    sliced = tflm.transform(raw, tflm.drop_trailing_slice)
+    assert "STRIDED_SLICE" in tflm.ops(raw) and "STRIDED_SLICE" not in tflm.ops(sliced)
+    np.testing.assert_array_equal(_tflm_outputs(sliced, trained)[:, -1], before[:, -1])
+    both = tflm.transform(raw, tflm.drop_trailing_slice, tflm.share_lstm_intermediates)
+    assert both == b.flatbuffer(variant) == tflm.compact(raw, head_every_step=True)
+    with pytest.raises(ValueError, match="no STRIDED_SLICE"):
+        tflm.transform(sliced, tflm.drop_trailing_slice)
 
 
 @pytest.mark.parametrize("variant", ["float", "int8"])
@@ -108,10 +155,8 @@ def test_arena_is_the_measured_minimum(exported):
     assert summary["variants"]["int8"]["tflm_arena_header"] >= arena
 
 
-def test_same_bundle_same_bytes(exported, trained, reference_csv):
-    from tinylstm.export.tflite import build
-
-    again = build(trained.model_dir, reference_csv, arena=False, use_cache=False)
+def test_same_bundle_same_bytes(exported, model, reference_csv):
+    again = tflite_build.build(model, reference_csv, arena=False, use_cache=False)
     assert again.float_fb == _fb(exported, "float")
     assert again.int8_fb == _fb(exported, "int8")
 
@@ -124,12 +169,18 @@ def test_compact_is_idempotent(exported):
 @pytest.mark.parametrize("name,variant,runtime", [("tflite-float", "float", "litert"), ("tflite-int8", "int8", "litert"),
                                                   ("tflm-float", "float", "tflm"), ("tflm-int8", "int8", "tflm")])
 def test_backends(exported, trained, name, variant, runtime):
+    """Each backend against the Keras model's own predictions, with the stated tolerance of its variant."""
     from tinylstm import backends
 
-    X = trained.X_test[:8]
-    y = backends.run(name, trained.model_dir, X, argparse.Namespace(tflite_dir=exported[0]))
-    expect = tflm.predict(_fb(exported, variant), trained.bundle, X, runtime)
-    np.testing.assert_allclose(y, expect, rtol=0, atol=1e-9)
+    y = backends.run(name, trained.model_dir, trained.X_test, argparse.Namespace(tflite_dir=exported[0]))
+    assert y.shape == trained.keras_test.shape
+    if variant == "float":
+        gap = np.abs(y - trained.keras_test).max()
+        assert gap <= FLOAT_MAX_ABS, f"{name}: differs from Keras by {gap:.3g}"
+    else:
+        increase = np.abs(y - trained.y_test).mean() - np.abs(trained.keras_test - trained.y_test).mean()
+        assert increase <= INT8_MAE_INCREASE, f"{name}: int8 MAE increase {increase:.4f} over Keras"
+        assert np.abs(y - trained.keras_test).max() < 1.0, f"{name}: a prediction far from Keras"
 
 
 def test_backend_refuses_flatbuffer_of_another_bundle(exported, trained, tmp_path):
@@ -174,34 +225,31 @@ def test_wrong_training_csv_is_a_user_error(trained, tmp_path):
         f.write("2014,X,Y,SUV,2.0,4,A6,X,9.9,230\n")
     r = run_cli("export", "tflite", "--model", str(trained.model_dir), "--data", str(other), "--out",
                 str(tmp_path / "o"))
-    assert r.returncode == 2 and "not the file this model was trained on" in r.stderr
+    assert r.returncode == 2 and "not the file the model" in r.stderr and "was trained on" in r.stderr
     r = run_cli("export", "tflite", "--model", str(trained.model_dir), "--calib-samples", "-1", "--out",
                 str(tmp_path / "o"))
     assert r.returncode == 2 and "--calib-samples" in r.stderr
 
 
-def test_training_csv_found_through_run_report(trained, reference_csv, tmp_path):
-    """`tinylstm run --data X.csv` calls exporters with default options: they find X.csv via report.json."""
-    import json
+def test_training_csv_found_without_data_option(trained, tmp_path):
+    """Exporters called with default options (`tinylstm run`) find the training CSV through ModelDir and read the
+    model's own split from it."""
     import shutil
 
-    from tinylstm.export.tflite import load_rows
+    from tinylstm.data import sha256_of
 
     out = tmp_path / "artifacts"
     shutil.copytree(trained.model_dir, out / "model")
-    copy = tmp_path / "renamed.csv"
-    shutil.copyfile(reference_csv, copy)
-    (out / "report.json").write_text(json.dumps({"data": {"file": str(copy)}}))
-    rows = load_rows(out / "model", trained.bundle, tmp_path / "missing.csv")
-    assert rows.data_file == copy
-    np.testing.assert_array_equal(rows.X_test, trained.X_test)
+    model = ModelDir.load(out / "model")
+    assert sha256_of(model.data_path()) == trained.bundle.meta["data_sha256"]
+    X_test, y_test = model.rows("test")
+    np.testing.assert_array_equal(X_test, trained.X_test)
+    np.testing.assert_array_equal(y_test, trained.y_test)
 
 
-def test_keep_slice_and_calibration_subset(trained, reference_csv):
+def test_keep_slice_and_calibration_subset(model, trained, reference_csv):
     """--keep-slice keeps the (1, 1) output (STRIDED_SLICE); --calib-samples N calibrates on N rows and says so."""
-    from tinylstm.export.tflite import build
-
-    b = build(trained.model_dir, reference_csv, calib_samples=100, keep_slice=True, arena=False, use_cache=False)
+    b = tflite_build.build(model, reference_csv, calib_samples=100, keep_slice=True, arena=False, use_cache=False)
     assert "on 100 of" in b.calibration
     for fb in (b.float_fb, b.int8_fb):
         assert "STRIDED_SLICE" in tflm.ops(fb) and tflm.io_quant(fb).output_shape == (1, 1)

@@ -63,8 +63,36 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> Path:
 
 
 def _stage(parent: Path, name: str) -> Path:
+    """A new staging directory ``.<name>.staging-<pid>-XXXX`` in ``parent``; stale ones (their process is gone,
+    e.g. killed) are removed first."""
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=parent))
+    prefix = f".{name}.staging-"
+    for old in parent.glob(f"{glob_escape(prefix)}*"):
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if old.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in text)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stage_dir(target: str | os.PathLike[str]) -> Path:
+    """A new empty temporary sibling directory of ``target`` (same file system, so it can be renamed onto it)."""
+    target = Path(target)
+    recover(target)
+    return _stage(target.parent, target.name)
 
 
 def _write_tree(root: Path, files: dict[str, bytes]) -> None:

@@ -112,7 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import pipeline
 
-    pipeline.evaluate_only(args.model, args.data, args.out, args.figures, args.quiet)
+    pipeline.evaluate_only(args.model, args.data, args.out, args.figures or Path(args.out) / "figures", args.quiet)
     return 0
 
 
@@ -134,8 +134,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import export
-
+    from . import atomic, export, reports
     from .modeldir import ModelDir
     from .options import from_namespace
 
@@ -143,15 +142,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     if isinstance(exporter, export.LegacyExporter):
         written = exporter.export(args.model, args.out, args)
     else:
-        from . import atomic, reports
-
-        model, opts = ModelDir.load(args.model), from_namespace(exporter.options, args)
-        written = export.write(exporter, model, args.out, opts)
-        text = reports.section(exporter.name, model, opts, args.out)
-        if text is not None:
+        model, options = ModelDir.load(args.model), from_namespace(exporter.options, args)
+        if exporter.prepare is not None:
+            model = exporter.prepare(model, options)
+        written = atomic.publish_files(Path(args.out), export.files_for(exporter, model, options, prepared=True))
+        text = None if args.no_report else reports.section(exporter.name, model, options, Path(args.out))
+        if text:
             written.append(atomic.write_text(Path(args.out) / f"{exporter.name}.report.md", text))
     if not args.quiet:
         for path in written:
+            print(f"wrote {path}")
+    return 0
+
+
+def cmd_export_firmware(args: argparse.Namespace) -> int:
+    from . import firmware
+
+    out = firmware.run(args.check, args.model, args.pruned)
+    if args.check:
+        for name in out.differing:
+            print(f"differs: {name}", file=sys.stderr)
+        if out.differing:
+            print(f"tinylstm: {len(out.differing)} committed generated file(s) differ from what "
+                  "`tinylstm export firmware` writes", file=sys.stderr)
+            return 1
+        if not args.quiet:
+            print("export firmware --check: every committed generated file is up to date")
+        return 0
+    if not args.quiet:
+        for path in out.written:
             print(f"wrote {path}")
     return 0
 
@@ -195,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
     p_eval.add_argument("--data", type=Path, default=DEFAULT_CSV, help="the CSV the model was trained on")
     p_eval.add_argument("--out", type=Path, default=Path("artifacts"), help="report directory")
-    p_eval.add_argument("--figures", type=Path, default=Path("figures"), help="figure directory")
+    p_eval.add_argument("--figures", type=Path, default=None, help="figure directory (default: OUT/figures)")
     p_eval.set_defaults(func=cmd_evaluate)
 
     p_run = sub.add_parser("run", help="the whole pipeline: train, evaluate, figures, every export",
@@ -203,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p_run)
     _add_train_args(p_run)
     p_run.add_argument("--out", type=Path, default=Path("artifacts"), help="artifact directory")
-    p_run.add_argument("--figures", type=Path, default=Path("figures"), help="figure directory")
+    p_run.add_argument("--figures", type=Path, default=None, help="figure directory (default: OUT/figures)")
     p_run.add_argument("--no-exports", action="store_true", help="train, evaluate and draw only")
     p_run.set_defaults(func=cmd_run)
 
@@ -228,12 +247,26 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
         p.add_argument("--out", type=Path, default=Path("artifacts") / exporter.default_subdir,
                        help="output directory (default: %(default)s)")
+        p.add_argument("--no-report", action="store_true",
+                       help=f"write only the generated files, not {exporter.name}.report.md (no verification run)")
         if isinstance(exporter, export.LegacyExporter):
             if exporter.add_arguments:
                 exporter.add_arguments(p)
         else:
             add_option_arguments(p, exporter.options)
         p.set_defaults(func=cmd_export)
+
+    p_fw = ex_sub.add_parser("firmware", parents=[common],
+                             help="regenerate every committed generated firmware file (model.h, the ESP32 C library, "
+                                  "the RISC-V data header) from models/reference, or from --model")
+    p_fw.add_argument("--model", type=Path, default=None,
+                      help="model directory (default: the committed models/reference)")
+    p_fw.add_argument("--pruned", type=Path, default=None,
+                      help="pruned model for the RISC-V header (default: models/reference_pruned_50 with the "
+                           "reference model, else MODEL's pruned sibling, made if missing)")
+    p_fw.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 naming each file that differs from what would be written")
+    p_fw.set_defaults(func=cmd_export_firmware)
 
     p_bench = sub.add_parser("bench", help="measure figures (sizes, counts, times, accuracy) into a table",
                              parents=[common])

@@ -30,7 +30,8 @@ order of the RISC-V engine (``firmware/riscv/esell_lstm.c``): per gate row, ``ac
 for every non-zero of W in ascending column order; then the same for U and ``h``; each product and each sum
 rounded to float32 (no fused multiply-add: the firmware is built with ``-ffp-contract=off``). Zero weights add
 nothing (the golden adds ``0·x = ±0``, which leaves a non-zero sum unchanged). The activations are the engine's
-own float32 ``exp`` (Cody-Waite range reduction + degree-6 polynomial), mirrored operation by operation.
+float32 ``exp`` of ``tinylstm/csrc/tl_act.h`` (Cody-Waite range reduction + degree-7 polynomial), mirrored
+operation by operation in :mod:`tinylstm.activations`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import numerics
+from . import activations, numerics
 from .data import to_sequences
 from .numerics import Capabilities, check_supported
 
@@ -326,36 +327,12 @@ def build_net(bundle, ht: float = 0.0) -> EsellNet:
 
 # ------------------------------------------------------------------------------- float32 engine arithmetic
 F = np.float32
-LOG2E = F(1.44269504)
-LN2_HI = F(0.693145751953125)
-LN2_LO = F(1.428606765330187e-06)
-EXP_CLAMP = F(80.0)
-_EXP_POLY = tuple(F(c) for c in (1.3888889e-3, 8.3333338e-3, 4.1666668e-2, 1.6666667e-1, 0.5, 1.0, 1.0))
 
 
-def exp32(x: np.ndarray) -> np.ndarray:
-    """The engine's expf, bit for bit: clamp ±80, k = round-half-away(x·log2e), r = x - k·ln2 (two parts),
-    Horner polynomial of degree 6, times 2^k built from exponent bits."""
-    x = np.clip(np.asarray(x, F), -EXP_CLAMP, EXP_CLAMP)
-    kf = x * LOG2E
-    k = np.trunc(kf + np.where(kf >= 0, F(0.5), F(-0.5))).astype(np.int32)
-    kff = k.astype(F)
-    r = x - kff * LN2_HI
-    r = r - kff * LN2_LO
-    p = _EXP_POLY[0]
-    for c in _EXP_POLY[1:]:
-        p = c + r * p
-    scale = ((k + 127).astype(np.uint32) << np.uint32(23)).view(F)
-    return (p * scale).astype(F)
-
-
-def sigmoid32(x: np.ndarray) -> np.ndarray:
-    return (F(1) / (F(1) + exp32(-np.asarray(x, F)))).astype(F)
-
-
-def tanh32(x: np.ndarray) -> np.ndarray:
-    e = exp32(F(2) * np.asarray(x, F))
-    return (F(1) - F(2) / (e + F(1))).astype(F)
+# the engine's activations: tinylstm/csrc/tl_act.h, mirrored bit for bit by tinylstm.activations
+exp32 = activations.exp32
+sigmoid32 = activations.sigmoid32
+tanh32 = activations.tanh32
 
 
 def hidden_prune(h: np.ndarray, ht: float) -> np.ndarray:

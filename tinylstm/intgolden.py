@@ -40,6 +40,7 @@ import numpy as np
 
 from .bundle import Bundle, gate_slices
 from .errors import UserError
+from .numerics import Capabilities, check_supported, forward
 
 ACT_FRAC = 12  # Q format of the network input, h, gate pre-activations and the cell state
 GATE_FRAC = 15  # Q format of sigmoid/tanh outputs
@@ -125,27 +126,15 @@ def _frac_for_bound(bound: float, limit: int, name: str, cap: int) -> int:
     return frac
 
 
-def check_supported(bundle: Bundle) -> None:
-    """Raise :class:`UserError` for networks the C engine does not generate (both variants)."""
-    if bundle.layout != "feature_per_step":
-        raise UserError(f"the C engine supports the feature_per_step layout only, not {bundle.layout!r}")
-    if bundle.n_outputs != 1:
-        raise UserError(f"the C engine supports one output, the model has {bundle.n_outputs}")
-    if not bundle.lstm:
-        raise UserError("the C engine needs at least one LSTM layer")
-    for k, l in enumerate(bundle.lstm):
-        if l.return_sequences != (k < len(bundle.lstm) - 1):
-            raise UserError(f"lstm{k}: the C engine needs return_sequences on every LSTM but the last")
-        if l.inputs != (1 if k == 0 else bundle.lstm[k - 1].units):
-            raise UserError(f"lstm{k}: unexpected input width {l.inputs}")
-    for k, d in enumerate(bundle.dense):
-        if d.activation not in ("relu", "linear"):
-            raise UserError(f"dense{k}: activation {d.activation!r} is not supported by the C engine")
+#: What the C engine (both variants) runs: stacked LSTMs over one value per time step, relu/linear dense layers,
+#: one output.
+CAPABILITIES = Capabilities("the C engine", layouts=("feature_per_step",), tasks=("regression",), max_outputs=1,
+                            max_inputs_per_step=1, dense_activations=("relu", "linear"), stacked_lstm_only=True)
 
 
 def quantize(bundle: Bundle) -> IntModel:
     """The integer model of ``bundle`` (deterministic: same bundle -> same constants)."""
-    check_supported(bundle)
+    check_supported(bundle, CAPABILITIES)
     layers: list[IntLayer] = []
     for k, l in enumerate(bundle.lstm):
         (Wq, Uq), scale = _quantize_columns([l.W, l.U])
@@ -224,38 +213,38 @@ def quantize_inputs(model: IntModel, X_raw: np.ndarray) -> np.ndarray:
     return sat(rshift_round(v, INPUT_EXTRA_BITS), -INT16_MAX, INT16_MAX)
 
 
+class IntCell:
+    """The integer arithmetic of one LSTM step and one dense layer (a :class:`tinylstm.numerics.CellFormat`)."""
+
+    def init_state(self, layer: IntLayer, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((n, layer.units), np.int64), np.zeros((n, layer.units), np.int64)
+
+    def lstm_step(self, layer: IntLayer, x: np.ndarray, h: np.ndarray, c: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        g = gate_slices(layer.units)
+        z = requant(x @ layer.Wq + h @ layer.Uq, layer)
+        i = sigmoid_q15(z[:, g["i"]], ACT_FRAC)
+        f = sigmoid_q15(z[:, g["f"]], ACT_FRAC)
+        gg = tanh_q15(z[:, g["c"]], ACT_FRAC)
+        o = sigmoid_q15(z[:, g["o"]], ACT_FRAC)
+        c = rshift_round(f * c, GATE_FRAC) + rshift_round(i * gg, 2 * GATE_FRAC - ACT_FRAC)
+        h = rshift_round(o * tanh_q15(c, ACT_FRAC), 2 * GATE_FRAC - ACT_FRAC)
+        return h, c
+
+    def dense(self, layer: IntLayer, x: np.ndarray, last: bool) -> np.ndarray:
+        z = requant(x @ layer.Wq, layer)
+        if layer.activation == "relu":
+            z = np.maximum(z, 0)
+        return z if last else sat(z, -INT16_MAX, INT16_MAX)
+
+
 def predict_q(model: IntModel, X_raw: np.ndarray) -> np.ndarray:
     """The int32 network output (n,) in Q ``model.out_frac`` standardised units, bit-exact with the C."""
     x = quantize_inputs(model, np.atleast_2d(X_raw))
-    n = x.shape[0]
-    seq = x.reshape(n, model.n_steps, -1)  # feature_per_step: one value per step
-    cur = None
-    for layer in model.layers:
-        if layer.kind == "lstm":
-            H = layer.units
-            g = gate_slices(H)
-            h = np.zeros((n, H), np.int64)
-            c = np.zeros((n, H), np.int64)
-            outs = []
-            for t in range(seq.shape[1]):
-                acc = seq[:, t, :] @ layer.Wq + h @ layer.Uq
-                z = requant(acc, layer)
-                i = sigmoid_q15(z[:, g["i"]], ACT_FRAC)
-                f = sigmoid_q15(z[:, g["f"]], ACT_FRAC)
-                gg = tanh_q15(z[:, g["c"]], ACT_FRAC)
-                o = sigmoid_q15(z[:, g["o"]], ACT_FRAC)
-                c = rshift_round(f * c, GATE_FRAC) + rshift_round(i * gg, 2 * GATE_FRAC - ACT_FRAC)
-                h = rshift_round(o * tanh_q15(c, ACT_FRAC), 2 * GATE_FRAC - ACT_FRAC)
-                outs.append(h)
-            if layer.return_sequences:
-                seq = np.stack(outs, axis=1)
-            cur = h
-        else:
-            z = requant(cur @ layer.Wq, layer)
-            if layer.activation == "relu":
-                z = np.maximum(z, 0)
-            cur = z if layer is model.layers[-1] else sat(z, -INT16_MAX, INT16_MAX)
-    return cur[:, 0]
+    seq = x.reshape(x.shape[0], model.n_steps, -1)  # feature_per_step: one value per step
+    lstm = [layer for layer in model.layers if layer.kind == "lstm"]
+    dense = [layer for layer in model.layers if layer.kind == "dense"]
+    return forward(IntCell(), lstm, dense, seq)[:, 0]
 
 
 def dequantize(model: IntModel, y_q: np.ndarray) -> np.ndarray:

@@ -11,18 +11,37 @@ Layout of ``--out`` (default ``artifacts/``)::
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from . import atomic, plots, reports
+from . import atomic, export, plots, reports
 from .bundle import Bundle
-from .data import Dataset, Split, ensure_default_dataset, load_dataset, to_sequences
-from .evaluate import baselines, regression_metrics
+from .data import Dataset, Scaler, Split, ensure_default_dataset, load_dataset, split, to_sequences
+from .errors import DataError, UserError
 from .modeldir import ModelDir
+from .reference import predict as numpy_predict
+from .evaluate import baselines, regression_metrics
 from .train import TrainConfig, TrainResult, load_keras_model, save, train
+
+
+#: Fault injection for the tests of atomic publishing: ``TINYLSTM_FAULT=kill:<point>`` kills the process with
+#: SIGKILL at that point, ``raise:<point>`` fails there with a user error. Points: ``after-train``,
+#: ``after-evaluate``, ``export:<target>`` (before that target's export), ``before-publish``.
+FAULT_ENV = "TINYLSTM_FAULT"
+
+
+def _fault_point(name: str) -> None:
+    fault = os.environ.get(FAULT_ENV, "")
+    if fault == f"kill:{name}":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == f"raise:{name}":
+        raise UserError(f"injected failure at {name} ({FAULT_ENV})")
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -43,9 +62,6 @@ def check_trainable(ds: Dataset, config: TrainConfig) -> None:
     Raises :class:`~tinylstm.errors.UserError` for a split that leaves no test or validation rows, or a column
     that is constant in the training rows (zero variance: it cannot be standardised).
     """
-    from .data import Scaler, split
-    from .errors import DataError
-
     sp = split(len(ds.y), config.test_size, config.split_seed)
     if len(sp.test) < 1 or int(len(sp.train) * config.validation_split) < 1:
         raise DataError(f"{ds.path}: too few rows ({len(ds.y)}) for a train/test split with a validation split")
@@ -54,10 +70,6 @@ def check_trainable(ds: Dataset, config: TrainConfig) -> None:
 
 def check_output_dir(path: Path, option: str) -> None:
     """Fail early (before training) when ``path`` cannot become a directory we can write into."""
-    import os
-
-    from .errors import UserError
-
     path = Path(path)
     existing = path
     while not existing.exists() and existing != existing.parent:
@@ -69,38 +81,37 @@ def check_output_dir(path: Path, option: str) -> None:
 
 
 def train_only(data: Path, features: Sequence[str], target: str, config: TrainConfig, model_dir: Path,
-               quiet: bool = False) -> TrainResult:
+               quiet: bool = False, staged: bool = False) -> TrainResult:
+    """Train and save into ``model_dir`` (swapped in whole; ``staged``: ``model_dir`` is a fresh staging dir)."""
     check_output_dir(model_dir, "--out")
     ds = load_data(data, features, target, quiet)
     check_trainable(ds, config)
     result = train(ds, config, quiet)
-    save(result, model_dir)
+    save(result, model_dir, in_place=staged)
     _say(quiet, f"train: {result.bundle.describe()} ({result.bundle.params()} params), "
                 f"{len(result.history['loss'])} epochs in {result.seconds:.1f} s, best epoch {result.best_epoch}; "
                 f"wrote {model_dir}")
     return result
 
 
-def _load_split(model_dir: Path) -> Split:
-    obj = json.loads((Path(model_dir) / "split.json").read_text())
-    return Split(np.asarray(obj["train"]), np.asarray(obj["test"]))
-
-
 def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
-             extra: dict[str, Any] | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Metrics on train/test, baselines, the bundle-vs-Keras check, figures, and the report files."""
+             extra: dict[str, Any] | None = None, quiet: bool = False,
+             publish_as: tuple[Path, Path] | None = None) -> dict[str, Any]:
+    """Metrics on train/test, baselines, the bundle-vs-Keras check, figures, and the report files.
+
+    ``publish_as`` = (staging dir, final dir): paths under the staging dir are reported as under the final one.
+    """
     model_dir, out_dir, figures_dir = Path(model_dir), Path(out_dir), Path(figures_dir)
-    bundle = Bundle.load(model_dir)
+    md = ModelDir.load(model_dir)
+    bundle = md.bundle
     if bundle.meta.get("data_sha256") and bundle.meta["data_sha256"] != ds.sha256:
         _say(quiet, f"warning: {ds.path} is not the file this model was trained on (SHA-256 differs)")
-    sp = _load_split(model_dir)
+    if md.split is None:
+        raise DataError(f"{model_dir / 'split.json'}: missing (the model directory must come from tinylstm train)")
+    sp = md.split
     if max(sp.train.max(), sp.test.max()) >= len(ds.y):
-        from .errors import DataError
-
         raise DataError(f"{ds.path}: has {len(ds.y)} rows, fewer than the model's split; wrong --data?")
     model = _load_keras(model_dir)
-    from .reference import predict as numpy_predict
-
     preds, splits = {}, {}
     for name, idx in (("train", sp.train), ("test", sp.test)):
         seq = to_sequences(bundle.scaler.transform_x(ds.X[idx]), bundle.layout)
@@ -110,6 +121,11 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
     history = json.loads((model_dir / "history.json").read_text())
     unit = ds.units.get(ds.target, "")
     figures = _figures(ds, sp, splits, history, bundle, unit, figures_dir)
+    report_root = out_dir
+    if publish_as is not None:
+        stage, final = publish_as
+        figures = {k: _moved(v, stage, final) for k, v in figures.items()}
+        report_root = _moved(out_dir, stage, final)
     report = {
         "data": {"file": str(ds.path), "sha256": ds.sha256, "features": ds.features, "target": ds.target,
                  "units": ds.units, "cleaning": ds.clean.__dict__, "rows_train": len(sp.train),
@@ -121,7 +137,7 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
         "baselines": {k: v.as_dict() for k, v in
                       baselines(ds.X[sp.train], ds.y[sp.train], ds.X[sp.test], ds.y[sp.test]).items()},
         "bundle_vs_keras_max_abs": bundle_gap,
-        "figures": {k: str(Path(v).relative_to(out_dir.parent) if _is_under(v, out_dir.parent) else v)
+        "figures": {k: str(Path(v).relative_to(report_root.parent) if _is_under(v, report_root.parent) else v)
                     for k, v in figures.items()},
         **(extra or {}),
     }
@@ -136,8 +152,6 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
 
 def _load_keras(model_dir: Path):
     """:func:`~tinylstm.train.load_keras_model`, with a damaged file reported as a user error, not a traceback."""
-    from .errors import UserError
-
     try:
         return load_keras_model(model_dir)
     except UserError:
@@ -146,6 +160,14 @@ def _load_keras(model_dir: Path):
         reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise UserError(f"{Path(model_dir) / 'model.keras'}: cannot load the Keras model ({reason}); "
                         f"train again with tinylstm train --out {model_dir}") from err
+
+
+def _moved(path: Path, stage: Path, final: Path) -> Path:
+    """``path`` with the staging directory ``stage`` replaced by ``final``."""
+    try:
+        return Path(final) / Path(path).relative_to(stage)
+    except ValueError:
+        return Path(path)
 
 
 def _is_under(path: Path, root: Path) -> bool:
@@ -225,41 +247,73 @@ def evaluate_only(model_dir: Path, data: Path, out_dir: Path, figures_dir: Path,
 
 
 def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, out_dir: Path,
-        figures_dir: Path, quiet: bool = False, exports_enabled: bool = True) -> dict[str, Any]:
-    """Train, evaluate, draw, and run every registered exporter (unless disabled); one report at the end."""
-    from . import export
+        figures_dir: Path | None = None, quiet: bool = False, exports_enabled: bool = True) -> dict[str, Any]:
+    """Train, evaluate, draw, and run every registered exporter (unless disabled); one report at the end.
 
+    Everything is written into a temporary sibling of ``out_dir`` and published at the very end: each entry the
+    run owns (``model/``, ``report.json``, ``report.md``, ``figures/``, one directory per export) is swapped into
+    ``out_dir``; other files there (e.g. ``bench.md``) are left alone. A run that fails or is killed at any
+    point before that leaves the previous outputs byte-identical. ``figures_dir`` defaults to
+    ``<out_dir>/figures``; another directory is staged and swapped the same way.
+    """
     start = time.perf_counter()
     out_dir = Path(out_dir)
+    figures_dir = Path(figures_dir) if figures_dir is not None else out_dir / "figures"
     check_output_dir(out_dir, "--out")
     check_output_dir(figures_dir, "--figures")
-    result = train_only(data, features, target, config, out_dir / "model", quiet)
-    ds = result.dataset
-    t_train = time.perf_counter() - start
-    report = evaluate(out_dir / "model", ds, out_dir, figures_dir, quiet=quiet)
-    t_eval = time.perf_counter() - start
-    exports, sections = {}, []
-    for exporter in export.all_targets():
-        if not (exporter.in_run and exports_enabled):
-            continue
-        if isinstance(exporter, export.LegacyExporter):
-            written = exporter.export(out_dir / "model", out_dir / exporter.default_subdir,
-                                      export.default_args(exporter))
-        else:
-            written = export.write(exporter, out_dir / "model", out_dir / exporter.default_subdir)
-            text = reports.section(exporter.name, ModelDir.load(out_dir / "model"), None,
-                                   out_dir / exporter.default_subdir)
-            if text is not None:
-                written.append(atomic.write_text(out_dir / exporter.default_subdir / f"{exporter.name}.report.md",
-                                                 text))
-        exports[exporter.name] = [str(p) for p in written]
-        sections += [Path(p).read_text() for p in written if str(p).endswith(".report.md")]
-        _say(quiet, f"export {exporter.name}: wrote {len(written)} file(s) under {out_dir / exporter.default_subdir}")
-    report["exports"] = exports
-    report["sections"] = sections
-    report["timing_s"] = {"train": round(t_train, 2), "train_evaluate_figures": round(t_eval, 2),
-                          "total": round(time.perf_counter() - start, 2), "train_fit_only": round(result.seconds, 2)}
-    write_report(report, out_dir)
+    inside = _is_under(figures_dir, out_dir)
+    stage = atomic.stage_dir(out_dir)
+    fig_stage = stage / figures_dir.resolve().relative_to(out_dir.resolve()) if inside else \
+        atomic.stage_dir(figures_dir)
+    try:
+        result = train_only(data, features, target, config, stage / "model", quiet, staged=True)
+        ds = result.dataset
+        t_train = time.perf_counter() - start
+        _fault_point("after-train")
+        report = evaluate(stage / "model", ds, stage, fig_stage, quiet=quiet, publish_as=(stage, out_dir))
+        t_eval = time.perf_counter() - start
+        _fault_point("after-evaluate")
+        exports, sections = {}, []
+        model = ModelDir.load(stage / "model")
+        for target_ in export.all_targets():
+            if not (target_.in_run and exports_enabled):
+                continue
+            _fault_point(f"export:{target_.name}")
+            sub = stage / target_.default_subdir
+            if isinstance(target_, export.LegacyExporter):
+                written = target_.export(stage / "model", sub, export.default_args(target_))
+                sections += [Path(p).read_text() for p in written if str(p).endswith(".report.md")]
+            else:
+                options = target_.options()
+                written = export.write(target_, model, sub, options)
+                text = reports.section(target_.name, model, options, sub)
+                if text:
+                    written.append(atomic.write_text(sub / f"{target_.name}.report.md", text))
+                    sections.append(text)
+            exports[target_.name] = [str(_moved(Path(p), stage, out_dir)) for p in written]
+            _say(quiet, f"export {target_.name}: wrote {len(written)} file(s) under {out_dir / target_.default_subdir}")
+        report["exports"] = exports
+        report["sections"] = sections
+        report["timing_s"] = {"train": round(t_train, 2), "train_evaluate_figures": round(t_eval, 2),
+                              "total": round(time.perf_counter() - start, 2),
+                              "train_fit_only": round(result.seconds, 2)}
+        write_report(report, stage)
+        _fault_point("before-publish")
+        _publish_run(stage, out_dir, None if inside else (fig_stage, figures_dir))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if not inside:
+            shutil.rmtree(fig_stage, ignore_errors=True)
     _say(quiet, f"run: done in {report['timing_s']['total']:.1f} s (train+evaluate+figures "
                 f"{t_eval:.1f} s); report {out_dir / 'report.md'}")
     return report
+
+
+def _publish_run(stage: Path, out_dir: Path, figures: tuple[Path, Path] | None) -> None:
+    """Swap every entry of the finished staging directory into ``out_dir`` (report files last)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = sorted(stage.iterdir(), key=lambda p: (p.name.startswith("report."), p.name))
+    for entry in entries:
+        atomic.swap_in(entry, out_dir / entry.name)
+    if figures is not None:
+        atomic.swap_in(*figures)

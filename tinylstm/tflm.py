@@ -17,12 +17,17 @@ This module has no TensorFlow dependency. It
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 
+import flatbuffers
 import numpy as np
+
+from .data import to_sequences
 
 #: Builtin ops TFLite Micro implements (its MicroMutableOpResolver), as TFLite schema names.
 TFLM_OPS = (
@@ -49,6 +54,7 @@ TFLM_RESOLVER = {op: "Add" + _RESOLVER_EXCEPTIONS.get(op, "".join(w.capitalize()
 
 
 def _schema():
+    # deferred on purpose: importing the tflite_micro package loads TensorFlow Lite Micro's runtime (~0.5 s)
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
     return schema
@@ -130,13 +136,16 @@ def tensor_count(buf: bytes) -> int:
     return sum(len(sg.tensors) for sg in read(buf).subgraphs)
 
 
-# ---------------------------------------------------------------------------------------------- compaction
-def _apply_head_to_every_step(model) -> bool:
+# ---------------------------------------------------------------------------------------------- transforms
+# Small named transforms on the schema's object tree (tflite-micro ``tools`` style). Each keeps the model's outputs
+# equal (tests/test_tflite.py runs the flatbuffer in TFLM before and after every one); :func:`serialize` writes the
+# tree back compactly. :func:`compact` is their composition, the form every exported flatbuffer has.
+def drop_trailing_slice(model) -> None:
     """Drop the STRIDED_SLICE that takes the last LSTM step before the dense head; the head then runs on every step.
 
     ``FULLY_CONNECTED`` flattens a (1, steps, H) input to (steps, H) rows, so the graph output becomes (steps, 1) and
     its last row is the prediction. Saves an op kind, four tensors and their constants at the price of running the
-    (tiny) head on every step. Returns whether the pattern was found.
+    (tiny) head on every step. Raises ``ValueError`` when the pattern is not there.
     """
     sg = model.subgraphs[0]
     names = [_op_name(model.operatorCodes[op.opcodeIndex]) for op in sg.operators]
@@ -166,39 +175,30 @@ def _apply_head_to_every_step(model) -> bool:
             for o in sg.operators:
                 if t in [int(i) for i in o.inputs]:
                     if _op_name(model.operatorCodes[o.opcodeIndex]) != "FULLY_CONNECTED":
-                        raise ValueError("head_every_step: only FULLY_CONNECTED layers may follow the last LSTM")
+                        raise ValueError("drop_trailing_slice: only FULLY_CONNECTED layers may follow the last LSTM")
                     frontier.append(int(o.outputs[0]))
         del sg.operators[k]
-        used = {int(o.opcodeIndex) for o in sg.operators}
-        keep = [j for j in range(len(model.operatorCodes)) if j in used]
-        remap = {old: new for new, old in enumerate(keep)}
-        model.operatorCodes = [model.operatorCodes[j] for j in keep]
+        drop_unused_opcodes(model)
+        return
+    raise ValueError("drop_trailing_slice: no STRIDED_SLICE between the last LSTM and the dense head")
+
+
+def drop_unused_opcodes(model) -> None:
+    """Remove operator codes no operator uses (renumbering ``opcodeIndex``)."""
+    used = {int(o.opcodeIndex) for sg in model.subgraphs for o in sg.operators}
+    keep = [j for j in range(len(model.operatorCodes)) if j in used]
+    remap = {old: new for new, old in enumerate(keep)}
+    model.operatorCodes = [model.operatorCodes[j] for j in keep]
+    for sg in model.subgraphs:
         for o in sg.operators:
             o.opcodeIndex = remap[int(o.opcodeIndex)]
-        return True
-    return False
 
 
-def compact(buf: bytes, head_every_step: bool = False) -> bytes:
-    """Re-serialise a single-subgraph converter flatbuffer into its compact deterministic form.
-
-    Keeps everything the interpreters read (shapes, types, constant data, scale/zero-point, options, variable
-    flags, operator wiring); drops names, metadata, signature defs and calibration min/max; shares identical
-    vectors and quantisation tables; with ``head_every_step`` applies :func:`_apply_head_to_every_step`; gives every LSTM the same placeholder for its four per-gate intermediates
-    (LiteRT checks they exist; no kernel reads them without layer normalisation).
-    """
-    import flatbuffers
-
-    s = _schema()
-    model = read(buf)
-    if len(model.subgraphs) != 1:
-        raise ValueError(f"expected one subgraph, got {len(model.subgraphs)}")
-    if head_every_step and not _apply_head_to_every_step(model):
-        raise ValueError("head_every_step: no STRIDED_SLICE between the last LSTM and the dense head")
+def share_lstm_intermediates(model) -> None:
+    """Give every LSTM the same placeholder tensor for its four per-gate intermediates (LiteRT checks they exist;
+    no kernel reads them without layer normalisation). Quantised intermediates are left alone."""
     sg = model.subgraphs[0]
-
-    # Drop unreferenced tensors; the four per-gate intermediates of each LSTM collapse onto one tensor.
-    shared_inter: int | None = None
+    shared: int | None = None
     for op in sg.operators:
         if op.intermediates is not None and len(op.intermediates) == 5:
             inter = [int(v) for v in op.intermediates]
@@ -208,14 +208,48 @@ def compact(buf: bytes, head_every_step: bool = False) -> bytes:
                 if not plain:
                     break
             else:
-                shared_inter = inter[0] if shared_inter is None else shared_inter
-                op.intermediates = [shared_inter] * 4 + inter[4:]
+                shared = inter[0] if shared is None else shared
+                op.intermediates = [shared] * 4 + inter[4:]
+
+
+def referenced_tensors(sg) -> list[int]:
+    """Tensor indices the subgraph uses (inputs, operator inputs/outputs/intermediates, outputs), first-use order."""
     ref: list[int] = []
     for idx in [*sg.inputs, *(i for op in sg.operators for i in [*op.inputs, *op.outputs,
                                                                   *(op.intermediates if op.intermediates is not None
                                                                     else [])]), *sg.outputs]:
         if idx >= 0 and idx not in ref:
             ref.append(int(idx))
+    return ref
+
+
+def transform(buf: bytes, *steps) -> bytes:
+    """``buf`` read, each of ``steps`` (functions of the model tree) applied in order, then :func:`serialize`d."""
+    model = read(buf)
+    if len(model.subgraphs) != 1:
+        raise ValueError(f"expected one subgraph, got {len(model.subgraphs)}")
+    for step in steps:
+        step(model)
+    return serialize(model)
+
+
+def compact(buf: bytes, head_every_step: bool = False) -> bytes:
+    """A single-subgraph converter flatbuffer in its compact deterministic form: :func:`drop_trailing_slice` (with
+    ``head_every_step``), :func:`share_lstm_intermediates`, then :func:`serialize`."""
+    return transform(buf, *([drop_trailing_slice] if head_every_step else []), share_lstm_intermediates)
+
+
+def serialize(model) -> bytes:
+    """Write the model tree compactly and deterministically.
+
+    Keeps everything the interpreters read (shapes, types, constant data, scale/zero-point, options, variable
+    flags, operator wiring); drops names, metadata, signature defs, calibration min/max and unreferenced tensors;
+    shares identical vectors and quantisation tables; one empty buffer for all activations; every constant buffer
+    16-byte aligned.
+    """
+    s = _schema()
+    sg = model.subgraphs[0]
+    ref = referenced_tensors(sg)
     remap = {old: new for new, old in enumerate(ref)}
     remap[-1] = -1
     tensors = [sg.tensors[i] for i in ref]
@@ -414,8 +448,6 @@ def run_scaled(buf: bytes, seqs: np.ndarray, runtime: str, arena_size: int = 655
 
 def predict(buf: bytes, bundle, X_raw: np.ndarray, runtime: str, arena_size: int = 65536) -> np.ndarray:
     """Raw rows (n, features) → predictions (n,) in target units through the flatbuffer in ``runtime``."""
-    from .data import to_sequences
-
     seqs = to_sequences(bundle.scaler.transform_x(np.atleast_2d(X_raw)), bundle.layout)
     return bundle.scaler.inverse_y(run_scaled(buf, seqs, runtime, arena_size))
 
@@ -458,8 +490,6 @@ def min_arena(path: str, hi: int = 1 << 16) -> int:
 def recorded_arena(buf: bytes, arena_size: int = 1 << 16) -> str:
     """TFLM's RecordingMicroAllocator breakdown (text) after one invoke."""
     code = _ARENA_PROBE.replace('print("ok")', "it.print_allocations()")
-    import os
-    import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
         f.write(buf)

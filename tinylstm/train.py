@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -134,16 +135,28 @@ def train(ds: Dataset, config: TrainConfig, quiet: bool = False) -> TrainResult:
     return TrainResult(model, bundle, scaler, sp, history, config, seconds, best_epoch, ds)
 
 
-def save(result: TrainResult, model_dir: Path) -> None:
-    """Write ``model.keras``, ``bundle.npz``, ``config.json`` and ``history.json`` atomically."""
+def save(result: TrainResult, model_dir: Path, in_place: bool = False) -> None:
+    """Write ``model.keras``, ``bundle.npz``, ``config.json``, ``history.json`` and ``split.json``.
+
+    All five are written into a temporary sibling directory and swapped in as one directory, so an interrupted
+    save leaves the previous model directory as it was (``in_place``: ``model_dir`` is itself a fresh staging
+    directory, write straight into it).
+    """
     model_dir = Path(model_dir)
-    with atomic.atomic_path(model_dir / "model.keras", suffix=".keras") as tmp:
-        result.model.save(tmp)
-    result.bundle.save(model_dir / "bundle.npz")
-    atomic.write_json(model_dir / "config.json", asdict(result.config))
-    atomic.write_json(model_dir / "history.json", result.history)
-    atomic.write_json(model_dir / "split.json", {"train": result.split.train.tolist(),
+    stage = model_dir if in_place else atomic.stage_dir(model_dir)
+    try:
+        stage.mkdir(parents=True, exist_ok=True)
+        result.model.save(stage / "model.keras")
+        result.bundle.save(stage / "bundle.npz")
+        atomic.write_json(stage / "config.json", asdict(result.config))
+        atomic.write_json(stage / "history.json", result.history)
+        atomic.write_json(stage / "split.json", {"train": result.split.train.tolist(),
                                                  "test": result.split.test.tolist()})
+        if not in_place:
+            atomic.swap_in(stage, model_dir)
+    finally:
+        if not in_place and stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def load_config(model_dir: Path) -> TrainConfig:

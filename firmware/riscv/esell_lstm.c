@@ -2,12 +2,12 @@
  *
  * Portable C99 (no _Float16: fp16 is decoded in software, exactly). Build for the emulated core with
  *   riscv64-unknown-elf-gcc -march=rv32imafc -mabi=ilp32f --specs=picolibc.specs --oslib=semihost -O2
- *     -ffp-contract=off -I<dir of model.h> esell_lstm.c
+ *     -ffp-contract=off -I<dir of model.h> -I<dir of tl_act.h: tinylstm/csrc> esell_lstm.c
  * (-ffp-contract=off: no fused multiply-add, so every product and sum is rounded as in the numpy golden model
  * tinylstm.esell.forward). Run under qemu-system-riscv32 -M virt -bios none -semihosting -icount shift=0.
  *
  * Arithmetic order (the golden model repeats it): per gate row acc = bias; acc += w*x for W's non-zeros in
- * ascending column order, then U's with h; activations via tl_exp below; c = f*c + i*g; h = o*tanh(c).
+ * ascending column order, then U's with h; activations via tl_act.h (tl_sigmoid/tl_tanh below); c = f*c + i*g; h = o*tanh(c).
  *
  * fp16 decode trick: an fp16 word h placed as (sign | h[14:0] << 13) in an fp32 is exactly value(h) * 2^-112
  * (normal and subnormal fp16 alike). The kernels therefore multiply such words with inputs pre-scaled by 2^112:
@@ -25,6 +25,8 @@
 
 #include "esell_engine.h"
 #include "model.h"
+#define TL_ACT_K_ONLY 1 /* tl_sigmoid/tl_tanh are the wrappers below */
+#include "tl_act.h"
 
 #if defined(__riscv)
 static inline uint32_t instret(void) { uint32_t v; __asm__ volatile("csrr %0, minstret" : "=r"(v)); return v; }
@@ -45,52 +47,13 @@ static inline float h2f_s16(int16_t h) { return bits2f(((uint32_t)(int32_t)h << 
 static inline float h2f(uint16_t h) { return h2f_s16((int16_t)h) * TL_UP; }
 
 /* ------------------------------------------------------------------------------------------ activations */
-/* The constants of tl_exp/tl_sigmoid/tl_tanh, loaded once per layer into registers (GCC otherwise reloads
- * each from the constant pool, two instructions, at every use). Same values, same operations: the results are
- * unchanged. */
-typedef struct {
-    float hi, lo, log2e, half, nhalf, ln2hi, ln2lo, p6, p5, p4, p3, one, two;
-} tl_k_t;
-#if defined(__riscv)
-#define TL_OPAQUE(v) __asm__("" : "+f"(v)) /* keep v in a register: no rematerialisation from memory */
-#else
-#define TL_OPAQUE(v) ((void)0)
-#endif
-static inline __attribute__((always_inline)) tl_k_t tl_consts(void)
-{
-    tl_k_t K = {0x1.4p+6f, -0x1.4p+6f, 0x1.715476p+0f, 0.5f, -0.5f, 0x1.62e4p-1f, 0x1.7f7d1cp-20f,
-                0x1.6c16c2p-10f, 0x1.111112p-7f, 0x1.555556p-5f, 0x1.555556p-3f, 1.0f, 2.0f};
-    TL_OPAQUE(K.hi); TL_OPAQUE(K.lo); TL_OPAQUE(K.log2e); TL_OPAQUE(K.half); TL_OPAQUE(K.nhalf);
-    TL_OPAQUE(K.ln2hi); TL_OPAQUE(K.ln2lo); TL_OPAQUE(K.p6); TL_OPAQUE(K.p5); TL_OPAQUE(K.p4);
-    TL_OPAQUE(K.p3); TL_OPAQUE(K.one); TL_OPAQUE(K.two);
-    return K;
-}
-static inline __attribute__((always_inline)) float tl_exp(float x, const tl_k_t *K)
-{
-    if (x > K->hi) x = K->hi; /* clamp to +-80 */
-    if (x < K->lo) x = K->lo;
-    float kf = x * K->log2e; /* log2(e) */
-    int k = (int)(kf + (kf >= 0.0f ? K->half : K->nhalf));
-    float kff = (float)k;
-    float r = x - kff * K->ln2hi; /* ln2, high part */
-    r = r - kff * K->ln2lo;       /* ln2, low part */
-    float p = K->p6;
-    p = K->p5 + r * p;
-    p = K->p4 + r * p;
-    p = K->p3 + r * p;
-    p = K->half + r * p;
-    p = K->one + r * p;
-    p = K->one + r * p;
-    return p * bits2f((uint32_t)(k + 127) << 23);
-}
-static inline __attribute__((always_inline)) float tl_sigmoid(float x, const tl_k_t *K)
-{
-    return K->one / (K->one + tl_exp(-x, K));
-}
-static inline __attribute__((always_inline)) float tl_tanh(float x, const tl_k_t *K)
-{
-    return K->one - K->two / (tl_exp(K->two * x, K) + K->one);
-}
+/* The one float activation implementation of tinylstm (tinylstm/csrc/tl_act.h, shared with the C engine and
+ * mirrored in numpy by tinylstm/activations.py). Its constants are loaded once per layer into registers
+ * (tl_act_consts; GCC otherwise reloads each from the constant pool, two instructions, at every use). */
+typedef tl_act_k tl_k_t;
+static inline __attribute__((always_inline)) tl_k_t tl_consts(void) { return tl_act_consts(); }
+static inline __attribute__((always_inline)) float tl_sigmoid(float x, const tl_k_t *K) { return tl_act_sigmoid(x, K); }
+static inline __attribute__((always_inline)) float tl_tanh(float x, const tl_k_t *K) { return tl_act_tanh(x, K); }
 
 /* ------------------------------------------------------------------------------------------ eSELL SpMV */
 /* value t of chunk row R as scaled fp32 bits (see h2f_top); 0 for fp16 +0 (chunk padding) */

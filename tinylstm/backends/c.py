@@ -1,5 +1,6 @@
 """C engine backends: the generated C99 library compiled on the host (gcc), or run on an emulated Cortex-M4F.
 
+The library is what ``tinylstm export c`` generates for the model directory (one variant, flat files).
 ``c-float`` / ``c-int8`` compile the engine with the host C compiler (strict C99) into a temporary directory and
 run it on the rows; ``cortex-m4`` cross-compiles it with ``arm-none-eabi-gcc`` (-Os, hard float) and runs it under
 ``qemu-system-arm -M mps2-an386`` with the rows compiled in (slow, exact).
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..export import _cbuild as cb
+from ..modeldir import ModelDir
 from . import register
 
 
@@ -25,10 +28,9 @@ def _add_c_args(p: argparse.ArgumentParser) -> None:
 
 
 def _host(model_dir: Path, X_raw: np.ndarray, args: argparse.Namespace, variant: str) -> np.ndarray:
-    from ..export import _cbuild as cb
-
+    model = ModelDir.load(model_dir)
     with tempfile.TemporaryDirectory(prefix="tinylstm-c-") as tmp:
-        lib = cb.export_library(model_dir, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
+        lib = cb.export_library(model, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
         exe = cb.build_host(lib, Path(tmp) / "engine", cc=getattr(args, "cc", "gcc"))
         y, _ = cb.run_host(exe, X_raw)
     return y.astype(np.float64)
@@ -46,12 +48,11 @@ def predict_c_int8(model_dir, X_raw, args):
 
 @register("cortex-m4", "the generated C engine on an emulated Cortex-M4F (arm-none-eabi-gcc -Os + qemu mps2-an386)")
 def predict_cortex_m4(model_dir, X_raw, args):
-    from ..export import _cbuild as cb
-
+    model = ModelDir.load(model_dir)
     variant = getattr(args, "m4_variant", "int8")
     out = np.empty(len(X_raw))
     with tempfile.TemporaryDirectory(prefix="tinylstm-m4-") as tmp:
-        lib = cb.export_library(model_dir, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
+        lib = cb.export_library(model, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
         chunk = 2000  # rows compiled into one image (flash holds far more; keeps compile times short)
         for start in range(0, len(X_raw), chunk):
             rows = X_raw[start:start + chunk]

@@ -59,7 +59,7 @@ class EngineRun:
 def build(header_dir: Path, elf: Path) -> Path:
     """Compile the engine against ``header_dir/model.h``."""
     src = rvx.FIRMWARE_DIR / "esell_lstm.c"
-    cmd = [CC, *CFLAGS, f"-I{header_dir}", f"-I{rvx.FIRMWARE_DIR}", str(src), "-o", str(elf)]
+    cmd = [CC, *CFLAGS, f"-I{header_dir}", f"-I{rvx.FIRMWARE_DIR}", f"-I{rvx.CSRC_DIR}", str(src), "-o", str(elf)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f"{CC} failed ({res.returncode}):\n{res.stderr}")

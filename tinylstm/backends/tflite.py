@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import tflite_build, tflm
+from ..bundle import Bundle
+from ..errors import UserError
 from . import register
 
 
@@ -21,24 +24,18 @@ def _args(p) -> None:
 
 def load(model_dir: Path, variant: str, tflite_dir: Path | None = None) -> tuple[bytes, dict]:
     """The flatbuffer of ``variant`` and its summary; checks it was exported from this model's bundle."""
-    from ..errors import UserError
-    from ..export.tflite import FLOAT_FILE, INT8_FILE, SUMMARY_FILE, bundle_digest
-
     folder = Path(tflite_dir) if tflite_dir else Path(model_dir).parent / "tflite"
-    path = folder / (FLOAT_FILE if variant == "float" else INT8_FILE)
+    path = folder / tflite_build.file_name(variant)
     if not path.exists():
         raise UserError(f"{path}: no flatbuffer; run `tinylstm export tflite --model {model_dir} --out {folder}`")
-    summary_path = folder / SUMMARY_FILE
+    summary_path = folder / tflite_build.SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    if summary.get("bundle_sha256") != bundle_digest(model_dir):
+    if summary.get("bundle_sha256") != tflite_build.bundle_digest(model_dir):
         raise UserError(f"{path}: exported from another weight bundle than {model_dir}; export it again")
     return path.read_bytes(), summary
 
 
 def _predict(model_dir, X_raw, args, variant: str, runtime: str):
-    from .. import tflm
-    from ..bundle import Bundle
-
     buf, summary = load(model_dir, variant, getattr(args, "tflite_dir", None))
     arena = summary.get("variants", {}).get(variant, {}).get("tflm_arena_header", 1 << 16)
     return tflm.predict(buf, Bundle.load(model_dir), X_raw, runtime, arena_size=arena)

@@ -3,7 +3,7 @@ against the TFLite Micro interpreter and LiteRT in the same run, and Cortex-M4 i
 
 How each figure is measured (also printed under the table):
 
-* **Flash**: ``arm-none-eabi-size`` of ``tinylstm_model.o`` compiled with ``-Os -mcpu=cortex-m4 -mthumb
+* **Flash**: ``arm-none-eabi-size`` of the engine object (``tinylstm_float.c`` / ``tinylstm_int8.c`` with its generated data) compiled with ``-Os -mcpu=cortex-m4 -mthumb
   -mfloat-abi=hard -mfpu=fpv4-sp-d16 -ffunction-sections`` (text = code + const weights), and the growth of a
   linked image (``firmware/cortex-m4/size_main.c``: no printf, no semihosting, ``--gc-sections``) when it calls
   ``tinylstm_predict`` versus the same program without the engine (this includes any libgcc/libc helper pulled in).
@@ -32,7 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import to_sequences
+from ..errors import UserError
+from ..export import _cbuild as cb
+from ..export.c import selfcheck_inputs
+from ..modeldir import ModelDir
+from ..reference import forward_scaled
 from . import register
+
+HERE = Path(__file__).resolve().parent
 
 #: Host flags of the "fast" C rows: same bits as -O2 (tests/test_c_engine.py checks it); -fno-trapping-math
 #: lets GCC vectorise the branch-free activation loops.
@@ -45,30 +53,22 @@ ROWS = 64  # rows timed per pass (test-set rows when the model directory has a s
 COUNT_RUNS = 4
 
 
-def _rows(model_dir: Path, bundle, data: Path | None) -> np.ndarray:
-    from ..export.c import selfcheck_inputs
-
+def _rows(model: ModelDir, data: Path | None) -> np.ndarray:
+    """The first ROWS test rows of the model's split; the self-check rows when the split or the CSV is missing."""
     try:
-        from ..data import DEFAULT_CSV, load_dataset
-
-        split = json.loads((Path(model_dir) / "split.json").read_text())
-        data = Path(data or DEFAULT_CSV)
-        ds = load_dataset(data, bundle.features, bundle.target)
-        X = ds.X[np.asarray(split["test"])][:ROWS]
+        X = model.rows("test", data)[0][:ROWS]
         if len(X):
             return X
-    except Exception:  # noqa: BLE001 - any problem: fall back to the deterministic rows
+    except UserError:
         pass
-    return np.tile(selfcheck_inputs(bundle), (ROWS // 8, 1))
+    return np.tile(selfcheck_inputs(model.bundle), (ROWS // 8, 1))
 
 
 def _m4_sizes(lib: Path, tmp: Path) -> dict:
-    from ..export import _cbuild as cb
-
     obj = tmp / f"{lib.name}.o"
     su = tmp / f"{lib.name}.su"
     subprocess.run(["arm-none-eabi-gcc", *cb.M4_FLAGS, "-std=c99", "-Os", "-ffunction-sections", "-fdata-sections",
-                    "-fstack-usage", "-c", str(lib / "tinylstm_model.c"), "-o", str(obj)], check=True, cwd=tmp)
+                    "-fstack-usage", "-c", str(cb.engine_source(lib)), "-o", str(obj)], check=True, cwd=tmp)
     sizes = cb.elf_sizes(obj)
     stack = {}
     su_file = obj.with_suffix(".su")
@@ -83,8 +83,6 @@ def _m4_sizes(lib: Path, tmp: Path) -> dict:
 
 
 def _m4_instructions(lib: Path, tmp: Path, X: np.ndarray) -> int:
-    from ..export import _cbuild as cb
-
     elf = cb.build_m4(lib, tmp / f"{lib.name}_count" / "count.elf", "count", X[:COUNT_RUNS], opt="-Os",
                       extra=[f"-DTINYLSTM_COUNT_RUNS={COUNT_RUNS}"])
     obj_syms = subprocess.run(["arm-none-eabi-nm", "--defined-only", str(tmp / f"{lib.name}.o")], check=True,
@@ -98,33 +96,7 @@ def _m4_instructions(lib: Path, tmp: Path, X: np.ndarray) -> int:
     return n // COUNT_RUNS
 
 
-_CG_MAIN = r"""
-#include <stdio.h>
-#include "tinylstm_model.h"
-#include "run_rows.h"
-int main(void)
-{
-    volatile float sink = 0.0f;
-    int k;
-    for (k = 0; k < CG_RUNS; ++k) {
-        sink += tinylstm_predict(run_rows[k % RUN_NUM_ROWS]);
-    }
-    printf("%f\n", (double)sink);
-    return 0;
-}
-"""
 
-_CG_TFLM = r"""
-import sys, numpy as np
-from tflite_micro import runtime
-interp = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=65536)
-rows = np.load(sys.argv[2])
-for k in range(int(sys.argv[3])):
-    interp.reset()
-    interp.set_input(rows[k % len(rows)][None], 0)
-    interp.invoke()
-    interp.get_output(0)
-"""
 
 
 def _callgrind_total(cmd: list[str], toggle: str, out: Path) -> int:
@@ -138,156 +110,38 @@ def _callgrind_total(cmd: list[str], toggle: str, out: Path) -> int:
 
 def _host_instructions(libs: dict[str, Path], X: np.ndarray, seq32: np.ndarray, tflite: Path, tmp: Path) -> dict:
     """Deterministic host instructions per inference (valgrind callgrind): C tinylstm_predict vs TFLM Invoke."""
-    from ..export import _cbuild as cb
-
     res = {}
     (tmp / "cg").mkdir(exist_ok=True)
     (tmp / "cg" / "run_rows.h").write_text(cb.vectors_header(X))
-    (tmp / "cg" / "cg_main.c").write_text(_CG_MAIN)
     for name, lib in libs.items():
         for tag, flags in (("o2", ["-O2"]), ("fast", CALLGRIND_HOST)):
             exe = tmp / "cg" / f"cg_{name}_{tag}"
             subprocess.run(["gcc", *cb.HOST_CFLAGS, *flags, f"-DCG_RUNS={CALLGRIND_RUNS}", "-I", str(lib),
-                            "-I", str(tmp / "cg"), str(lib / "tinylstm_model.c"), str(tmp / "cg" / "cg_main.c"),
+                            "-I", str(tmp / "cg"), str(cb.engine_source(lib)), str(cb.CSRC / "callgrind_main.c"),
                             "-o", str(exe)], check=True)
             res[f"c_{name}_{tag}"] = _callgrind_total([str(exe)], "tinylstm_predict",
                                                       tmp / "cg" / f"{name}_{tag}.out") / CALLGRIND_RUNS
     np.save(tmp / "cg" / "rows.npy", seq32)
-    (tmp / "cg" / "tflm.py").write_text(_CG_TFLM)
-    res["tflm"] = _callgrind_total([sys.executable, str(tmp / "cg" / "tflm.py"), str(tflite),
+    res["tflm"] = _callgrind_total([sys.executable, str(HERE / "_cengine_tflm_invoke.py"), str(tflite),
                                     str(tmp / "cg" / "rows.npy"), str(CALLGRIND_RUNS)],
                                    "*MicroInterpreter::Invoke*", tmp / "cg" / "tflm.out") / CALLGRIND_RUNS
     return res
 
 
-_TIMING_SCRIPT = r"""
-import ctypes, json, os, statistics, sys, time
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import numpy as np
-cfg = json.loads(sys.argv[1])
-sys.path.insert(0, cfg["root"])
-from tinylstm.bundle import Bundle
-from tinylstm.data import to_sequences
-bundle = Bundle.load(cfg["model"])
-X = np.array(cfg["rows"], dtype=np.float64)
-seq = to_sequences(bundle.scaler.transform_x(X), bundle.layout)
-import tensorflow as tf
-import tf_keras
-inp = tf_keras.Input((bundle.n_steps, 1), batch_size=1)
-h = inp
-for l in bundle.lstm:
-    h = tf_keras.layers.LSTM(l.units, return_sequences=l.return_sequences)(h)
-for d in bundle.dense:
-    h = tf_keras.layers.Dense(d.units, activation=d.activation)(h)
-model = tf_keras.Model(inp, h)
-weights = []
-for l in bundle.lstm:
-    weights += [l.W, l.U, l.b]
-for d in bundle.dense:
-    weights += [d.W, d.b]
-model.set_weights(weights)
-conv = tf.lite.TFLiteConverter.from_keras_model(model)
-tfl = conv.convert()
-open(cfg["tflite_out"], "wb").write(tfl)
-PASSES = cfg["passes"]
-REPEAT = cfg["repeat"]
-
-def best(fn):
-    times = []
-    for _ in range(PASSES):
-        t0 = time.thread_time()
-        for _ in range(REPEAT):
-            out = fn()
-        times.append((time.thread_time() - t0) / (REPEAT * len(X)) * 1e6)
-    return statistics.median(times), out
-
-res = {"tflite_bytes": len(tfl)}
-from tflite_micro import runtime
-tflm = runtime.Interpreter.from_bytes(tfl, arena_size=cfg["arena"])
-def run_tflm():
-    out = []
-    for s in seq:
-        tflm.reset()
-        tflm.set_input(s[None].astype(np.float32), 0)
-        tflm.invoke()
-        out.append(float(tflm.get_output(0).reshape(-1)[0]))
-    return np.array(out)
-res["tflm_us"], y = best(run_tflm)
-inputs = [s[None].astype(np.float32) for s in seq]
-def tflm_invoke_only():
-    # time invoke() alone: reset/set_input outside the timed region (one Python call per row remains)
-    total = 0.0
-    for s in inputs:
-        tflm.reset()
-        tflm.set_input(s, 0)
-        t0 = time.thread_time()
-        tflm.invoke()
-        total += time.thread_time() - t0
-    return total
-tflm_times = []
-for _ in range(PASSES):
-    tflm_times.append(sum(tflm_invoke_only() for _ in range(REPEAT)) / (REPEAT * len(X)) * 1e6)
-res["tflm_invoke_us"] = statistics.median(tflm_times)
-res["tflm_maxdiff_std"] = float(np.max(np.abs(y - cfg["ref_std"])))
-
-from ai_edge_litert.interpreter import Interpreter
-lite = Interpreter(model_content=tfl)
-lite.allocate_tensors()
-i_in, i_out = lite.get_input_details()[0]["index"], lite.get_output_details()[0]["index"]
-def run_lite():
-    out = []
-    for s in seq:
-        lite.reset_all_variables()
-        lite.set_tensor(i_in, s[None].astype(np.float32))
-        lite.invoke()
-        out.append(float(lite.get_tensor(i_out).reshape(-1)[0]))
-    return np.array(out)
-res["litert_us"], y = best(run_lite)
-def lite_invoke_only():
-    total = 0.0
-    for s in inputs:
-        lite.reset_all_variables()
-        lite.set_tensor(i_in, s)
-        t0 = time.thread_time()
-        lite.invoke()
-        total += time.thread_time() - t0
-    return total
-lite_times = []
-for _ in range(PASSES):
-    lite_times.append(sum(lite_invoke_only() for _ in range(REPEAT)) / (REPEAT * len(X)) * 1e6)
-res["litert_invoke_us"] = statistics.median(lite_times)
-res["litert_maxdiff_std"] = float(np.max(np.abs(y - cfg["ref_std"])))
-
-X32 = X.astype(np.float32)
-for name, path in cfg["libs"].items():
-    lib = ctypes.CDLL(path)
-    lib.tinylstm_predict.restype = ctypes.c_float
-    rows = [(ctypes.c_float * X32.shape[1])(*r) for r in X32]
-    def run_c():
-        f = lib.tinylstm_predict
-        return np.array([f(r) for r in rows])
-    res[f"c_{name}_us"], y = best(run_c)
-print(json.dumps(res))
-"""
 
 
 def _host_timing(model_dir: Path, bundle, X: np.ndarray, libs: dict[str, Path], tmp: Path) -> dict:
-    from ..export import _cbuild as cb
-    from ..reference import forward_scaled
-    from ..data import to_sequences
-
     shared = {}
     for name, lib in libs.items():
         so = tmp / f"lib{name}.so"
         subprocess.run(["gcc", *cb.HOST_CFLAGS, *FAST_HOST, "-shared", "-fPIC", "-I", str(lib),
-                        str(lib / "tinylstm_model.c"), "-o", str(so)], check=True)
+                        str(cb.engine_source(lib)), "-o", str(so)], check=True)
         shared[name] = str(so)
     ref_std = forward_scaled(bundle, to_sequences(bundle.scaler.transform_x(X), bundle.layout))[:, 0]
     cfg = {"root": str(cb.ROOT), "model": str(model_dir), "rows": X.tolist(), "libs": shared, "passes": 7, "repeat": 20,
            "arena": 64 * 1024, "tflite_out": str(tmp / "model.tflite"), "ref_std": ref_std.tolist()}
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-c", _TIMING_SCRIPT, json.dumps(cfg)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, str(HERE / "_cengine_timing.py"), json.dumps(cfg)], capture_output=True, text=True,
                           env=env, timeout=900)
     if proc.returncode != 0:
         raise RuntimeError(f"timing subprocess failed: {proc.stderr[-1500:]}")
@@ -305,19 +159,16 @@ def _host_timing(model_dir: Path, bundle, X: np.ndarray, libs: dict[str, Path], 
 
 @register("cengine", "runtime-free C engine: Cortex-M4 flash/RAM/instructions, host speed vs TFLM and LiteRT")
 def section(model_dir: Path, args) -> str:
-    from ..bundle import Bundle
-    from ..export import _cbuild as cb
-    from ..export.c import write_library
-
-    bundle = Bundle.load(model_dir)
-    X = _rows(model_dir, bundle, getattr(args, "data", None))
+    model = ModelDir.load(model_dir)
+    bundle = model.bundle
+    X = _rows(model, getattr(args, "data", None))
     lines = []
     with tempfile.TemporaryDirectory(prefix="tinylstm-bench-c-") as td:
         tmp = Path(td)
         libs = {}
         for name, variant, math in (("float32", "float32", "poly"), ("float32-libm", "float32", "libm"),
                                     ("int8", "int8", "poly")):
-            libs[name] = write_library(bundle, tmp / name, variant, math)[0].parent
+            libs[name] = cb.export_library(model, variant, tmp / name, math)
         have_arm = cb.tool("arm-none-eabi-gcc") and cb.tool("arm-none-eabi-size")
         sizes = {n: _m4_sizes(lib, tmp) for n, lib in libs.items()} if have_arm else {}
         instr = {}
@@ -380,7 +231,7 @@ def section(model_dir: Path, args) -> str:
               "ctypes call each); the C-loop rows call tinylstm_run back to back in C with no overhead.",
               f"Cortex-M4 instructions: QEMU mps2-an386 `-singlestep -d exec,nochain` trace, instructions inside the "
               f"engine's functions over {COUNT_RUNS} inferences / {COUNT_RUNS} (-Os).",
-              "Flash: `arm-none-eabi-size` of tinylstm_model.o at -Os (Cortex-M4F hard float); image growth: "
+              "Flash: `arm-none-eabi-size` of the engine object (tinylstm_float.c / tinylstm_int8.c with its data) at -Os (Cortex-M4F hard float); image growth: "
               "firmware/cortex-m4/size_main.c with vs without the engine (no printf, no semihosting)."]
     return "\n".join(lines)
 

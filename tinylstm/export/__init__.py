@@ -79,10 +79,10 @@ def get(name: str) -> Target:
     return _REGISTRY.get(name)
 
 
-def files_for(target: Target, model: ModelDir, options: Any = None) -> Files:
-    """The target's files for ``model`` (``prepare`` applied first); nothing is written."""
+def files_for(target: Target, model: ModelDir, options: Any = None, prepared: bool = False) -> Files:
+    """The target's files for ``model`` (``prepare`` applied first unless ``prepared``); nothing is written."""
     options = target.options() if options is None else options
-    if target.prepare is not None:
+    if target.prepare is not None and not prepared:
         model = target.prepare(model, options)
     files = target.generate(model, options)
     return {str(k): (v.encode("utf-8") if isinstance(v, str) else bytes(v)) for k, v in files.items()}

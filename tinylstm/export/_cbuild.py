@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bundle import Bundle
+from .. import export
+from ..cgen import c_array, c_define, c_float
 from ..errors import UserError
+from ..modeldir import ModelDir
+from .c import CSRC, COptions
 
 ROOT = Path(__file__).resolve().parents[2]
 M4_DIR = ROOT / "firmware" / "cortex-m4"
@@ -22,72 +25,7 @@ HOST_CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
 
-#: Host test program: one raw row per stdin line ("a,b,c"); prints "<float bits hex> <int32 output|-> <%.9g>".
-#: "bench N" on stdin instead times N inferences over the rows read so far (ns per inference on stdout).
-HOST_MAIN = r"""
-#define _POSIX_C_SOURCE 199309L
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "tinylstm_model.h"
-
-#define MAX_ROWS 100000
-
-static float rows[MAX_ROWS][TINYLSTM_NUM_INPUTS];
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: robust on a shared machine */
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-int main(void)
-{
-    char line[1024];
-    int n = 0;
-    tinylstm_state state;
-    while (fgets(line, sizeof line, stdin)) {
-        float x[TINYLSTM_NUM_INPUTS];
-        char *p = line;
-        int k;
-        union { float f; unsigned int u; } bits;
-        long q = 0;
-        if (strncmp(line, "bench ", 6) == 0) {
-            long iters = strtol(line + 6, NULL, 10), it;
-            volatile float sink = 0.0f;
-            double t0;
-            if (n == 0 || iters <= 0) return 3;
-            t0 = now_ns();
-            for (it = 0; it < iters; ++it) {
-                sink += tinylstm_run(&state, rows[it % n]);
-            }
-            printf("%.3f\n", (now_ns() - t0) / (double)iters);
-            (void)sink;
-            continue;
-        }
-        for (k = 0; k < TINYLSTM_NUM_INPUTS; ++k) {
-            x[k] = strtof(p, &p);
-            if (*p == ',') ++p;
-        }
-        if (n < MAX_ROWS) {
-            memcpy(rows[n++], x, sizeof x);
-        }
-#ifdef TINYLSTM_VARIANT_INT8
-        q = (long)tinylstm_run_q(&state, x);
-#endif
-        bits.f = tinylstm_run(&state, x);
-#ifdef TINYLSTM_VARIANT_INT8
-        printf("%08x %ld %.9g\n", bits.u, q, bits.f);
-#else
-        (void)q;
-        printf("%08x - %.9g\n", bits.u, bits.f);
-#endif
-    }
-    return 0;
-}
-"""
+ENGINE_SOURCES = ("tinylstm_float.c", "tinylstm_int8.c")
 
 
 def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 300, stdin: str | None = None) -> str:
@@ -103,22 +41,31 @@ def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 300, stdin: s
     return proc.stdout
 
 
-def export_library(model_dir: Path, variant: str, out: Path, math: str = "poly") -> Path:
-    from .c import write_library
+def export_library(model: ModelDir | str | Path, variant: str, out: Path, math: str = "poly") -> Path:
+    """One variant of ``tinylstm export c`` for ``model``, published into ``out`` (flat files)."""
+    export.write(export.get("c"), model, out, COptions(variant=variant, math=math))
+    return Path(out)
 
-    write_library(Bundle.load(model_dir), out, variant, math)
-    return out
+
+def engine_source(lib_dir: Path) -> Path:
+    """The engine source of an exported library (``tinylstm_float.c`` or ``tinylstm_int8.c``)."""
+    found = [Path(lib_dir) / name for name in ENGINE_SOURCES if (Path(lib_dir) / name).exists()]
+    if len(found) != 1:
+        raise UserError(f"{lib_dir}: not one tinylstm C library (engine sources found: {[p.name for p in found]})")
+    return found[0]
+
+
+def needs_libm(lib_dir: Path) -> bool:
+    return "TINYLSTM_MATH_LIBM" in (Path(lib_dir) / "tinylstm_model.h").read_text()
 
 
 def build_host(lib_dir: Path, exe: Path, opt: str = "-O2", sanitize: bool = False,
                extra: list[str] | None = None, cc: str = "gcc") -> Path:
     """Compile the engine in ``lib_dir`` with the host test program (strict C99 warnings as errors)."""
     lib_dir = Path(lib_dir)
-    main = lib_dir / "host_main.c"
-    main.write_text(HOST_MAIN)
     cmd = [cc, *HOST_CFLAGS, opt, *(SANITIZE if sanitize else []), *(extra or []), "-I", str(lib_dir),
-           str(lib_dir / "tinylstm_model.c"), str(main), "-o", str(exe)]
-    if "libm" in (lib_dir / "tinylstm_model.h").read_text():
+           str(engine_source(lib_dir)), str(CSRC / "host_main.c"), "-o", str(exe)]
+    if needs_libm(lib_dir):
         cmd.append("-lm")
     _run(cmd)
     return Path(exe)
@@ -165,9 +112,9 @@ def build_host_app(lib_dir: Path, exe: Path, sanitize: bool = False) -> Path:
             raise UserError(f"{f} missing: the host firmware build runs from a tinylstm checkout")
     objs = []
     san = SANITIZE if sanitize else []
-    for c in ("tinylstm_model.c", "tinylstm_selfcheck.c"):
-        obj = exe.parent / (c[:-2] + ".o")
-        _run(["gcc", *HOST_CFLAGS, "-O2", *san, "-I", str(lib_dir), "-c", str(lib_dir / c), "-o", str(obj)])
+    for c in (engine_source(lib_dir), lib_dir / "tinylstm_selfcheck.c"):
+        obj = exe.parent / (c.stem + ".o")
+        _run(["gcc", *HOST_CFLAGS, "-O2", *san, "-I", str(lib_dir), "-c", str(c), "-o", str(obj)])
         objs.append(str(obj))
     _run(["g++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", *san, "-DTINYLSTM_ENGINE_C",
           "-I", str(src), "-I", str(lib_dir), str(src / "app.cpp"), str(src / "engine_c.cpp"),
@@ -185,11 +132,10 @@ def _m4_sources() -> list[Path]:
 
 
 def vectors_header(X: np.ndarray) -> str:
-    rows = ",\n".join("    {" + ", ".join(f"{float(v):.9g}f" if "." in f"{float(v):.9g}" or "e" in f"{float(v):.9g}"
-                                           else f"{float(v):.9g}.0f" for v in row) + "}"
-                      for row in np.asarray(X, np.float64).astype(np.float32))
-    return (f"#define RUN_NUM_ROWS {len(X)}\n"
-            "static const float run_rows[RUN_NUM_ROWS][TINYLSTM_NUM_INPUTS] = {\n" + rows + "\n};\n")
+    """``run_rows.h``: the rows compiled into a test program (after ``tinylstm_model.h``)."""
+    X32 = np.asarray(X, np.float64).astype(np.float32)
+    return (c_define("RUN_NUM_ROWS", len(X32)) + "\n"
+            + c_array("float", "run_rows", X32, c_float, dims=list(X32.shape)))
 
 
 def build_m4(lib_dir: Path, out: Path, program: str = "test", X: np.ndarray | None = None,
@@ -207,7 +153,7 @@ def build_m4(lib_dir: Path, out: Path, program: str = "test", X: np.ndarray | No
     if X is not None:
         (out.parent / "run_rows.h").write_text(vectors_header(X))
     common = ["arm-none-eabi-gcc", *M4_FLAGS, "-std=c99", "-Wall", "-Wextra", "-Werror", opt, "-ffunction-sections",
-              "-fdata-sections", *(extra or []), *inc, str(M4_DIR / "startup.c"), str(lib_dir / "tinylstm_model.c")]
+              "-fdata-sections", *(extra or []), *inc, str(M4_DIR / "startup.c"), str(engine_source(lib_dir))]
     ld = ["-T", str(M4_DIR / "link.ld"), "-nostartfiles", "-Wl,--gc-sections", "-o", str(out)]
     if program == "test":
         cmd = [*common, str(M4_DIR / "test_main.c"), "--specs=rdimon.specs", *ld, "-lc", "-lrdimon"]
@@ -216,7 +162,7 @@ def build_m4(lib_dir: Path, out: Path, program: str = "test", X: np.ndarray | No
                "-lc", "-lgcc"]
     else:
         raise ValueError(program)
-    if "libm" in (lib_dir / "tinylstm_model.h").read_text():
+    if needs_libm(lib_dir):
         cmd.insert(cmd.index("-o"), "-lm")
         if program != "test":
             cmd += ["-lm", "-lc", "-lgcc"]

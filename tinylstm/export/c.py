@@ -1,65 +1,58 @@
 """``tinylstm export c``: the network as a runtime-free C99 library (no malloc, no TFLM, no libm by default).
 
-Writes, per variant, ``tinylstm_model.h`` (API, sizes, scaler, tolerances, provenance) and ``tinylstm_model.c``
-(``const`` weights and the forward pass), plus ``tinylstm_selfcheck.{h,c}`` (self-check vectors, kept apart so
-they cost no flash in a product that does not want them) and a ``c.report.md``:
+A pure generator: it writes only data, and copies the hand-written engine sources of ``tinylstm/csrc/`` next to
+it, so the output directory is a self-contained library (a PlatformIO ``lib/`` folder, say). Per variant:
 
-* ``float32`` - float weights, float arithmetic; sigmoid/tanh from an own ``exp`` (``--math poly``, default:
-  range reduction + degree-7 polynomial, no libm) or from ``<math.h>`` (``--math libm``);
-* ``int8`` - int8 weights, int16-range activations, int32/int64 arithmetic and a tanh table: the scheme of
-  :mod:`tinylstm.intgolden`, whose numpy model the tests hold the C to bit for bit.
+* ``tinylstm_model.h`` (generated) - the API, sizes as ``#define``s, scaler, names, tolerances, provenance and
+  the ``tinylstm_state`` struct;
+* ``tinylstm_model_data.h`` (generated) - ``const`` weight and constant tables and the layer table
+  (``TINYLSTM_LSTM_LAYERS`` / ``TINYLSTM_DENSE_LAYERS`` X-macros with constant sizes);
+* ``tinylstm_selfcheck.{h,c}`` (generated) - self-check vectors, kept apart so they cost no flash in a product
+  that does not want them;
+* the engine (copied): ``tinylstm_float.c`` + ``tl_act.h`` (float32: own exp polynomial, or ``<math.h>`` with
+  ``--math libm``) or ``tinylstm_int8.c`` (int8: the scheme of :mod:`tinylstm.intgolden`, bit for bit).
 
-The only mutable data is a ``tinylstm_state`` struct (documented in the header) that ``tinylstm_predict``
-keeps on the stack: the library has no static RAM at all. Same bundle -> same bytes (no dates, fixed formats).
+``--variant both`` (default) puts the variants into ``float32/`` and ``int8/``; one variant gives flat files.
+Same bundle -> same bytes (no dates, fixed formats). The report text is :mod:`tinylstm.reports.c`.
 """
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, atomic
+from .. import __version__, atomic, intgolden, reference
 from ..bundle import Bundle
+from ..cgen import c_array, c_comment, c_define, c_float, c_int, c_string
 from ..errors import UserError
+from ..modeldir import ModelDir
+from ..numerics import check_supported
+from ..options import option
 from . import register
 
 VARIANTS = ("float32", "int8")
+MATHS = ("poly", "libm")
 #: Stated tolerances (target units), written into the header and checked by the tests.
 FLOAT_TOLERANCE = 1e-4  # float32 engine vs Keras, max |delta| over the test set
 INT_MAE_TOLERANCE = 0.02  # int8 engine: |MAE(int) - MAE(float)| on the test set
 SELFCHECK_TOLERANCE = 1e-4  # device self-check: |output - expected| (expected = float golden or int golden)
 NUM_VECTORS = 8
-FIRMWARE_LIB = Path("firmware/esp32/lib/tinylstm_c")
+#: The hand-written engine sources (package data), and which of them each variant copies.
+CSRC = Path(__file__).resolve().parents[1] / "csrc"
+ENGINE_FILES = {"float32": ("tinylstm_float.c", "tl_act.h"), "int8": ("tinylstm_int8.c",)}
 
 
-# --------------------------------------------------------------------------------------------- helpers
-def cfloat(v: float) -> str:
-    """A C float literal that reads back as exactly the float32 ``v``."""
-    text = f"{float(np.float32(v)):.9g}"
-    if not any(ch in text for ch in ".en"):
-        text += ".0"
-    return text + "f"
+@dataclass(frozen=True)
+class COptions:
+    variant: str = option("both", "float32, int8 or both (into OUT/float32 and OUT/int8; one variant: flat files)",
+                          choices=(*VARIANTS, "both"))
+    math: str = option("poly", "float32 sigmoid/tanh: own exp polynomial (no libm) or <math.h> expf/tanhf",
+                       choices=MATHS)
 
 
-def _array(ctype: str, name: str, values, fmt, per_line: int = 8, comment: str = "") -> str:
-    vals = [fmt(v) for v in np.asarray(values).reshape(-1)]
-    lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
-    body = ",\n    ".join(lines)
-    note = f"/* {comment} */\n" if comment else ""
-    return f"{note}static const {ctype} {name}[{len(vals)}] = {{\n    {body}\n}};\n"
-
-
-def _cint(v) -> str:
-    return str(int(v))
-
-
-def _cint32(v) -> str:
-    v = int(v)
-    return f"({v + 1} - 1)" if v == -(2 ** 31) else str(v)
-
-
+# ------------------------------------------------------------------------------------------ provenance
 def selfcheck_inputs(bundle: Bundle) -> np.ndarray:
     """Deterministic self-check rows in raw units: mean + scale * a fixed pattern in [-1.5, 1.5]."""
     F = bundle.n_inputs
@@ -73,73 +66,86 @@ def _provenance(bundle: Bundle, variant: str, math: str) -> list[str]:
     meta = bundle.meta
     sc = bundle.scaler
     units = bundle.units
+    unit = units.get(bundle.target, "")
     feats = ", ".join(f"{f} [{units.get(f, '')}]" for f in bundle.features)
+    flags = f"--variant {variant}" + (f" --math {math}" if variant == "float32" else "")
     lines = [
-        f"Generated by tinylstm {__version__} (`tinylstm export c --variant {variant}"
-        + (f" --math {math}" if variant == "float32" else "") + "`). Do not edit: re-export instead.",
+        f"Generated by tinylstm {__version__} (`tinylstm export c {flags}`). Do not edit: re-export instead.",
         f"Model: {bundle.describe()}, {bundle.params()} parameters, {bundle.macs()} MACs per inference.",
         f"Trained on: {meta.get('data_file', '?')} (sha256 {meta.get('data_sha256', '?')}), seed {meta.get('seed', '?')}.",
         f"Inputs (raw units, one LSTM time step each): {feats}.",
-        f"Output: {bundle.target} [{units.get(bundle.target, '')}].",
+        f"Output: {bundle.target} [{unit}].",
         "Scaler (inside the engine): scaled = (raw - mean) / scale",
         "  x_mean  = " + ", ".join(f"{v:.9g}" for v in sc.x_mean),
         "  x_scale = " + ", ".join(f"{v:.9g}" for v in sc.x_scale),
         f"  y_mean = {sc.y_mean:.9g}, y_scale = {sc.y_scale:.9g}",
     ]
     if variant == "float32":
-        lines.append(f"Stated tolerance (held by tinylstm's tests): max |output - Keras| <= {FLOAT_TOLERANCE:g} {units.get(bundle.target, '')} "
+        lines.append(f"Stated tolerance (held by tinylstm's tests): max |output - Keras| <= {FLOAT_TOLERANCE:g} {unit} "
                      "on the whole test set.")
     else:
-        lines.append(f"Stated tolerance (held by tinylstm's tests): bit-exact with the numpy golden model tinylstm.intgolden; "
-                     f"|MAE(int8) - MAE(float)| <= {INT_MAE_TOLERANCE:g} {units.get(bundle.target, '')} on the test set.")
+        lines.append("Stated tolerance (held by tinylstm's tests): bit-exact with the numpy golden model "
+                     f"tinylstm.intgolden; |MAE(int8) - MAE(float)| <= {INT_MAE_TOLERANCE:g} {unit} on the test set.")
     return lines
 
 
-def _comment(lines: list[str]) -> str:
-    return "/*\n" + "".join(f" * {l}".rstrip() + "\n" for l in lines) + " */\n"
-
-
 # ---------------------------------------------------------------------------------------------- header
-def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], state_fields: list[str]) -> str:
+def _offsets(sizes: list[int]) -> list[int]:
+    return [int(v) for v in np.concatenate([[0], np.cumsum(sizes)[:-1]])] if sizes else []
+
+
+def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], ctype: str) -> str:
     units = bundle.units
+    h_size = sum(layer.units for layer in bundle.lstm)
+    z_size = 4 * max(layer.units for layer in bundle.lstm)
+    d_size = sum(d.units for d in bundle.dense)
     lines = _provenance(bundle, variant, math) + [
         "",
         "API: float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS]) - raw units in, target units out.",
         "No malloc, no global mutable state: all working memory is one tinylstm_state, which tinylstm_predict()",
         "keeps on the stack (see TINYLSTM_STATE_BYTES); tinylstm_run() takes a caller-owned one instead.",
         "Every inference is independent (the LSTM state is reset at the start). Reentrant, thread-safe.",
+        f"Engine: {' + '.join(ENGINE_FILES[variant])} (hand-written, copied), data: tinylstm_model_data.h.",
     ]
     defines = [
-        f'#define TINYLSTM_VARIANT "{variant}"',
-        f"#define TINYLSTM_VARIANT_{variant.upper()} 1",
-        f"#define TINYLSTM_NUM_INPUTS {bundle.n_inputs}",
-        f"#define TINYLSTM_NUM_STEPS {bundle.n_steps}",
-        f"#define TINYLSTM_NUM_PARAMS {bundle.params()}",
-        f"#define TINYLSTM_MACS {bundle.macs()}",
-        f'#define TINYLSTM_TARGET_NAME "{bundle.target}"',
-        f'#define TINYLSTM_TARGET_UNIT "{units.get(bundle.target, "")}"',
-        *(f'#define TINYLSTM_INPUT{k}_NAME "{f}"' for k, f in enumerate(bundle.features)),
-        f"#define TINYLSTM_X_MEAN {{{', '.join(cfloat(v) for v in bundle.scaler.x_mean)}}}",
-        f"#define TINYLSTM_X_SCALE {{{', '.join(cfloat(v) for v in bundle.scaler.x_scale)}}}",
-        f"#define TINYLSTM_Y_MEAN {cfloat(bundle.scaler.y_mean)}",
-        f"#define TINYLSTM_Y_SCALE {cfloat(bundle.scaler.y_scale)}",
-        f"#define TINYLSTM_FLOAT_TOLERANCE {FLOAT_TOLERANCE:g}f /* float32 vs Keras, max |delta| (target units) */",
-        f"#define TINYLSTM_INT_MAE_TOLERANCE {INT_MAE_TOLERANCE:g}f /* int8: |MAE(int8) - MAE(float)| (target units) */",
+        c_define("TINYLSTM_VARIANT", c_string(variant)),
+        c_define(f"TINYLSTM_VARIANT_{variant.upper()}", 1),
+        c_define("TINYLSTM_NUM_INPUTS", bundle.n_inputs),
+        c_define("TINYLSTM_NUM_STEPS", bundle.n_steps),
+        c_define("TINYLSTM_NUM_PARAMS", bundle.params()),
+        c_define("TINYLSTM_MACS", bundle.macs()),
+        c_define("TINYLSTM_NUM_LSTM", len(bundle.lstm)),
+        c_define("TINYLSTM_NUM_DENSE", len(bundle.dense)),
+        c_define("TINYLSTM_H_SIZE", h_size, "h (and c) of every LSTM layer, back to back"),
+        c_define("TINYLSTM_Z_SIZE", z_size, "gate buffer: 4 x the widest LSTM layer"),
+        c_define("TINYLSTM_D_SIZE", d_size, "outputs of every dense layer, back to back"),
+        c_define("TINYLSTM_TARGET_NAME", c_string(bundle.target)),
+        c_define("TINYLSTM_TARGET_UNIT", c_string(units.get(bundle.target, ""))),
+        *(c_define(f"TINYLSTM_INPUT{k}_NAME", c_string(f)) for k, f in enumerate(bundle.features)),
+        c_define("TINYLSTM_X_MEAN", "{" + ", ".join(c_float(v) for v in bundle.scaler.x_mean) + "}"),
+        c_define("TINYLSTM_X_SCALE", "{" + ", ".join(c_float(v) for v in bundle.scaler.x_scale) + "}"),
+        c_define("TINYLSTM_Y_MEAN", c_float(bundle.scaler.y_mean)),
+        c_define("TINYLSTM_Y_SCALE", c_float(bundle.scaler.y_scale)),
+        c_define("TINYLSTM_FLOAT_TOLERANCE", c_float(FLOAT_TOLERANCE), "float32 vs Keras, max |delta| (target units)"),
+        c_define("TINYLSTM_INT_MAE_TOLERANCE", c_float(INT_MAE_TOLERANCE),
+                 "int8: |MAE(int8) - MAE(float)| (target units)"),
         *extra_defines,
     ]
-    fields = "".join(f"    {f}\n" for f in state_fields)
     proto_q = ""
     if variant == "int8":
         proto_q = ("\n/* The int32 network output in standardised units, Q TINYLSTM_OUTPUT_FRAC_BITS: the bit-exact result\n"
                    " * (tinylstm_run() returns it converted: y * TINYLSTM_Y_SCALE / 2^frac + TINYLSTM_Y_MEAN). */\n"
                    "int32_t tinylstm_run_q(tinylstm_state *state, const float raw_inputs[TINYLSTM_NUM_INPUTS]);\n")
     return (
-        _comment(lines)
+        c_comment(lines)
         + "#ifndef TINYLSTM_MODEL_H\n#define TINYLSTM_MODEL_H\n\n#include <stdint.h>\n\n"
         + "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
         + "\n".join(defines) + "\n\n"
-        + "/* All working memory of one inference (LSTM h and c per layer, gate and dense buffers). */\n"
-        + "typedef struct tinylstm_state {\n" + fields + "} tinylstm_state;\n\n"
+        + "/* All working memory of one inference (LSTM h and c of every layer, gate and dense buffers). */\n"
+        + "typedef struct tinylstm_state {\n"
+        + f"    {ctype} h[TINYLSTM_H_SIZE];\n    {ctype} c[TINYLSTM_H_SIZE];\n"
+        + f"    {ctype} z[TINYLSTM_Z_SIZE];\n    {ctype} d[TINYLSTM_D_SIZE];\n"
+        + "} tinylstm_state;\n\n"
         + "#define TINYLSTM_STATE_BYTES ((int)sizeof(tinylstm_state))\n\n"
         + "/* One inference with a caller-owned state (no other memory is written). */\n"
         + "float tinylstm_run(tinylstm_state *state, const float raw_inputs[TINYLSTM_NUM_INPUTS]);\n\n"
@@ -150,374 +156,93 @@ def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], s
     )
 
 
-def _state_fields(bundle: Bundle, ctype: str, ctype_c: str) -> list[str]:
-    fields = []
-    for k, l in enumerate(bundle.lstm):
-        fields += [f"{ctype} h{k}[{l.units}];", f"{ctype_c} c{k}[{l.units}];"]
-    fields.append(f"{ctype_c} z[{4 * max(l.units for l in bundle.lstm)}];")
-    for k, d in enumerate(bundle.dense):
-        fields.append(f"{ctype} d{k}[{d.units}];")
-    return fields
+def _layer_table(name: str, rows: list[str], doc: str) -> str:
+    body = "".join(f" \\\n    X({r})" for r in rows)
+    return f"/* {doc} */\n#define {name}(X){body}\n"
 
 
-# ------------------------------------------------------------------------------------------ float source
-_FLOAT_MATH_POLY = r"""
-/* exp(x) without libm: x = k*ln2 + r (Cody-Waite), exp(r) by a degree-7 Taylor polynomial on |r| <= ln2/2,
- * 2^k by building the exponent bits. Max relative error ~2 ulp on [-87, 88] (measured in the tests).
- * Branch-free (selects only): with -fno-trapping-math compilers vectorise the activation loops (same bits). */
-static float tl_exp(float x)
-{
-    float kf, r, p, scale;
-    int32_t k;
-    uint32_t bits;
-    x = x < 88.0f ? x : 88.0f;
-    x = x >= -87.0f ? x : -87.0f; /* also NaN */
-    kf = x * 1.44269504f;
-    k = (int32_t)(kf + 128.5f) - 128; /* round to nearest; kf + 128.5 > 0 after the clamp */
-    r = x - (float)k * 0.693145752f;
-    r = r - (float)k * 1.42860677e-6f;
-    p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f
-        + r * (8.33333377e-3f + r * (1.38888892e-3f + r * 1.98412701e-4f))))));
-    bits = (uint32_t)(k + 127) << 23;
-    memcpy(&scale, &bits, sizeof scale); /* 2^k; compilers turn this into a register move */
-    return p * scale;
-}
-
-static float tl_sigmoid(float x)
-{
-    return 1.0f / (1.0f + tl_exp(-x));
-}
-
-static float tl_tanh(float x)
-{
-    float a = x < 0.0f ? -x : x;
-    float t = 1.0f - 2.0f / (tl_exp(2.0f * a) + 1.0f);
-    return x < 0.0f ? -t : t;
-}
-"""
-
-_FLOAT_MATH_LIBM = r"""
-#include <math.h>
-static float tl_sigmoid(float x)
-{
-    return 1.0f / (1.0f + expf(-x));
-}
-
-static float tl_tanh(float x)
-{
-    return tanhf(x);
-}
-"""
-
-_FLOAT_KERNELS = r"""
-#ifdef TINYLSTM_TEST_HOOKS
-float tinylstm_test_sigmoid(float x) { return tl_sigmoid(x); }
-float tinylstm_test_tanh(float x) { return tl_tanh(x); }
-#endif
-
-/* Loop order. Column form (one accumulator per output, weights read with a stride) suits in-order MCUs;
- * row form (z[0..n) += x[k] * W[k][0..n)) vectorises on SIMD hosts. Both add the same terms in the same
- * order (bias, then k = 0, 1, ...), so they give identical bits; the tests compare host and Cortex-M4 outputs. */
-#if !defined(TINYLSTM_ROW_LOOPS) && !defined(TINYLSTM_COLUMN_LOOPS)
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
-#define TINYLSTM_ROW_LOOPS 1
-#endif
-#endif
-
-/* z[j] = b[j] + sum_k x[k] * W[k * n + j] (+ the same over h and U when n_h > 0), j < n. */
-static void matvec(const float *W, const float *U, const float *b, int n_in, int n_h, int n,
-                   const float *x, const float *h, float *z)
-{
-    int j, k;
-#ifdef TINYLSTM_ROW_LOOPS
-    for (j = 0; j < n; ++j) {
-        z[j] = b[j];
-    }
-    for (k = 0; k < n_in; ++k) {
-        for (j = 0; j < n; ++j) {
-            z[j] += x[k] * W[k * n + j];
-        }
-    }
-    for (k = 0; k < n_h; ++k) {
-        for (j = 0; j < n; ++j) {
-            z[j] += h[k] * U[k * n + j];
-        }
-    }
-#else
-    for (j = 0; j < n; ++j) {
-        float acc = b[j];
-        for (k = 0; k < n_in; ++k) {
-            acc += x[k] * W[k * n + j];
-        }
-        for (k = 0; k < n_h; ++k) {
-            acc += h[k] * U[k * n + j];
-        }
-        z[j] = acc;
-    }
-#endif
-}
-
-/* One LSTM time step, gate order i, f, c, o (Keras): z = x.W + h.U + b; c = f*c + i*tanh(zc); h = o*tanh(c). */
-static void lstm_step(const float *W, const float *U, const float *b, int n_in, int H,
-                      const float *x, float *h, float *c, float *z)
-{
-    int j;
-    matvec(W, U, b, n_in, H, 4 * H, x, h, z);
-    /* One sigmoid pass over all 4H gates (no short vector tails): tanh(z) = 2 sigmoid(2z) - 1 for the cell
-     * candidate (the doubling is exact). */
-    for (j = 2 * H; j < 3 * H; ++j) {
-        z[j] = 2.0f * z[j];
-    }
-    for (j = 0; j < 4 * H; ++j) {
-        z[j] = tl_sigmoid(z[j]);
-    }
-    for (j = 2 * H; j < 3 * H; ++j) {
-        z[j] = 2.0f * z[j] - 1.0f;
-    }
-    for (j = 0; j < H; ++j) {
-        c[j] = z[H + j] * c[j] + z[j] * z[2 * H + j];
-        h[j] = z[3 * H + j] * tl_tanh(c[j]);
-    }
-}
-
-/* y = act(x.W + b), W row-major (n_in x n_out). */
-static void dense(const float *W, const float *b, int n_in, int n_out, const float *x, float *y, int relu)
-{
-    int j;
-    matvec(W, 0, b, n_in, 0, n_out, x, 0, y);
-    if (relu) {
-        for (j = 0; j < n_out; ++j) {
-            y[j] = y[j] < 0.0f ? 0.0f : y[j];
-        }
-    }
-}
-"""
+def _data_file(bundle: Bundle, variant: str, math: str, arrays: list[str], defines: list[str],
+               lstm_rows: list[str], dense_rows: list[str], lstm_doc: str, dense_doc: str) -> str:
+    head = _provenance(bundle, variant, math) + [
+        "", "Private to the engine: included once, by the engine source, so every table is static const."]
+    return (c_comment(head) + "#ifndef TINYLSTM_MODEL_DATA_H\n#define TINYLSTM_MODEL_DATA_H\n\n"
+            '#include "tinylstm_model.h"\n\n'
+            + ("\n".join(defines) + "\n\n" if defines else "")
+            + "\n".join(arrays) + "\n"
+            + _layer_table("TINYLSTM_LSTM_LAYERS", lstm_rows, lstm_doc) + "\n"
+            + _layer_table("TINYLSTM_DENSE_LAYERS", dense_rows, dense_doc)
+            + "\n#endif /* TINYLSTM_MODEL_DATA_H */\n")
 
 
-def _float_source(bundle: Bundle, math: str) -> str:
+def _float_data(bundle: Bundle, math: str) -> str:
     sc = bundle.scaler
-    parts = [_comment(_provenance(bundle, "float32", math)), '#include "tinylstm_model.h"\n']
-    for k, l in enumerate(bundle.lstm):
-        parts.append(_array("float", f"lstm{k}_W", l.W, cfloat, comment=f"lstm{k}: W ({l.inputs} x {4 * l.units}), gates i,f,c,o"))
-        parts.append(_array("float", f"lstm{k}_U", l.U, cfloat, comment=f"lstm{k}: U ({l.units} x {4 * l.units})"))
-        parts.append(_array("float", f"lstm{k}_b", l.b, cfloat))
+    arrays = []
+    for k, layer in enumerate(bundle.lstm):
+        arrays.append(c_array("float", f"lstm{k}_W", layer.W, c_float,
+                              comment=f"lstm{k}: W ({layer.inputs} x {4 * layer.units}), gates i,f,c,o"))
+        arrays.append(c_array("float", f"lstm{k}_U", layer.U, c_float,
+                              comment=f"lstm{k}: U ({layer.units} x {4 * layer.units})"))
+        arrays.append(c_array("float", f"lstm{k}_b", layer.b, c_float))
     for k, d in enumerate(bundle.dense):
-        parts.append(_array("float", f"dense{k}_W", d.W, cfloat, comment=f"dense{k}: W ({d.W.shape[0]} x {d.units}), {d.activation}"))
-        parts.append(_array("float", f"dense{k}_b", d.b, cfloat))
-    parts.append(_array("float", "x_mean", sc.x_mean, cfloat))
-    parts.append(_array("float", "x_scale", sc.x_scale, cfloat))
-    parts.append("#include <string.h>\n" + _FLOAT_MATH_POLY if math == "poly" else _FLOAT_MATH_LIBM)
-    parts.append(_FLOAT_KERNELS)
-    body = ["float tinylstm_run(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])", "{",
-            "    int t, j;"]
-    for k, l in enumerate(bundle.lstm):
-        body += [f"    for (j = 0; j < {l.units}; ++j) {{", f"        s->h{k}[j] = 0.0f;", f"        s->c{k}[j] = 0.0f;", "    }"]
-    body += [f"    for (t = 0; t < {bundle.n_steps}; ++t) {{",
-             "        float x = (raw_inputs[t] - x_mean[t]) / x_scale[t];"]
-    for k, l in enumerate(bundle.lstm):
-        src = "&x" if k == 0 else f"s->h{k - 1}"
-        body.append(f"        lstm_step(lstm{k}_W, lstm{k}_U, lstm{k}_b, {l.inputs}, {l.units}, {src}, s->h{k}, s->c{k}, s->z);")
-    body.append("    }")
-    prev, n_prev = f"s->h{len(bundle.lstm) - 1}", bundle.lstm[-1].units
+        arrays.append(c_array("float", f"dense{k}_W", d.W, c_float,
+                              comment=f"dense{k}: W ({d.W.shape[0]} x {d.units}), {d.activation}"))
+        arrays.append(c_array("float", f"dense{k}_b", d.b, c_float))
+    arrays.append(c_array("float", "x_mean", sc.x_mean, c_float))
+    arrays.append(c_array("float", "x_scale", sc.x_scale, c_float))
+    h_off = _offsets([layer.units for layer in bundle.lstm])
+    d_off = _offsets([d.units for d in bundle.dense])
+    lstm_rows = [f"{k}, {layer.inputs}, {layer.units}, {h_off[k]}" for k, layer in enumerate(bundle.lstm)]
+    n_prev, dense_rows = bundle.lstm[-1].units, []
     for k, d in enumerate(bundle.dense):
-        body.append(f"    dense(dense{k}_W, dense{k}_b, {n_prev}, {d.units}, {prev}, s->d{k}, {int(d.activation == 'relu')});")
-        prev, n_prev = f"s->d{k}", d.units
-    body += [f"    return {prev}[0] * {cfloat(sc.y_scale)} + {cfloat(sc.y_mean)};", "}", ""]
-    parts.append("\n".join(body))
-    parts.append("float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS])\n{\n"
-                 "    tinylstm_state s;\n    return tinylstm_run(&s, raw_inputs);\n}\n")
-    return "\n".join(parts)
+        dense_rows.append(f"{k}, {n_prev}, {d.units}, {int(d.activation == 'relu')}, {d_off[k]}")
+        n_prev = d.units
+    return _data_file(bundle, "float32", math, arrays, [], lstm_rows, dense_rows,
+                      "X(k, inputs, units, offset of h and c in the state)",
+                      "X(k, inputs, units, relu, offset of the output in the state)")
 
 
-# -------------------------------------------------------------------------------------------- int source
-_INT_KERNELS = r"""
-/* (x + 2^(s-1)) >> s: rounding arithmetic right shift (GCC/Clang shift signed values arithmetically). */
-static int32_t rshift_round(int32_t x, int s)
-{
-    return (x + ((int32_t)1 << (s - 1))) >> s;
-}
-
-static int32_t rshift_round64(int64_t x, int s)
-{
-    return (int32_t)((x + ((int64_t)1 << (s - 1))) >> s);
-}
-
-/* Accumulator -> output format: ((acc * m + 2^(sh-1)) >> sh), clamped to +-2^30, plus the bias. */
-static int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
-{
-    int64_t p = ((int64_t)acc * m + ((int64_t)1 << (sh - 1))) >> sh;
-    if (p > TL_ACC_LIMIT) p = TL_ACC_LIMIT;
-    if (p < -TL_ACC_LIMIT) p = -TL_ACC_LIMIT;
-    return (int32_t)p + bias;
-}
-
-/* tanh of a (frac fractional bits) in Q15 by linear interpolation in the table (step 1/32 on [0, 6]). */
-static int32_t tanh_q15(int32_t a, int frac)
-{
-    int sh = frac - TL_LUT_STEP_BITS;
-    int32_t mag = a < 0 ? -a : a;
-    int32_t idx = mag >> sh;
-    int32_t v;
-    if (idx >= TL_LUT_SIZE - 1) {
-        v = 32767;
-    } else {
-        int32_t lo = tl_tanh_table[idx];
-        int32_t hi = tl_tanh_table[idx + 1];
-        int32_t fr = mag & (((int32_t)1 << sh) - 1);
-        v = lo + rshift_round((hi - lo) * fr, sh);
-    }
-    return a < 0 ? -v : v;
-}
-
-/* sigmoid(z) = (1 + tanh(z/2)) / 2 in Q15; z/2 is z read with one more fractional bit. */
-static int32_t sigmoid_q15(int32_t z, int frac)
-{
-    return (32768 + tanh_q15(z, frac + 1)) >> 1;
-}
-
-#ifdef TINYLSTM_TEST_HOOKS
-int32_t tinylstm_test_tanh_q15(int32_t a, int frac) { return tanh_q15(a, frac); }
-#endif
-
-/* Loop order: column form by default (fastest measured on both the host and Cortex-M4 for the integer
- * kernels); -DTINYLSTM_INT_ROW_LOOPS selects the row form. Integer sums: the same result either way. */
-
-/* acc[j] = sum_k x[k] * W[k * n + j] (+ the same over h and U when n_h > 0), j < n. */
-static void matvec_q(const int8_t *W, const int8_t *U, int n_in, int n_h, int n, const int32_t *x, const int32_t *h,
-                     int32_t *acc)
-{
-    int j, k;
-#ifdef TINYLSTM_INT_ROW_LOOPS
-    for (j = 0; j < n; ++j) {
-        acc[j] = 0;
-    }
-    for (k = 0; k < n_in; ++k) {
-        for (j = 0; j < n; ++j) {
-            acc[j] += x[k] * (int32_t)W[k * n + j];
-        }
-    }
-    for (k = 0; k < n_h; ++k) {
-        for (j = 0; j < n; ++j) {
-            acc[j] += h[k] * (int32_t)U[k * n + j];
-        }
-    }
-#else
-    for (j = 0; j < n; ++j) {
-        int32_t a = 0;
-        for (k = 0; k < n_in; ++k) {
-            a += x[k] * (int32_t)W[k * n + j];
-        }
-        for (k = 0; k < n_h; ++k) {
-            a += h[k] * (int32_t)U[k * n + j];
-        }
-        acc[j] = a;
-    }
-#endif
-}
-
-/* One LSTM time step in Q12 (x, h, z, c) with Q15 gates; gate order i, f, c, o (Keras). */
-static void lstm_step(const int8_t *W, const int8_t *U, const int32_t *b, const int32_t *m, int sh,
-                      int n_in, int H, const int32_t *x, int32_t *h, int32_t *c, int32_t *z)
-{
-    int j;
-    matvec_q(W, U, n_in, H, 4 * H, x, h, z);
-    for (j = 0; j < 4 * H; ++j) {
-        z[j] = requant(z[j], m[j], sh, b[j]);
-    }
-    for (j = 0; j < H; ++j) {
-        int32_t i = sigmoid_q15(z[j], TL_ACT_FRAC);
-        int32_t f = sigmoid_q15(z[H + j], TL_ACT_FRAC);
-        int32_t g = tanh_q15(z[2 * H + j], TL_ACT_FRAC);
-        int32_t o = sigmoid_q15(z[3 * H + j], TL_ACT_FRAC);
-        c[j] = rshift_round64((int64_t)f * c[j], 15) + rshift_round(i * g, 30 - TL_ACT_FRAC);
-        h[j] = rshift_round(o * tanh_q15(c[j], TL_ACT_FRAC), 30 - TL_ACT_FRAC);
-    }
-}
-
-/* y = act(requant(x.W) + b); hidden outputs saturate to the int16 range (never reached: worst-case formats). */
-static void dense(const int8_t *W, const int32_t *b, const int32_t *m, int sh, int n_in, int n_out,
-                  const int32_t *x, int32_t *y, int relu, int last)
-{
-    int j;
-    matvec_q(W, 0, n_in, 0, n_out, x, 0, y);
-    for (j = 0; j < n_out; ++j) {
-        int32_t v = requant(y[j], m[j], sh, b[j]);
-        if (relu && v < 0) v = 0;
-        if (!last) {
-            if (v > 32767) v = 32767;
-            if (v < -32767) v = -32767;
-        }
-        y[j] = v;
-    }
-}
-"""
-
-
-def _int_source(bundle: Bundle, model) -> str:
-    from .. import intgolden as ig
-
-    parts = [_comment(_provenance(bundle, "int8", "")), '#include "tinylstm_model.h"\n',
-             f"#define TL_ACT_FRAC {ig.ACT_FRAC}\n#define TL_LUT_STEP_BITS {ig.LUT_STEP_BITS}\n"
-             f"#define TL_LUT_SIZE {ig.LUT_SIZE}\n#define TL_ACC_LIMIT ((int64_t)1 << 30)\n"]
-    for k, L in enumerate(model.layers):
-        name = f"lstm{k}" if L.kind == "lstm" else f"dense{k - len(bundle.lstm)}"
-        parts.append(_array("int8_t", f"{name}_W", L.Wq, _cint, per_line=16,
-                            comment=f"{name}: int8 weights, one scale per column (in_frac {L.in_frac}, out_frac {L.out_frac})"))
-        if L.Uq is not None:
-            parts.append(_array("int8_t", f"{name}_U", L.Uq, _cint, per_line=16))
-        parts.append(_array("int32_t", f"{name}_b", L.bias, _cint32, comment=f"{name}: bias in Q{L.out_frac}"))
-        parts.append(_array("int32_t", f"{name}_m", L.mult, _cint32, comment=f"{name}: multipliers, shift {L.shift}"))
-    parts.append(_array("int16_t", "tl_tanh_table", ig.TANH_TABLE, _cint, per_line=12,
-                        comment="round(32768 * tanh(k / 32)), k = 0..192, capped at 32767"))
-    parts.append(_array("float", "x_mean", model.x_mean, cfloat))
-    parts.append(_array("float", "x_k", model.x_k, cfloat, comment="2^16 / x_scale"))
-    parts.append(_INT_KERNELS)
+def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
     nl = len(bundle.lstm)
-    body = ["int32_t tinylstm_run_q(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])", "{",
-            "    int t, j;"]
-    for k, l in enumerate(bundle.lstm):
-        body += [f"    for (j = 0; j < {l.units}; ++j) {{", f"        s->h{k}[j] = 0;", f"        s->c{k}[j] = 0;", "    }"]
-    body += [f"    for (t = 0; t < {bundle.n_steps}; ++t) {{",
-             "        float d = raw_inputs[t] - x_mean[t];",
-             "        float p = d * x_k[t];",
-             "        int32_t x;",
-             "        if (!(p >= -1073741824.0f)) p = -1073741824.0f; /* also NaN */",
-             "        if (p > 1073741824.0f) p = 1073741824.0f;",
-             f"        x = rshift_round((int32_t)p, {ig.INPUT_EXTRA_BITS});",
-             "        if (x > 32767) x = 32767;",
-             "        if (x < -32767) x = -32767;"]
-    for k, L in enumerate(model.layers[:nl]):
-        src = "&x" if k == 0 else f"s->h{k - 1}"
-        l = bundle.lstm[k]
-        body.append(f"        lstm_step(lstm{k}_W, lstm{k}_U, lstm{k}_b, lstm{k}_m, {L.shift}, {l.inputs}, {l.units}, "
-                    f"{src}, s->h{k}, s->c{k}, s->z);")
-    body.append("    }")
-    prev, n_prev = f"s->h{nl - 1}", bundle.lstm[-1].units
+    defines = [c_define("TL_ACT_FRAC", intgolden.ACT_FRAC, "Q format of inputs, h, gate pre-activations, c"),
+               c_define("TL_LUT_STEP_BITS", intgolden.LUT_STEP_BITS),
+               c_define("TL_LUT_SIZE", intgolden.LUT_SIZE),
+               c_define("TL_INPUT_EXTRA_BITS", intgolden.INPUT_EXTRA_BITS),
+               c_define("TL_Y_K", c_float(model.y_k), "y_scale / 2^out_frac"),
+               c_define("TL_Y_MEAN", c_float(model.y_mean))]
+    arrays = []
+    for k, L in enumerate(model.layers):
+        name = f"lstm{k}" if L.kind == "lstm" else f"dense{k - nl}"
+        arrays.append(c_array("int8_t", f"{name}_W", L.Wq, c_int, per_line=16,
+                              comment=f"{name}: int8 weights, one scale per column (in_frac {L.in_frac}, "
+                                      f"out_frac {L.out_frac})"))
+        if L.Uq is not None:
+            arrays.append(c_array("int8_t", f"{name}_U", L.Uq, c_int, per_line=16))
+        arrays.append(c_array("int32_t", f"{name}_b", L.bias, c_int, comment=f"{name}: bias in Q{L.out_frac}"))
+        arrays.append(c_array("int32_t", f"{name}_m", L.mult, c_int, comment=f"{name}: multipliers, shift {L.shift}"))
+    arrays.append(c_array("int16_t", "tl_tanh_table", intgolden.TANH_TABLE, c_int, per_line=12,
+                          comment="round(32768 * tanh(k / 32)), k = 0..192, capped at 32767"))
+    arrays.append(c_array("float", "x_mean", model.x_mean, c_float))
+    arrays.append(c_array("float", "x_k", model.x_k, c_float, comment="2^16 / x_scale"))
+    h_off = _offsets([layer.units for layer in bundle.lstm])
+    d_off = _offsets([d.units for d in bundle.dense])
+    lstm_rows = [f"{k}, {bundle.lstm[k].inputs}, {L.units}, {h_off[k]}, {L.shift}"
+                 for k, L in enumerate(model.layers[:nl])]
+    n_prev, dense_rows = bundle.lstm[-1].units, []
     for k, L in enumerate(model.layers[nl:]):
-        last = k == len(bundle.dense) - 1
-        body.append(f"    dense(dense{k}_W, dense{k}_b, dense{k}_m, {L.shift}, {n_prev}, {L.units}, {prev}, s->d{k}, "
-                    f"{int(L.activation == 'relu')}, {int(last)});")
-        prev, n_prev = f"s->d{k}", L.units
-    body += [f"    return {prev}[0];", "}", ""]
-    parts.append("\n".join(body))
-    parts.append("float tinylstm_run(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])\n{\n"
-                 "    float y = (float)tinylstm_run_q(s, raw_inputs) * " + cfloat(model.y_k) + ";\n"
-                 "    return y + " + cfloat(model.y_mean) + ";\n}\n")
-    parts.append("float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS])\n{\n"
-                 "    tinylstm_state s;\n    return tinylstm_run(&s, raw_inputs);\n}\n")
-    return "\n".join(parts)
+        last = int(k == len(bundle.dense) - 1)
+        dense_rows.append(f"{k}, {n_prev}, {L.units}, {int(L.activation == 'relu')}, {last}, {d_off[k]}, {L.shift}")
+        n_prev = L.units
+    return _data_file(bundle, "int8", "", arrays, defines, lstm_rows, dense_rows,
+                      "X(k, inputs, units, offset of h and c in the state, requantisation shift)",
+                      "X(k, inputs, units, relu, last, offset of the output in the state, shift)")
 
 
 # ---------------------------------------------------------------------------------------- self-check
 def expected_outputs(bundle: Bundle, variant: str, X_raw: np.ndarray) -> np.ndarray:
     """What the engine should output on raw rows: the float golden model, or the integer golden model."""
     if variant == "int8":
-        from .. import intgolden
-
         return intgolden.predict(intgolden.quantize(bundle), X_raw).astype(np.float64)
-    from ..reference import predict
-
-    return predict(bundle, X_raw)
+    return reference.predict(bundle, X_raw)
 
 
 def _selfcheck(bundle: Bundle, variant: str, math: str) -> tuple[str, str]:
@@ -529,98 +254,58 @@ def _selfcheck(bundle: Bundle, variant: str, math: str) -> tuple[str, str]:
         f"Self-check vectors: raw inputs and the expected output from {ref};",
         f"pass when |output - expected| <= TINYLSTM_VECTOR_TOLERANCE ({SELFCHECK_TOLERANCE:g} target units).",
     ]
-    h = (_comment(head_lines) + "#ifndef TINYLSTM_SELFCHECK_H\n#define TINYLSTM_SELFCHECK_H\n\n"
+    h = (c_comment(head_lines) + "#ifndef TINYLSTM_SELFCHECK_H\n#define TINYLSTM_SELFCHECK_H\n\n"
          '#include "tinylstm_model.h"\n\n#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
-         f"#define TINYLSTM_NUM_VECTORS {len(X)}\n"
-         f"#define TINYLSTM_VECTOR_TOLERANCE {SELFCHECK_TOLERANCE:g}f\n"
+         + c_define("TINYLSTM_NUM_VECTORS", len(X)) + "\n"
+         + c_define("TINYLSTM_VECTOR_TOLERANCE", c_float(SELFCHECK_TOLERANCE)) + "\n"
          "extern const float tinylstm_vector_inputs[TINYLSTM_NUM_VECTORS][TINYLSTM_NUM_INPUTS];\n"
          "extern const float tinylstm_vector_expected[TINYLSTM_NUM_VECTORS];\n\n"
          "#ifdef __cplusplus\n}\n#endif\n\n#endif /* TINYLSTM_SELFCHECK_H */\n")
-    rows = ",\n".join("    {" + ", ".join(cfloat(v) for v in row) + "}" for row in X)
-    c = (_comment(head_lines) + '#include "tinylstm_selfcheck.h"\n\n'
-         "const float tinylstm_vector_inputs[TINYLSTM_NUM_VECTORS][TINYLSTM_NUM_INPUTS] = {\n" + rows + "\n};\n\n"
-         "const float tinylstm_vector_expected[TINYLSTM_NUM_VECTORS] = {\n    "
-         + ", ".join(cfloat(v) for v in y) + "\n};\n")
+    c = (c_comment(head_lines) + '#include "tinylstm_selfcheck.h"\n\n'
+         + c_array("float", "tinylstm_vector_inputs", X, c_float, qualifiers="const",
+                   dims=list(X.shape))
+         + "\n" + c_array("float", "tinylstm_vector_expected", y, c_float, qualifiers="const",
+                          dims=[len(y)]))
     return h, c
 
 
 # -------------------------------------------------------------------------------------------- generate
-def generate(bundle: Bundle, variant: str = "float32", math: str = "poly") -> dict[str, str]:
-    """The C library of one variant as {file name: text} (deterministic)."""
-    from .. import intgolden
-
+def library(bundle: Bundle, variant: str = "float32", math: str = "poly") -> dict[str, bytes]:
+    """The C library of one variant as {file name: bytes} (deterministic): generated data + copied engine."""
     if variant not in VARIANTS:
         raise UserError(f"unknown C variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-    if math not in ("poly", "libm"):
+    if math not in MATHS:
         raise UserError(f"--math must be poly or libm, not {math!r}")
-    intgolden.check_supported(bundle)
+    check_supported(bundle, intgolden.CAPABILITIES)
     if variant == "float32":
-        header = _header(bundle, variant, math, [f'#define TINYLSTM_MATH "{math}"'],
-                         _state_fields(bundle, "float", "float"))
-        source = _float_source(bundle, math)
+        extra = [c_define("TINYLSTM_MATH", c_string(math))]
+        if math == "libm":
+            extra.append(c_define("TINYLSTM_MATH_LIBM", 1, "tl_act.h: sigmoid/tanh from <math.h>"))
+        header = _header(bundle, variant, math, extra, "float")
+        data = _float_data(bundle, math)
     else:
         model = intgolden.quantize(bundle)
-        header = _header(bundle, variant, "", [f"#define TINYLSTM_OUTPUT_FRAC_BITS {model.out_frac}",
-                                               f"#define TINYLSTM_WEIGHT_BYTES {model.weight_bytes()}"],
-                         _state_fields(bundle, "int32_t", "int32_t"))
-        source = _int_source(bundle, model)
+        header = _header(bundle, variant, "", [c_define("TINYLSTM_OUTPUT_FRAC_BITS", model.out_frac),
+                                               c_define("TINYLSTM_WEIGHT_BYTES", model.weight_bytes())], "int32_t")
+        data = _int_data(bundle, model)
     sc_h, sc_c = _selfcheck(bundle, variant, math)
-    return {"tinylstm_model.h": header, "tinylstm_model.c": source,
-            "tinylstm_selfcheck.h": sc_h, "tinylstm_selfcheck.c": sc_c}
+    files = {"tinylstm_model.h": header, "tinylstm_model_data.h": data,
+             "tinylstm_selfcheck.h": sc_h, "tinylstm_selfcheck.c": sc_c}
+    out = {name: text.encode("utf-8") for name, text in files.items()}
+    for name in ENGINE_FILES[variant]:
+        out[name] = (CSRC / name).read_bytes()
+    return out
+
+
+@register("c", "runtime-free C99 engine (float32 and int8 variants, no malloc, no libm)", options=COptions,
+          default_subdir="c")
+def generate(model: ModelDir, opts: COptions) -> dict[str, bytes]:
+    """Both variants into ``float32/`` and ``int8/`` (``variant="both"``), or one variant as flat files."""
+    if opts.variant == "both":
+        return {f"{v}/{name}": data for v in VARIANTS for name, data in library(model.bundle, v, opts.math).items()}
+    return library(model.bundle, opts.variant, opts.math)
 
 
 def write_library(bundle: Bundle, out_dir: Path, variant: str, math: str = "poly") -> list[Path]:
-    return [atomic.write_text(Path(out_dir) / name, text) for name, text in generate(bundle, variant, math).items()]
-
-
-def _report(bundle: Bundle, written: dict[str, list[Path]], firmware: Path | None) -> str:
-    lines = ["### C engine (`tinylstm export c`)", "",
-             "| variant | files | weights + constants (bytes) |", "|---|---|---|"]
-    from .. import intgolden
-
-    for variant, paths in written.items():
-        nbytes = 4 * bundle.params() if variant == "float32" else intgolden.quantize(bundle).weight_bytes()
-        lines.append(f"| {variant} | {', '.join(f'`{p}`' for p in paths if p.suffix in ('.h', '.c'))} | {nbytes:,} |")
-    lines += ["", "Flash/RAM on Cortex-M4 and speed vs TFLM: `tinylstm bench --only cengine`."]
-    if firmware:
-        lines.append(f"ESP32 firmware library refreshed: `{firmware}` (`pio run -e esp32dev-c`).")
-    return "\n".join(lines) + "\n"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", choices=[*VARIANTS, "both"], default="both",
-                   help="float32, int8 or both (into OUT/float32 and OUT/int8; default: %(default)s)")
-    p.add_argument("--math", choices=("poly", "libm"), default="poly",
-                   help="float32 sigmoid/tanh: own exp polynomial (no libm, default) or <math.h> expf/tanhf")
-    p.add_argument("--firmware", default="auto",
-                   help="also write the ESP32 library here (auto: firmware/esp32/lib/tinylstm_c when "
-                        "firmware/esp32 exists in the current directory and OUT is inside it; none: skip)")
-    p.add_argument("--firmware-variant", choices=VARIANTS, default="float32",
-                   help="variant written into the firmware library (default: %(default)s)")
-
-
-@register("c", "runtime-free C99 engine (float32 and int8 variants, no malloc, no libm)", add_arguments=add_arguments,
-          default_subdir="c")
-def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Path]:
-    bundle = Bundle.load(model_dir)
-    variant = getattr(args, "variant", "both")
-    math = getattr(args, "math", "poly")
-    variants = VARIANTS if variant == "both" else (variant,)
-    out_dir = Path(out_dir)
-    written: dict[str, list[Path]] = {}
-    for v in variants:
-        written[v] = write_library(bundle, out_dir / v if variant == "both" else out_dir, v, math)
-    firmware = getattr(args, "firmware", "auto")
-    fw_dir: Path | None = None
-    if firmware == "auto":
-        # a project-local export (e.g. `tinylstm run` into ./artifacts) refreshes the firmware's library;
-        # exports elsewhere (temp dirs, other projects) leave the checkout alone
-        local = Path.cwd() in out_dir.resolve().parents
-        fw_dir = FIRMWARE_LIB if local and FIRMWARE_LIB.parent.parent.is_dir() else None
-    elif firmware != "none":
-        fw_dir = Path(firmware)
-    paths = [p for ps in written.values() for p in ps]
-    if fw_dir is not None:
-        paths += write_library(bundle, fw_dir, getattr(args, "firmware_variant", "float32"), math)
-    paths.append(atomic.write_text(out_dir / "c.report.md", _report(bundle, written, fw_dir)))
-    return paths
+    """Publish one variant's library for a bare bundle into ``out_dir`` (tests, backends and the bench)."""
+    return atomic.publish_files(Path(out_dir), library(bundle, variant, math))

@@ -30,6 +30,7 @@ from . import register
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware" / "riscv"
 ENGINE_FILES = ("esell_lstm.c", "esell_engine.h", "Makefile")
+CSRC_DIR = Path(__file__).resolve().parents[1] / "csrc"  # tl_act.h: the activations shared with the C engine
 DEFAULT_SAMPLES = 16
 
 
@@ -46,6 +47,9 @@ class RiscvOptions:
     data: Path | None = option(None, "training CSV for fine-tuning and test inputs (default: the model's own data "
                                "file)", type=Path)
     samples: int = option(DEFAULT_SAMPLES, "test rows put into x[]", type=int)
+    #: library only: fail when the training CSV is missing instead of falling back to the training mean row
+    #: (for regenerating committed files, whose bytes must not depend on whether the CSV is present)
+    strict_inputs: bool = option(False, "no fallback input row when the CSV is missing", cli=False)
 
 
 # ------------------------------------------------------------------------------------------ pruned model
@@ -195,7 +199,9 @@ def header_inputs(model: ModelDir, opts: RiscvOptions) -> tuple[np.ndarray, np.n
         k = max(1, int(opts.samples))
         name = model.data_path(opts.data).name
         return esell.scale_inputs(bundle, X[:k]), y[:k], f"first {len(X[:k])} test rows of {name}"
-    except (UserError, OSError, KeyError, ValueError):
+    except (UserError, OSError, KeyError, ValueError) as err:
+        if opts.strict_inputs:
+            raise UserError(f"{model.path}: the RISC-V header's test inputs need the training CSV ({err})") from err
         X = np.atleast_2d(bundle.scaler.x_mean)
         return esell.scale_inputs(bundle, X), None, "the training mean row (data file not found)"
 
@@ -222,9 +228,11 @@ def model_header(model: ModelDir, opts: RiscvOptions) -> str:
 @register("riscv", "pruned LSTM in E-LSTM's eSELL format (fp16, 64-bit words) as a C header for the RISC-V "
           "engine (firmware/riscv)", options=RiscvOptions, default_subdir="riscv", in_run=True, prepare=prepare)
 def generate(model: ModelDir, opts: RiscvOptions) -> dict[str, bytes]:
-    """``model.h`` plus the engine sources and Makefile. ``model`` is used as it is: :func:`prepare` makes the
-    pruned one (an unpruned model given straight to ``generate`` is encoded with all its weights)."""
+    """``model.h`` plus the engine sources (with the shared ``tl_act.h``) and Makefile. ``model`` is used as it
+    is: :func:`prepare` makes the pruned one (an unpruned model given straight to ``generate`` is encoded with
+    all its weights)."""
     files = {"model.h": model_header(model, opts).encode()}
     for name in ENGINE_FILES:
         files[name] = (FIRMWARE_DIR / name).read_bytes()
+    files["tl_act.h"] = (CSRC_DIR / "tl_act.h").read_bytes()
     return files

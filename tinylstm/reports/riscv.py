@@ -4,6 +4,7 @@ model and of the pruned eSELL golden model, and — when the cross compiler and 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -29,23 +30,38 @@ def accuracy_line(source: ModelDir, pruned: ModelDir, opts: rvx.RiscvOptions) ->
             f"(Δ {e - f:+.4f}).")
 
 
+def source_model(pruned: ModelDir) -> ModelDir | None:
+    """The unpruned model a pruned directory ``<model>_pruned_<tag>`` was made from, when it is still beside it
+    (checked by the SHA-256 recorded at pruning)."""
+    want = pruned.bundle.meta.get("pruning", {}).get("source_bundle_sha256")
+    if not want or "_pruned_" not in pruned.path.name:
+        return None
+    cand = pruned.path.parent / pruned.path.name.rsplit("_pruned_", 1)[0]
+    try:
+        if hashlib.sha256((cand / "bundle.npz").read_bytes()).hexdigest() == want:
+            return ModelDir.load(cand)
+    except (OSError, UserError):
+        pass
+    return None
+
+
 def section(model: ModelDir, opts: rvx.RiscvOptions | None, out_dir: Path) -> str:
-    """Markdown for the export in ``out_dir``. ``model`` is the model the user named: when it is unpruned, its
-    pruned sibling (:func:`tinylstm.export.riscv.prepare`, cached) is the one exported, and the float model's
-    accuracy is put beside the pruned one's."""
+    """Markdown for the export in ``out_dir``. ``model`` is the model the user named or the pruned one that
+    :func:`tinylstm.export.riscv.prepare` made of it (cached); the float source model's accuracy is put beside
+    the pruned one's when the source is known."""
     opts = rvx.RiscvOptions() if opts is None else opts
     pruned = model if model.is_pruned else rvx.prepare(model, opts)
+    source = model if pruned is not model else source_model(pruned)
     bundle = pruned.bundle
     ht = rvx.check_ht(opts.ht)
     net = esell.build_net(bundle, ht)
     ws = rvx.ordered_sparsity(bundle)
     x_scaled, _, what = rvx.header_inputs(pruned, opts)
-    source = rvx.source_of(pruned, what)
     by = net.lstm_bytes()
     lines = ["## RISC-V / eSELL export", "",
-             f"Weights: {source}; sparsity targets {', '.join(f'{k} {100 * v:g} %' for k, v in ws.items())}; "
+             f"Weights: {rvx.source_of(pruned, what)}; sparsity targets {', '.join(f'{k} {100 * v:g} %' for k, v in ws.items())}; "
              f"hidden-state pruning threshold {ht:g}.", ""]
-    acc = accuracy_line(model, pruned, opts) if pruned is not model else ""
+    acc = accuracy_line(source, pruned, opts) if source is not None else ""
     if acc:
         lines += [acc, ""]
     lines += ["| LSTM weights | bytes | vs dense fp16 |", "|---|---|---|",

@@ -1,0 +1,261 @@
+"""The TFLite library behind ``export tflite``, ``export header``, ``profile``, the tflite backends and bench.
+
+The path, chosen by measurement (see docs/mcu.md):
+
+1. :func:`convert`: rebuild the network from the weight bundle in legacy ``tf_keras`` with a fixed batch of 1
+   (``Input((steps, 1), batch_size=1)``, weights copied with ``set_weights``) and convert it with the TFLite
+   converter. With a static batch the converter emits the fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op whose h/c state
+   are *variable tensors*, which is what TFLite Micro's LSTM kernel needs. The int8 model is full-integer (int8
+   input and output, int16 cell state inside the LSTM), per-tensor weight scales, calibrated on training rows
+   (:func:`calibration_rows`). The conversion runs in a subprocess (TensorFlow with ``TF_USE_LEGACY_KERAS=1``).
+2. :func:`tinylstm.tflm.compact`: re-serialise compactly and deterministically and, by default, drop the
+   last-step STRIDED_SLICE (the dense head then runs on every step; the last output row is the prediction).
+3. :func:`build`: both flatbuffers and, unless told otherwise, the smallest TFLM arena of each (bisection in
+   subprocesses) — the figure ``model.h`` must contain. Deterministic; cached per bundle and options.
+
+Verification (:func:`accuracy`: LiteRT and TFLM against the numpy golden model on the test rows) is a separate
+function: the reports (:mod:`tinylstm.reports.tflite`, :mod:`tinylstm.reports.header`), ``model.h``'s accuracy
+line and the bench all state the figures it computes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import tflm
+from .bundle import Bundle
+from .data import to_sequences
+from .errors import UserError
+from .modeldir import ModelDir
+from .reference import predict as ref_predict
+
+FLOAT_FILE = "model_float.tflite"
+INT8_FILE = "model_int8.tflite"
+SUMMARY_FILE = "tflite.json"
+VARIANTS = ("float", "int8")
+RUNTIMES = ("litert", "tflm")
+#: Header arena = host minimum × (1 + margin), rounded up to ARENA_ROUND bytes (see docs/mcu.md).
+ARENA_MARGIN = 0.10
+ARENA_ROUND = 256
+ARENA_RULE = f"host minimum x {1 + ARENA_MARGIN:.2f}, rounded up to {ARENA_ROUND} B"
+#: Guard rows widen the calibrated int8 input range by this fraction of each feature's training span per side.
+DEFAULT_CALIB_MARGIN = 0.15
+#: Self-check tolerance of the header's test vectors, in output quantisation steps (int8) or target units (float).
+INT8_VECTOR_STEPS = 2.0
+FLOAT_VECTOR_TOL = 1e-3
+
+
+def file_name(variant: str) -> str:
+    return FLOAT_FILE if variant == "float" else INT8_FILE
+
+
+def bundle_digest(model: ModelDir | str | Path) -> str:
+    path = model.path if isinstance(model, ModelDir) else Path(model)
+    return hashlib.sha256((path / "bundle.npz").read_bytes()).hexdigest()
+
+
+def header_arena(host_min: int) -> int:
+    return int(math.ceil(host_min * (1 + ARENA_MARGIN) / ARENA_ROUND) * ARENA_ROUND)
+
+
+# ------------------------------------------------------------------------------------------------ conversion
+def calibration_rows(model: ModelDir, data: Path | None, calib_samples: int,
+                     calib_margin: float) -> tuple[np.ndarray, str, int]:
+    """Standardised int8 calibration sequences, their description, and how many training rows they hold."""
+    if calib_samples < 0:
+        raise UserError(f"--calib-samples must be >= 0, got {calib_samples}")
+    if not 0 <= calib_margin <= 10:
+        raise UserError(f"--calib-margin must be in [0, 10], got {calib_margin}")
+    bundle = model.bundle
+    X_train, _ = model.rows("train", data)
+    n_cal = len(X_train) if calib_samples == 0 else min(calib_samples, len(X_train))
+    scaled = bundle.scaler.transform_x(X_train[:n_cal])
+    if calib_margin > 0:
+        lo, hi = scaled.min(axis=0), scaled.max(axis=0)
+        span = hi - lo
+        scaled = np.vstack([scaled, lo - calib_margin * span, hi + calib_margin * span])
+    text = (f"min-max calibration (TFLite converter) on {n_cal} of {len(X_train)} training rows"
+            + (" (all)" if n_cal == len(X_train) else " (the first, split order)")
+            + (f" + 2 guard rows at each feature's training min/max widened by {calib_margin:g} x its span"
+               if calib_margin > 0 else ""))
+    return to_sequences(scaled, bundle.layout), text, n_cal
+
+
+def _convert_worker(bundle_path: str, calib_path: str, out_prefix: str) -> None:
+    """Runs in a subprocess with TF_USE_LEGACY_KERAS=1: bundle → tf_keras (batch 1) → float + int8 flatbuffers."""
+    # deferred on purpose: TensorFlow is only ever imported in this worker process
+    import tensorflow as tf
+    import tf_keras as K
+
+    tf.keras.utils.set_random_seed(0)
+    bundle = Bundle.load(bundle_path)
+    calib = np.load(calib_path).astype(np.float32)
+    inp = K.Input((bundle.n_steps, 1), batch_size=1, dtype="float32")
+    x = inp
+    weights = []
+    for layer in bundle.lstm:
+        x = K.layers.LSTM(layer.units, return_sequences=layer.return_sequences)(x)
+        weights += [layer.W, layer.U, layer.b]
+    for layer in bundle.dense:
+        x = K.layers.Dense(layer.units, activation=layer.activation)(x)
+        weights += [layer.W, layer.b]
+    keras_model = K.Model(inp, x)
+    keras_model.set_weights([np.asarray(w, np.float32) for w in weights])
+
+    def converter():
+        return tf.lite.TFLiteConverter.from_keras_model(keras_model)
+
+    conv = converter()
+    Path(out_prefix + ".float").write_bytes(conv.convert())
+    conv = converter()
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([row[None]] for row in calib)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    conv._experimental_disable_per_channel = True  # per-tensor scales: same accuracy here, 740 B smaller
+    Path(out_prefix + ".int8").write_bytes(conv.convert())
+
+
+def convert(model: ModelDir, calib_seqs: np.ndarray) -> tuple[bytes, bytes]:
+    """Raw converter output (float, int8) for the model's bundle, calibrated on ``calib_seqs``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        calib = Path(tmp) / "calib.npy"
+        np.save(calib, np.asarray(calib_seqs, np.float32))
+        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+        root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        r = subprocess.run([sys.executable, "-m", __name__, "--convert-worker", str(model.path / "bundle.npz"),
+                            str(calib), str(Path(tmp) / "out")], capture_output=True, text=True, env=env, timeout=900)
+        if r.returncode != 0:
+            tail = "\n".join(r.stderr.strip().splitlines()[-5:])
+            raise RuntimeError(f"TFLite conversion failed:\n{tail}")
+        return (Path(tmp) / "out.float").read_bytes(), (Path(tmp) / "out.int8").read_bytes()
+
+
+# ------------------------------------------------------------------------------------------------ build
+@dataclass(frozen=True)
+class Build:
+    """Both compact flatbuffers (what ``export tflite`` writes), the converter's raw output, the measured arenas."""
+
+    float_fb: bytes
+    int8_fb: bytes
+    raw_float: bytes
+    raw_int8: bytes
+    bundle_sha256: str
+    calibration: str
+    calib_rows: int
+    head_every_step: bool
+    arena_min_host: dict  # variant -> bytes ({} when not measured)
+
+    def flatbuffer(self, variant: str) -> bytes:
+        return self.float_fb if variant == "float" else self.int8_fb
+
+    def raw(self, variant: str) -> bytes:
+        return self.raw_float if variant == "float" else self.raw_int8
+
+
+_BUILDS: dict[tuple, Build] = {}
+
+
+def build(model: ModelDir, data: Path | None = None, calib_samples: int = 0,
+          calib_margin: float = DEFAULT_CALIB_MARGIN, keep_slice: bool = False, arena: bool = True,
+          use_cache: bool = True) -> Build:
+    """Convert, compact and (with ``arena``) measure the smallest TFLM arena of both variants."""
+    digest = bundle_digest(model)
+    data_path = model.data_path(data)
+    key = (digest, str(data_path.resolve()), calib_samples, calib_margin, keep_slice)
+    cached = _BUILDS.get(key) if use_cache else None
+    if cached is not None and (cached.arena_min_host or not arena):
+        return cached
+    if cached is None:
+        calib, text, n_cal = calibration_rows(model, data_path, calib_samples, calib_margin)
+        raw_float, raw_int8 = convert(model, calib)
+        cached = Build(tflm.compact(raw_float, head_every_step=not keep_slice),
+                       tflm.compact(raw_int8, head_every_step=not keep_slice), raw_float, raw_int8, digest, text,
+                       n_cal, not keep_slice, {})
+    if arena:
+        cached = Build(**{**cached.__dict__,
+                          "arena_min_host": {v: measure_arena(cached.flatbuffer(v)) for v in VARIANTS}})
+    _BUILDS[key] = cached
+    return cached
+
+
+def measure_arena(fb: bytes) -> int:
+    """The smallest arena TFLM's host interpreter runs ``fb`` with (bisection in subprocesses)."""
+    with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
+        f.write(fb)
+    try:
+        return tflm.min_arena(f.name)
+    finally:
+        os.unlink(f.name)
+
+
+def summary(model: ModelDir, b: Build) -> dict:
+    """``tflite.json``: what was built, from which model, and its measured arena (no verification figures)."""
+    bundle = model.bundle
+    variants = {}
+    for name in VARIANTS:
+        fb = b.flatbuffer(name)
+        info = tflm.summary(fb)
+        info["converter_bytes"] = len(b.raw(name))
+        info["sha256"] = hashlib.sha256(fb).hexdigest()
+        if name in b.arena_min_host:
+            info["tflm_arena_min_host"] = b.arena_min_host[name]
+            info["tflm_arena_header"] = header_arena(b.arena_min_host[name])
+        variants[name] = info
+    return {"bundle_sha256": b.bundle_sha256, "data_sha256": bundle.meta.get("data_sha256", ""),
+            "seed": bundle.meta.get("seed"), "calibration": b.calibration, "calib_rows": b.calib_rows,
+            "head_every_step": b.head_every_step, "target_unit": bundle.units.get(bundle.target, ""),
+            "arena_rule": ARENA_RULE, "variants": variants}
+
+
+# ------------------------------------------------------------------------------------------------ verification
+@dataclass(frozen=True)
+class Accuracy:
+    """One flatbuffer on the model's test rows against the numpy golden model, per runtime (target units)."""
+
+    test_rows: int
+    reference_mae: float
+    max_abs_vs_reference: dict  # runtime -> float
+    mae: dict
+    mae_increase: dict  # runtime -> MAE - reference MAE
+
+    def line(self, unit: str) -> str:
+        """The accuracy sentence ``model.h`` and the reports state."""
+        m, d = self.max_abs_vs_reference, self.mae_increase
+        return (f"max |diff| LiteRT {m['litert']:.3g}, TFLM {m['tflm']:.3g} {unit}; MAE increase LiteRT "
+                f"{d['litert']:+.4f}, TFLM {d['tflm']:+.4f} {unit}")
+
+
+_ACCURACY: dict[tuple, Accuracy] = {}
+
+
+def accuracy(model: ModelDir, fb: bytes, data: Path | None = None) -> Accuracy:
+    """Run ``fb`` in LiteRT and TFLM on the test rows (state reset per sample); cached per flatbuffer and data."""
+    X_test, y_test = model.rows("test", data)
+    key = (hashlib.sha256(fb).hexdigest(), bundle_digest(model), str(model.data_path(data).resolve()))
+    if key not in _ACCURACY:
+        ref = ref_predict(model.bundle, X_test)
+        ref_mae = float(np.abs(ref - y_test).mean())
+        gap, mae, inc = {}, {}, {}
+        for runtime in RUNTIMES:
+            y = tflm.predict(fb, model.bundle, X_test, runtime)
+            gap[runtime] = float(np.abs(y - ref).max())
+            mae[runtime] = float(np.abs(y - y_test).mean())
+            inc[runtime] = mae[runtime] - ref_mae
+        _ACCURACY[key] = Accuracy(int(len(X_test)), ref_mae, gap, mae, inc)
+    return _ACCURACY[key]
+
+
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--convert-worker":
+    _convert_worker(*sys.argv[2:])

@@ -58,8 +58,9 @@ def section(model: ModelDir, opts: rvx.RiscvOptions | None, out_dir: Path) -> st
     ws = rvx.ordered_sparsity(bundle)
     x_scaled, _, what = rvx.header_inputs(pruned, opts)
     by = net.lstm_bytes()
+    targets = ", ".join(f"{k} {100 * v:g} %" for k, v in ws.items())
     lines = ["## RISC-V / eSELL export", "",
-             f"Weights: {rvx.source_of(pruned, what)}; sparsity targets {', '.join(f'{k} {100 * v:g} %' for k, v in ws.items())}; "
+             f"Weights: {rvx.source_of(pruned, what)}; sparsity targets {targets}; "
              f"hidden-state pruning threshold {ht:g}.", ""]
     acc = accuracy_line(source, pruned, opts) if source is not None else ""
     if acc:

@@ -119,21 +119,33 @@ def _scalar_forward(net: fx.FixedNet, xq: np.ndarray) -> list[int]:
     return v
 
 
+def _with_mirrored_output(b):
+    """The bundle with its linear output layer doubled by negated copies (outputs y and -y): whenever an output
+    saturates at one end of the format, its mirror is driven past the other end."""
+    d = b.dense[-1]
+    d.W = np.concatenate([d.W, -d.W], axis=1).astype(np.float32)
+    d.b = np.concatenate([d.b, -d.b]).astype(np.float32)
+    return b
+
+
 @pytest.mark.parametrize("name,seed", [("Q8.8", 3), ("Q4.12", 3), ("Q2.10", 4)])
 def test_vectorised_model_equals_scalar_reading(name, seed):
-    b = random_bundle(seed)
+    b = _with_mirrored_output(random_bundle(seed))
     net = fx.FixedNet.from_bundle(b, name)
     xq = random_codes(net.fmt, 12, 4, 2, seed=1)
     trace: dict = {}
     out = net.forward(xq, trace)
     for r in range(len(xq)):
         assert out[r].tolist() == _scalar_forward(net, xq[r])
-    # the random network really reaches the saturation corners: gate pre-activations at both ends, dense values
-    # at the top; the cell state (|c| grows by <= 1 per step) saturates in the narrow Q2.10 format
+    # the random network really reaches the saturation corners: gate pre-activations at both ends, the linear
+    # output layer at both ends (its mirrored outputs saturate at qmin where the others reach qmax); the cell
+    # state (|c| grows by <= 1 per step) saturates in the narrow Q2.10 format
     zs = np.concatenate([v.ravel() for k, v in trace.items() if k.endswith("_z")])
     assert zs.max() == net.fmt.qmax and zs.min() == net.fmt.qmin
     ds = np.concatenate([v.ravel() for k, v in trace.items() if k.startswith("dense")])
     assert ds.max() == net.fmt.qmax and len(np.unique(out)) > 2
+    assert ds.min() == net.fmt.qmin
+    assert out.max() == net.fmt.qmax and out.min() == net.fmt.qmin  # both ends reach the network's output
     if name == "Q2.10":
         cs = np.concatenate([v.ravel() for k, v in trace.items() if k.endswith("_c")])
         assert cs.max() == net.fmt.qmax and cs.min() == net.fmt.qmin

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tinylstm import fixedpoint as fx
+from tinylstm import hdlsim
 from tinylstm.bundle import Bundle
 from tinylstm.export import fpga
 from tests.conftest import require_tool, run_cli
@@ -107,7 +108,7 @@ def test_verilator_lint_clean(trained, tmp_path, lanes):
     """The synthesizable RTL (AXI wrapper, core, tables) passes `verilator --lint-only -Wall` with no warning."""
     require_tool("verilator")
     b = trained.bundle
-    fpga.write_design(fpga.build_design(b, "Q8.8", lanes), b, tmp_path)
+    hdlsim.write_design(fpga.build_design(b, "Q8.8", lanes), b, tmp_path)
     res = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "tl_axil", *LINT_SOURCES],
                          cwd=tmp_path, capture_output=True, text=True)
     assert res.returncode == 0 and "%Warning" not in res.stderr, res.stderr[-2000:]
@@ -119,9 +120,9 @@ def test_whole_network_rtl_equals_golden(trained, tmp_path, fmt, lanes):
     require_tool("iverilog", "vvp")
     b = trained.bundle
     design = fpga.build_design(b, fmt, lanes)
-    fpga.write_design(design, b, tmp_path)
+    hdlsim.write_design(design, b, tmp_path)
     xq = design.net.quantize_inputs(b, trained.X_test[:N_ROWS])
-    got, cycles = fpga.simulate_batch(tmp_path, xq, design.n_out)
+    got, cycles = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
     want = design.net.forward(xq)
     assert got.shape == want.shape == (N_ROWS, 1)
     assert np.array_equal(got, want), f"{int((got != want).sum())} rows differ"
@@ -142,14 +143,14 @@ def test_random_networks_with_saturation_rtl_equals_golden(tmp_path, case):
     require_tool("iverilog", "vvp")
     b = random_bundle(case["seed"], **case["kw"])
     design = fpga.build_design(b, case["fmt"], case["lanes"])
-    fpga.write_design(design, b, tmp_path)
+    hdlsim.write_design(design, b, tmp_path)
     net = design.net
     xq = random_codes(net.fmt, 40, b.n_steps, b.n_inputs, seed=case["seed"])
     trace: dict = {}
     want = net.forward(xq, trace)
     zs = np.concatenate([v.ravel() for k, v in trace.items() if k.endswith("_z")])
     assert zs.max() == net.fmt.qmax and zs.min() == net.fmt.qmin  # corners really exercised
-    got, _ = fpga.simulate_batch(tmp_path, xq, design.n_out)
+    got, _ = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
     assert np.array_equal(got, want), f"{int((got != want).any(axis=1).sum())} of {len(xq)} rows differ"
 
 

@@ -100,3 +100,25 @@ def c_comment(lines: Sequence[str]) -> str:
     """A block comment, one `` * `` line per entry (``*/`` inside a line is defused)."""
     body = "".join((f" * {line}".rstrip() + "\n").replace("*/", "* /") for line in lines)
     return "/*\n" + body + " */\n"
+
+
+# ------------------------------------------------------------------------ HDL literals (memh files, SV packages)
+def memh_word(width_bits: int) -> Formatter:
+    """Formatter for ``$readmemh`` words: ``width_bits`` two's-complement bits as bare, zero-padded hex digits."""
+    digits = (width_bits + 3) // 4
+    mask = (1 << width_bits) - 1
+
+    def fmt(v: object) -> str:
+        return format(int(v) & mask, f"0{digits}x")  # type: ignore[arg-type]
+
+    return fmt
+
+
+def sv_hex(width_bits: int) -> Formatter:
+    """Formatter for SystemVerilog sized hex literals, e.g. ``16'h8000`` (upper-case digits)."""
+    digits = (width_bits + 3) // 4
+
+    def fmt(v: object) -> str:
+        return f"{width_bits}'h{int(v):0{digits}X}"  # type: ignore[arg-type]
+
+    return fmt

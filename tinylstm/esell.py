@@ -40,7 +40,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import activations
+from . import activations, numerics
+from .data import to_sequences
+from .numerics import Capabilities, check_supported
 
 #: Column tuples of the 3-bit column codes (E-LSTM's codebook).
 CODEBOOK: tuple[tuple[int, ...], ...] = (
@@ -54,6 +56,11 @@ CODE_COLUMNS: tuple[tuple[int, int, int, int], ...] = tuple(
 BLOCK_COLS = 4  # block column width
 SIGMA = 8       # rows per block
 CHUNK = 4       # rows per chunk (C)
+
+#: What the eSELL golden model and the RISC-V engine run: regression, feature-per-step sequences, stacked LSTMs
+#: feeding a relu/linear dense head, one output (the engine reports output 0); any number of inputs per step.
+CAPABILITIES = Capabilities("riscv/eSELL", layouts=("feature_per_step",), tasks=("regression",), max_outputs=1,
+                            max_inputs_per_step=None, dense_activations=("relu", "linear"), stacked_lstm_only=True)
 
 #: Bundle gate order is i, f, c, o; eSELL rows are f, i, c, o. ESELL_GATES[k] = bundle gate block of eSELL block k.
 ESELL_GATES = (1, 0, 2, 3)
@@ -306,6 +313,7 @@ class EsellNet:
 
 def build_net(bundle, ht: float = 0.0) -> EsellNet:
     """Encode a (pruned) bundle for the engine; zeros in the bundle's LSTM matrices are not stored."""
+    check_supported(bundle, CAPABILITIES)
     layers = []
     for k, layer in enumerate(bundle.lstm):
         W = encode(lstm_matrix(layer.W))
@@ -314,9 +322,6 @@ def build_net(bundle, ht: float = 0.0) -> EsellNet:
                                  layer.return_sequences))
     dense = [(to_fp16(np.asarray(d.W).T, f"dense{k} W"), to_fp16(d.b, f"dense{k} bias"), d.activation)
              for k, d in enumerate(bundle.dense)]
-    for _, _, act in dense:
-        if act not in ("relu", "linear"):
-            raise ValueError(f"the RISC-V engine supports relu/linear dense layers, not {act}")
     return EsellNet(layers, dense, float(ht))
 
 
@@ -356,41 +361,47 @@ def _accumulate(acc: np.ndarray, M16: np.ndarray, x: np.ndarray) -> np.ndarray:
     return acc
 
 
-def lstm_layer32(layer: EsellLayer, x_seq: np.ndarray, ht: float = 0.0) -> np.ndarray:
-    n, steps, _ = x_seq.shape
-    H = layer.units
-    b = np.asarray(layer.bias16, F)
-    h = np.zeros((n, H), F)
-    c = np.zeros((n, H), F)
-    outs = []
-    for t in range(steps):
-        acc = np.broadcast_to(b, (n, 4 * H)).copy()
-        acc = _accumulate(acc, layer.Wd, np.asarray(x_seq[:, t, :], F))
-        acc = _accumulate(acc, layer.Ud, hidden_prune(h, ht))
+class EsellCells:
+    """The engine's float32 arithmetic on the decoded fp16 weights as a :class:`tinylstm.numerics.CellFormat`
+    (``ht``: hidden-state pruning threshold applied to h before the recurrent product)."""
+
+    def __init__(self, ht: float = 0.0):
+        self.ht = ht
+
+    def init_state(self, layer: EsellLayer, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((n, layer.units), F), np.zeros((n, layer.units), F)
+
+    def lstm_step(self, layer: EsellLayer, x: np.ndarray, h: np.ndarray, c: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        n, H = x.shape[0], layer.units
+        acc = np.broadcast_to(np.asarray(layer.bias16, F), (n, 4 * H)).copy()
+        acc = _accumulate(acc, layer.Wd, np.asarray(x, F))
+        acc = _accumulate(acc, layer.Ud, hidden_prune(h, self.ht))
         f, i, g, o = (acc[:, k * H:(k + 1) * H] for k in range(4))
         f, i, o = sigmoid32(f), sigmoid32(i), sigmoid32(o)
         c = (f * c + i * tanh32(g)).astype(F)
         h = (o * tanh32(c)).astype(F)
-        outs.append(h)
-    return np.stack(outs, axis=1) if layer.return_sequences else h
+        return h, c
+
+    def dense(self, layer: tuple[np.ndarray, np.ndarray, str], x: np.ndarray, last: bool) -> np.ndarray:
+        W16, b16, act = layer
+        z = _accumulate(np.broadcast_to(np.asarray(b16, F), (x.shape[0], W16.shape[0])).copy(), W16, x)
+        return np.maximum(z, F(0)) if act == "relu" else z
+
+
+def lstm_layer32(layer: EsellLayer, x_seq: np.ndarray, ht: float = 0.0) -> np.ndarray:
+    """One LSTM layer over (n, steps, inputs) (the driver's :func:`~tinylstm.numerics.run_lstm`)."""
+    return numerics.run_lstm(EsellCells(ht), layer, np.asarray(x_seq, F))[0]
 
 
 def forward(net: EsellNet, x_seq: np.ndarray, ht: float | None = None) -> np.ndarray:
     """Golden forward pass in standardised units: (n, steps, inputs) float32 → (n, outputs) float32."""
     ht = net.ht if ht is None else ht
-    x = np.asarray(x_seq, F)
-    for layer in net.layers:
-        x = lstm_layer32(layer, x, ht)
-    for W16, b16, act in net.dense:
-        z = _accumulate(np.broadcast_to(np.asarray(b16, F), (x.shape[0], W16.shape[0])).copy(), W16, x)
-        x = np.maximum(z, F(0)) if act == "relu" else z
-    return x
+    return numerics.forward(EsellCells(ht), net.layers, net.dense, np.asarray(x_seq, F))
 
 
 def scale_inputs(bundle, X_raw: np.ndarray) -> np.ndarray:
     """Raw rows → standardised float32 sequences, as the host hands them to the engine."""
-    from .data import to_sequences
-
     return to_sequences(bundle.scaler.transform_x(np.atleast_2d(np.asarray(X_raw, np.float64))), bundle.layout)
 
 

@@ -51,10 +51,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import cgen
 from .bundle import Bundle
+from .data import LAYOUTS, to_sequences
+from .errors import UserError
+from .numerics import Capabilities, check_supported, forward
 
 GATES = ("i", "f", "c", "o")
 DEFAULT_FORMAT = "Q5.11"
+
+#: What the fixed-point golden model and the FPGA core run: regression, stacked LSTMs feeding a relu/linear
+#: dense head; any number of inputs per step and of outputs.
+CAPABILITIES = Capabilities("fixed-point/FPGA", layouts=LAYOUTS, tasks=("regression",), max_outputs=None,
+                            max_inputs_per_step=None, dense_activations=("relu", "linear"), stacked_lstm_only=True)
 
 
 # ---------------------------------------------------------------------------------------------------- formats
@@ -67,8 +76,6 @@ class QFormat:
 
     @classmethod
     def parse(cls, text: str) -> "QFormat":
-        from .errors import UserError
-
         m = re.fullmatch(r"[Qq]?(\d+)\.(\d+)", str(text).strip())
         if not m:
             raise UserError(f"fixed-point format {text!r}: expected Qm.n, e.g. Q8.8")
@@ -178,9 +185,9 @@ class Lut:
 
     def memh(self, header: str = "") -> str:
         """The table as ``$readmemh`` text, one W-bit hex word per line, entry k at address k."""
-        digits = (self.fmt.width + 3) // 4
+        word = cgen.memh_word(self.fmt.width)
         lines = [f"// {line}" for line in header.splitlines()] if header else []
-        lines += [format(int(v) & ((1 << self.fmt.width) - 1), f"0{digits}x") for v in self.table]
+        lines += [word(v) for v in self.table]
         return "\n".join(lines) + "\n"
 
 
@@ -222,11 +229,8 @@ class FixedNet:
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, fmt: QFormat | str | None = None, lut_frac: int | None = None) -> "FixedNet":
-        from .errors import UserError
-
         fmt = QFormat.parse(fmt or DEFAULT_FORMAT) if not isinstance(fmt, QFormat) else fmt
-        if bundle.task != "regression" or any(d.activation not in ("relu", "linear") for d in bundle.dense):
-            raise UserError("fixed-point/FPGA export supports regression networks with relu/linear dense layers")
+        check_supported(bundle, CAPABILITIES)
         lstm = [QLstm(fmt.quantize(l.W), fmt.quantize(l.U), fmt.quantize(l.b), l.return_sequences)
                 for l in bundle.lstm]
         dense = [QDense(fmt.quantize(d.W), fmt.quantize(d.b), d.activation) for d in bundle.dense]
@@ -256,35 +260,18 @@ class FixedNet:
         return h, c
 
     def forward(self, xq: np.ndarray, trace: dict | None = None) -> np.ndarray:
-        """Integer input codes (n, steps, inputs) → integer output codes (n, outputs).
+        """Integer input codes (n, steps, inputs) → integer output codes (n, outputs), on the one LSTM driver
+        (:func:`tinylstm.numerics.forward`) with this format's cell (:class:`FixedCells`).
 
         ``trace`` (a dict) receives the h/c codes of every layer and step and the dense outputs.
         """
-        x = np.asarray(xq, dtype=np.int64)
-        n = x.shape[0]
-        for li, layer in enumerate(self.lstm):
-            h = np.zeros((n, layer.units), dtype=np.int64)
-            c = np.zeros_like(h)
-            outs = []
-            for t in range(x.shape[1]):
-                h, c = self.lstm_step(layer, x[:, t, :], h, c, trace, f"lstm{li}_t{t}")
-                outs.append(h)
-                if trace is not None:
-                    trace[f"lstm{li}_t{t}_h"], trace[f"lstm{li}_t{t}_c"] = h, c
-            x = np.stack(outs, axis=1) if layer.return_sequences else h
-        for di, d in enumerate(self.dense):
-            x = self.fmt.rq(self._acc(x, d.W, d.b))
-            if d.activation == "relu":
-                x = np.maximum(x, 0)
-            if trace is not None:
-                trace[f"dense{di}"] = x
-        return x
+        cells = FixedCells(self, trace)
+        return forward(cells, self.lstm, self.dense, np.asarray(xq, dtype=np.int64),
+                       on_step=cells.on_step if trace is not None else None)
 
     # ------------------------------------------------------------------ boundary (scaler) helpers
     def quantize_inputs(self, bundle: Bundle, X_raw: np.ndarray) -> np.ndarray:
         """Raw rows (n, features) → standardised, quantised input codes (n, steps, inputs)."""
-        from .data import to_sequences
-
         X_raw = np.atleast_2d(np.asarray(X_raw, dtype=np.float64))
         return self.fmt.quantize(to_sequences(bundle.scaler.transform_x(X_raw), bundle.layout).astype(np.float64))
 
@@ -297,7 +284,42 @@ class FixedNet:
             sum(int(d.W.size) for d in self.dense)
 
 
-def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str | None = None, lut_frac: int | None = None) -> np.ndarray:
+class FixedCells:
+    """:class:`FixedNet`'s arithmetic as a :class:`tinylstm.numerics.CellFormat` (integer codes), recording the
+    trace keys of :meth:`FixedNet.forward` when given a dict."""
+
+    def __init__(self, net: FixedNet, trace: dict | None = None):
+        self.net, self.trace = net, trace
+        self._z: np.ndarray | None = None
+        self._dense = 0
+
+    def init_state(self, layer: QLstm, n: int) -> tuple[np.ndarray, np.ndarray]:
+        h = np.zeros((n, layer.units), dtype=np.int64)
+        return h, np.zeros_like(h)
+
+    def lstm_step(self, layer: QLstm, x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sub: dict | None = {} if self.trace is not None else None
+        h, c = self.net.lstm_step(layer, x, h, c, sub, "")
+        self._z = sub["_z"] if sub else None
+        return h, c
+
+    def on_step(self, li: int, t: int, h: np.ndarray, c: np.ndarray) -> None:
+        if self.trace is not None:
+            key = f"lstm{li}_t{t}"
+            self.trace[f"{key}_z"], self.trace[f"{key}_h"], self.trace[f"{key}_c"] = self._z, h, c
+
+    def dense(self, layer: QDense, x: np.ndarray, last: bool) -> np.ndarray:
+        x = self.net.fmt.rq(self.net._acc(x, layer.W, layer.b))
+        if layer.activation == "relu":
+            x = np.maximum(x, 0)
+        if self.trace is not None:
+            self.trace[f"dense{self._dense}"] = x
+        self._dense += 1
+        return x
+
+
+def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str | None = None,
+            lut_frac: int | None = None) -> np.ndarray:
     """Raw rows → predictions in target units through the fixed-point golden model."""
     net = FixedNet.from_bundle(bundle, fmt or DEFAULT_FORMAT, lut_frac)
     return net.outputs_to_target(bundle, net.forward(net.quantize_inputs(bundle, X_raw)))

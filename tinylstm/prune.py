@@ -6,7 +6,8 @@ Each of the 2·L LSTM matrices (``W1 U1 W2 U2`` for two layers) gets its own tar
 (one row segment of an eSELL block column) the same number of smallest entries is removed, so all rows of a chunk
 have equal width and eSELL stores no padding; matrices narrower than 4 inputs fall back to unstructured.
 
-Fine-tuning continues training the saved Keras model on the model's own training rows (``split.json``) with
+Fine-tuning continues training the saved Keras model on the model's own training rows (its split, read through
+:class:`~tinylstm.modeldir.ModelDir`, which also finds the training CSV) with
 the zeros re-imposed after every batch, keeping the weights of the best validation epoch. The result is a model
 directory of its own (``bundle.npz``, ``model.keras``, ``split.json``, ``prune.json``), by default beside the
 source: ``<model>_pruned_50`` for 50 % everywhere.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +24,11 @@ from typing import Sequence
 
 import numpy as np
 
-from . import atomic
+from . import atomic, esell, reference
 from .bundle import Bundle
+from .data import to_sequences
 from .errors import UserError
+from .modeldir import ModelDir
 
 DEFAULT_SPARSITY = 0.5
 DEFAULT_FINETUNE_EPOCHS = 80
@@ -83,7 +85,8 @@ def magnitude_mask(m: np.ndarray, sparsity: float, pattern: str = "unstructured"
     return keep
 
 
-def masks_for(bundle: Bundle, ws: Sequence[float], pattern: str = "unstructured") -> list[tuple[np.ndarray, np.ndarray]]:
+def masks_for(bundle: Bundle, ws: Sequence[float],
+              pattern: str = "unstructured") -> list[tuple[np.ndarray, np.ndarray]]:
     if pattern not in PATTERNS:
         raise UserError(f"--pattern must be one of {', '.join(PATTERNS)}, got {pattern!r}")
     return [(magnitude_mask(l.W, ws[2 * k], pattern), magnitude_mask(l.U, ws[2 * k + 1], pattern))
@@ -110,23 +113,18 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def find_data(bundle: Bundle, data: Path | None) -> Path:
-    """The training CSV for fine-tuning: ``data`` if given, else the default/recorded file with the bundle's SHA-256."""
-    from .data import DEFAULT_CSV, sha256_of
-
-    want = bundle.meta.get("data_sha256")
-    if data is not None:
-        data = Path(data)
-        if not data.exists():
-            raise UserError(f"{data}: no such file (the CSV the model was trained on)")
-        if want and sha256_of(data) != want:
-            raise UserError(f"{data}: not the file this model was trained on (SHA-256 differs)")
-        return data
-    name = bundle.meta.get("data_file", DEFAULT_CSV.name)
-    for cand in (DEFAULT_CSV, Path(name), Path("data") / name):
-        if cand.exists() and (not want or sha256_of(cand) == want):
-            return cand
-    raise UserError(f"fine-tuning needs the training CSV {name!r} (SHA-256 {str(want)[:16]}…): pass --data FILE")
+def training_csv(model: ModelDir, data: Path | None) -> Path:
+    """The training CSV for fine-tuning (:meth:`ModelDir.data_path`); when none is found, the error says that
+    fine-tuning needs it."""
+    try:
+        return model.data_path(data)
+    except UserError as err:
+        if data is not None:
+            raise
+        name = model.bundle.meta.get("data_file", "the training CSV")
+        want = str(model.bundle.meta.get("data_sha256"))[:16]
+        raise UserError(f"fine-tuning needs the training CSV {name!r} (SHA-256 {want}…): pass --data FILE "
+                        f"({err})") from err
 
 
 @dataclass
@@ -139,17 +137,15 @@ class PruneResult:
 def finetune(model_dir: Path, bundle: Bundle, masks, data: Path | None, epochs: int, lr: float,
              quiet: bool = True):
     """Continue training the Keras model under the masks; return (keras model, history dict)."""
-    from .data import load_dataset, to_sequences
-    from .model import keras
+    from .model import keras  # TensorFlow: imported only when fine-tuning
     from .train import load_keras_model, set_determinism
 
     model_dir = Path(model_dir)
-    csv = find_data(bundle, data)
-    ds = load_dataset(csv, bundle.features, bundle.target)
-    split_path = model_dir / "split.json"
-    if not split_path.exists():
-        raise UserError(f"{split_path}: missing (fine-tuning needs the model's training split)")
-    train_idx = np.asarray(json.loads(split_path.read_text())["train"])
+    model_info = ModelDir.load(model_dir)
+    csv = training_csv(model_info, data)
+    if model_info.split is None:
+        raise UserError(f"{model_dir / 'split.json'}: missing (fine-tuning needs the model's training split)")
+    X_train, y_train = model_info.rows("train", csv)
     seed = int(bundle.meta.get("seed", 0))
     set_determinism(seed)
     k = keras()
@@ -169,8 +165,8 @@ def finetune(model_dir: Path, bundle: Bundle, masks, data: Path | None, epochs: 
             impose()
 
     impose()
-    x = to_sequences(bundle.scaler.transform_x(ds.X[train_idx]), bundle.layout)
-    y = bundle.scaler.transform_y(ds.y[train_idx]).astype(np.float32)
+    x = to_sequences(bundle.scaler.transform_x(X_train), bundle.layout)
+    y = bundle.scaler.transform_y(y_train).astype(np.float32)
     cfg = bundle.meta.get("train_config", {})
     model.compile(optimizer=k.optimizers.Adam(learning_rate=lr), loss=cfg.get("loss", "mae"))
     hist = {"loss": [], "val_loss": []}
@@ -263,14 +259,10 @@ def sweep(model_dir: Path, levels: Sequence[float], out_root: Path, epochs: int 
           data: Path | None = None, pattern: str = "unstructured", quiet: bool = True) -> list[dict]:
     """Test MAE (target units) of the float model, the pruned model and the fine-tuned one per sparsity level,
     each evaluated with the eSELL fp16 golden model (and the float golden for the pruned weights)."""
-    from . import esell, reference
-    from .data import load_dataset
-
     model_dir = Path(model_dir)
-    src = Bundle.load(model_dir)
-    ds = load_dataset(find_data(src, data), src.features, src.target)
-    test = np.asarray(json.loads((model_dir / "split.json").read_text())["test"])
-    X, y = ds.X[test], ds.y[test]
+    model = ModelDir.load(model_dir)
+    src = model.bundle
+    X, y = model.rows("test", training_csv(model, data))
     mae = lambda p: float(np.mean(np.abs(y - p)))  # noqa: E731
     base = mae(reference.predict(src, X))
     rows = []

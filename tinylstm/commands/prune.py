@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .. import atomic, prune
+from ..errors import UserError
+from ..modeldir import ModelDir
+from ..prune import DEFAULT_FINETUNE_EPOCHS, PATTERNS
+
 
 def add_parser(sub, common) -> None:
-    from ..prune import DEFAULT_FINETUNE_EPOCHS, PATTERNS
-
     p = sub.add_parser("prune", parents=[common],
                        help="magnitude-prune the LSTM matrices (per matrix) and fine-tune under the mask",
                        description="Prune the W and U matrices of every LSTM layer to a target sparsity each "
@@ -36,10 +39,6 @@ def add_parser(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import atomic, prune
-    from ..bundle import Bundle
-    from ..errors import UserError
-
     if args.epochs < 0:
         raise UserError(f"--epochs must be >= 0, got {args.epochs}")
     if args.sweep:
@@ -51,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--sweep: percentages must be in [0, 100), got {args.sweep!r}")
         root = args.out or Path(args.model).parent / "prune_sweep"
         rows = prune.sweep(args.model, levels, root, args.epochs, args.data, args.pattern, args.quiet)
-        bundle = Bundle.load(args.model)
+        bundle = ModelDir.load(args.model).bundle
         unit = bundle.units.get(bundle.target, "")
         fig = prune.plot_sweep(rows, unit, args.figure)
         atomic.write_json(Path(root) / "sweep.json", rows)
         if not args.quiet:
-            print(f"| sparsity % | float MAE | pruned (eSELL fp16) | fine-tuned (eSELL fp16) |")
+            print("| sparsity % | float MAE | pruned (eSELL fp16) | fine-tuned (eSELL fp16) |")
             print("|---|---|---|---|")
             for r in rows:
                 print(f"| {100 * r['sparsity']:g} | {r['float_mae']:.4f} | {r['pruned_esell_mae']:.4f} | "

@@ -1,6 +1,6 @@
 """``tinylstm export fpga``: the fixed-point network for the SystemVerilog core in ``hdl/``.
 
-Writes into ``--out``:
+A pure generator (:func:`generate` returns the files' bytes; it writes and simulates nothing). The files:
 
 * ``weights.memh`` / ``bias.memh`` — the weight and bias memories in the RTL's schedule order: one word per
   line of ``LANES × W`` bits (lane 0 in the least significant bits), one line per cycle of the schedule
@@ -9,28 +9,28 @@ Writes into ``--out``:
 * ``rtl/`` — the RTL sources (copied from ``hdl/``), so the directory simulates on its own
 * ``regmap.md`` — the AXI4-Lite register map (generated from the same constants as the package)
 * ``manifest.json`` — format, layout, files, SHA-256 of each file, scaler, schedule
-* ``fpga.report.md`` — a summary inlined into ``artifacts/report.md`` by ``tinylstm run``
 
-Every generated file carries a header naming the model (data SHA-256, seed) and no date: the same bundle gives
-the same bytes.
+Every generated file carries a header naming the command and the model (bundle SHA-256, data SHA-256, seed), the
+scaler and the tolerance (0 LSB against the golden model), and no date: the same bundle gives the same bytes.
+The report text is :mod:`tinylstm.reports.fpga`; simulating the exported core is :mod:`tinylstm.hdlsim`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .. import atomic
+from .. import cgen
 from ..bundle import Bundle
 from ..errors import UserError
 from ..fixedpoint import DEFAULT_FORMAT, FixedNet, QFormat
+from ..modeldir import ModelDir
+from ..options import option
 from . import register
 
 HDL_DIR = Path(__file__).resolve().parents[2] / "hdl"
@@ -91,6 +91,9 @@ class Design:
     n_out: int
     out_base: int
     provenance: dict = field(default_factory=dict)
+    #: (x_mean list, x_scale list, y_mean, y_scale) of the bundle's scaler, for the file headers
+    scaler: tuple = ()
+    lut_frac_given: bool = False
 
     @property
     def fmt(self) -> QFormat:
@@ -116,19 +119,12 @@ def _clog2(n: int) -> int:
 
 
 def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int = DEFAULT_LANES,
-                 lut_frac: int | None = None) -> Design:
-    """Quantise the bundle and lay it out for the core: schedule, weight/bias memories, vector memory map."""
-    net = FixedNet.from_bundle(bundle, fmt, lut_frac)
+                 lut_frac: int | None = None, bundle_sha256: str = "") -> Design:
+    """Quantise the bundle and lay it out for the core: schedule, weight/bias memories, vector memory map.
+    (:meth:`FixedNet.from_bundle` checks the network against :data:`tinylstm.fixedpoint.CAPABILITIES`.)"""
     if not 1 <= lanes <= 64:
         raise UserError(f"--lanes {lanes}: must be within 1..64")
-    if not net.lstm:
-        raise UserError("FPGA export needs at least one LSTM layer")
-    for k, layer in enumerate(net.lstm):
-        last = k == len(net.lstm) - 1
-        if layer.return_sequences == last:
-            raise UserError(f"LSTM layer {k}: FPGA export supports return_sequences on all but the last LSTM layer")
-    if not net.dense:
-        raise UserError("FPGA export needs a dense output layer")
+    net = FixedNet.from_bundle(bundle, fmt, lut_frac)
     T, I0 = net.n_steps, net.lstm[0].inputs
     # ---- vector memory: inputs, two h buffers per LSTM layer, one buffer per dense layer
     addr = T * I0
@@ -199,10 +195,12 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
         raise UserError("too many input values for the register map (max 64)")
     if max(vm_depth, len(wwords), 4 * grows) >= 1 << 16:
         raise UserError("network too large for the core's 16-bit schedule fields")
-    prov = {"data_sha256": bundle.meta.get("data_sha256", ""), "seed": bundle.meta.get("seed"),
-            "architecture": bundle.describe()}
+    prov = {"bundle_sha256": bundle_sha256 or "?", "data_sha256": bundle.meta.get("data_sha256", ""),
+            "seed": bundle.meta.get("seed"), "architecture": bundle.describe()}
+    sc = bundle.scaler
+    scaler = ([float(v) for v in sc.x_mean], [float(v) for v in sc.x_scale], float(sc.y_mean), float(sc.y_scale))
     return Design(net, lanes, passes, wwords, bwords, vm_depth, c_depth, grows, T * I0, net.dense[-1].W.shape[1],
-                  dout[-1], prov)
+                  dout[-1], prov, scaler, lut_frac is not None)
 
 
 def weight_addresses(design: Design, param: str, index: tuple[int, ...]) -> list[int]:
@@ -246,23 +244,29 @@ def weight_addresses(design: Design, param: str, index: tuple[int, ...]) -> list
 def _header_lines(design: Design, what: str) -> list[str]:
     p = design.provenance
     f = design.fmt
+    sc = design.scaler
+    scaler = (f"scaler (host side): x_scaled = (x - {sc[0]}) / {sc[1]}, quantised to {f.name}; "
+              f"y = code/2^{f.frac_bits} * {sc[3]!r} + {sc[2]!r}") if sc else \
+        (f"scaler applied on the host (inputs standardised then quantised, output = code/2^{f.frac_bits}"
+         f" * y_scale + y_mean)")
     return [f"{what}",
-            f"generated by tinylstm export fpga from {p['architecture']}",
-            f"model: data sha256 {p['data_sha256']}, seed {p['seed']}",
-            f"format {f.name} (W={f.width}, {f.frac_bits} fractional bits), {design.lanes} MAC lanes; "
-            f"scaler applied on the host (inputs standardised then quantised, output = code/2^{f.frac_bits}"
-            f" * y_scale + y_mean); exact (0 LSB) against tinylstm.fixedpoint"]
+            f"generated by `tinylstm export fpga --format {f.name} --lanes {design.lanes}"
+            + (f" --lut-frac {design.net.sig.lut_frac}`" if design.lut_frac_given else "`")
+            + f" from {p['architecture']}",
+            f"model: bundle sha256 {p.get('bundle_sha256', '?')}, data sha256 {p['data_sha256']}, seed {p['seed']}",
+            f"format {f.name} (W={f.width}, {f.frac_bits} fractional bits), {design.lanes} MAC lanes; {scaler}",
+            "tolerance: exact (0 LSB) against tinylstm.fixedpoint"]
 
 
 def _memh(words: list[list[int]], width: int, header: list[str]) -> str:
-    digits = (width * len(words[0]) + 3) // 4
+    word = cgen.memh_word(width * len(words[0]))
     mask = (1 << width) - 1
     lines = [f"// {h}" for h in header]
     for lanes in words:
         v = 0
         for p, code in enumerate(lanes):
             v |= (code & mask) << (p * width)
-        lines.append(format(v, f"0{digits}x"))
+        lines.append(word(v))
     return "\n".join(lines) + "\n"
 
 
@@ -276,7 +280,7 @@ def package_text(design: Design) -> str:
             sched |= v << ((pi * nf + fi) * 16)
     bits = len(design.passes) * nf * 16
     info = f.width | (f.frac_bits << 8) | (design.lanes << 16) | (design.n_in << 24)
-    sched_hex = format(sched, f"0{bits // 4}x")
+    h16, h32 = cgen.sv_hex(16), cgen.sv_hex(32)
     params = [
         ("W", f.width, "word width (bits)"),
         ("FRAC", f.frac_bits, "fractional bits"),
@@ -313,18 +317,19 @@ def package_text(design: Design) -> str:
         lines.append(f"    localparam int {name} = {v};  // {doc}")
     for fi, name in enumerate(FIELDS):
         lines.append(f"    localparam int F_{name} = {fi};")
-    lines.append("    localparam logic [31:0] VERSION = 32'h%08X;" % VERSION)
-    lines.append("    localparam logic [31:0] INFO = 32'h%08X;" % info)
+    lines.append(f"    localparam logic [31:0] VERSION = {h32(VERSION)};")
+    lines.append(f"    localparam logic [31:0] INFO = {h32(info)};")
     for name, (a, _, _) in REGS.items():
-        lines.append(f"    localparam logic [15:0] REG_{name} = 16'h{a:04X};")
-    lines += [f"    localparam logic [15:0] REG_INPUT = 16'h{REG_INPUT:04X};",
-              f"    localparam logic [15:0] REG_OUTPUT = 16'h{REG_OUTPUT:04X};",
-              f"    localparam logic [15:0] WIN_BIAS = 16'h{WIN_BIAS:04X};",
-              f"    localparam logic [15:0] WIN_WEIGHTS = 16'h{WIN_WEIGHTS:04X};"]
+        lines.append(f"    localparam logic [15:0] REG_{name} = {h16(a)};")
+    lines += [f"    localparam logic [15:0] REG_INPUT = {h16(REG_INPUT)};",
+              f"    localparam logic [15:0] REG_OUTPUT = {h16(REG_OUTPUT)};",
+              f"    localparam logic [15:0] WIN_BIAS = {h16(WIN_BIAS)};",
+              f"    localparam logic [15:0] WIN_WEIGHTS = {h16(WIN_WEIGHTS)};"]
     lines.append("    // pass schedule: field f of pass p at bits [(p*NFIELD+f)*16 +: 16]")
     for pi, p in enumerate(design.passes):
-        lines.append(f"    //   pass {pi} ({p.label}): " + ", ".join(f"{n.lower()}={v}" for n, v in zip(FIELDS, p.values())))
-    lines.append(f"    localparam logic [SCHED_BITS-1:0] SCHED = {bits}'h{sched_hex};")
+        fields = ", ".join(f"{n.lower()}={v}" for n, v in zip(FIELDS, p.values()))
+        lines.append(f"    //   pass {pi} ({p.label}): {fields}")
+    lines.append(f"    localparam logic [SCHED_BITS-1:0] SCHED = {cgen.sv_hex(bits)(sched)};")
     lines.append("endpackage")
     return "\n".join(lines) + "\n"
 
@@ -360,29 +365,29 @@ def regmap_text(design: Design) -> str:
         f"done (or wait for `irq`), read OUTPUT[0] and compute `code / 2^{f.frac_bits} · y_scale + y_mean`.", ""])
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
-def write_design(design: Design, bundle: Bundle, out_dir: Path) -> list[Path]:
-    out_dir = Path(out_dir)
+def design_files(design: Design, bundle: Bundle) -> dict[str, bytes]:
+    """Every file of the export ({relative path: bytes}); nothing is written."""
     net, f = design.net, design.fmt
-    written: list[Path] = []
-    written.append(atomic.write_text(out_dir / "weights.memh", _memh(design.wwords, f.width, _header_lines(
-        design, f"weights.memh: {len(design.wwords)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"))))
-    written.append(atomic.write_text(out_dir / "bias.memh", _memh(design.bwords, f.width, _header_lines(
-        design, f"bias.memh: {len(design.bwords)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"))))
+    text: dict[str, str] = {}
+    for name, words in (("weights", design.wwords), ("bias", design.bwords)):
+        what = f"{name}.memh: {len(words)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"
+        text[f"{name}.memh"] = _memh(words, f.width, _header_lines(design, what))
     for lut in (net.sig, net.tanh):
         head = _header_lines(design, f"{lut.kind}.memh: f(k * 2^-{lut.lut_frac}) in {f.name}, k = 0..{lut.depth - 1} "
                                      f"({lut.addr_bits} address bits); index (|x| + half) >> {lut.shift}; |x| >= "
-                                     f"{lut.in_range:g} saturates to {'1.0' if True else ''}; negative x by symmetry")
-        written.append(atomic.write_text(out_dir / f"{lut.kind}.memh", lut.memh("\n".join(head))))
-    written.append(atomic.write_text(out_dir / "tinylstm_net_pkg.sv", package_text(design)))
+                                     f"{lut.in_range:g} saturates to 1.0; negative x by symmetry")
+        text[f"{lut.kind}.memh"] = lut.memh("\n".join(head))
+    text["tinylstm_net_pkg.sv"] = package_text(design)
+    files = {k: v.encode() for k, v in text.items()}
     if not HDL_DIR.is_dir():
         raise UserError(f"{HDL_DIR}: RTL sources not found (run from a tinylstm checkout)")
     for name in RTL_FILES:
-        written.append(atomic.write_bytes(out_dir / "rtl" / name, (HDL_DIR / name).read_bytes()))
-    written.append(atomic.write_text(out_dir / "regmap.md", regmap_text(design)))
+        files[f"rtl/{name}"] = (HDL_DIR / name).read_bytes()
+    files["regmap.md"] = regmap_text(design).encode()
     sc = bundle.scaler
     manifest = {
         "generator": "tinylstm export fpga",
@@ -408,74 +413,30 @@ def write_design(design: Design, bundle: Bundle, out_dir: Path) -> list[Path]:
         "top": {"axi4_lite": "tl_axil", "core": "tl_core", "batch_testbench": "tl_tb_batch"},
         "simulate": "iverilog -g2012 -o tb.vvp -s tl_tb_batch tinylstm_net_pkg.sv rtl/tl_act_lut.sv "
                     "rtl/tl_core.sv rtl/tl_tb_batch.sv && vvp tb.vvp +rows=N +inputs=in.memh +out=out.txt",
+        "files": {name: _sha(data) for name, data in sorted(files.items())},
     }
-    manifest["files"] = {p.relative_to(out_dir).as_posix(): _sha(p) for p in written}
-    written.append(atomic.write_json(out_dir / "manifest.json", manifest))
-    ratio = design.issue_cycles / (net.macs() / design.lanes)
-    report = "\n".join([
-        "## FPGA export", "",
-        f"{f.name} fixed point ({f.width}-bit words, {net.acc_bits}-bit accumulators), "
-        f"{design.lanes} MAC lanes, {len(design.passes)} passes; sigmoid table {net.sig.depth} entries, tanh "
-        f"{net.tanh.depth}; {net.macs()} MACs per inference ({design.macs_issued} issued: h(t=0) = 0 products are "
-        f"skipped), {design.issue_cycles} MAC cycles ({ratio:.3f} × MACs/lanes) plus pipeline/interlock cycles. "
-        "Simulate: see `manifest.json` → `simulate`; register map: `regmap.md`.", ""])
-    written.append(atomic.write_text(out_dir / "fpga.report.md", report))
-    return written
+    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+    return files
 
 
-def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", default=DEFAULT_FORMAT, help="signed fixed-point format Qm.n (default: %(default)s)")
-    p.add_argument("--lanes", type=int, default=DEFAULT_LANES, help="parallel MAC lanes (default: %(default)s)")
-    p.add_argument("--lut-frac", type=int, default=None,
-                   help="fractional bits of the activation-table input step (default: min(n, 8))")
+@dataclass(frozen=True)
+class FpgaOptions:
+    format: str = option(DEFAULT_FORMAT, "signed fixed-point format Qm.n")
+    lanes: int = option(DEFAULT_LANES, "parallel MAC lanes", type=int)
+    lut_frac: int | None = option(None, "fractional bits of the activation-table input step (default: min(n, 8))",
+                                  type=int)
+
+
+def bundle_sha256(model: ModelDir) -> str:
+    path = model.path / "bundle.npz"
+    return _sha(path.read_bytes()) if path.is_file() else "?"
+
+
+def design_for(model: ModelDir, opts: FpgaOptions) -> Design:
+    return build_design(model.bundle, opts.format, opts.lanes, opts.lut_frac, bundle_sha256(model))
 
 
 @register("fpga", "fixed-point SystemVerilog core: memh weights, LUTs, package, register map (hdl/)",
-          add_arguments=_add_arguments, default_subdir="fpga")
-def export(model_dir: Path, out_dir: Path, args: argparse.Namespace) -> list[Path]:
-    bundle = Bundle.load(model_dir)
-    design = build_design(bundle, getattr(args, "format", DEFAULT_FORMAT), getattr(args, "lanes", DEFAULT_LANES),
-                          getattr(args, "lut_frac", None))
-    return write_design(design, bundle, out_dir)
-
-
-# ------------------------------------------------------------------------------------------ simulation
-SIM_SOURCES = ("tinylstm_net_pkg.sv", "rtl/tl_act_lut.sv", "rtl/tl_core.sv", "rtl/tl_tb_batch.sv")
-
-
-MAX_SIM_ROWS = 65536  # tl_tb_batch's input buffer
-
-
-def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int, timeout: float = 1800) -> tuple[np.ndarray, np.ndarray]:
-    """Run integer input codes (rows, steps, inputs) through the exported core in Icarus Verilog, one inference
-    per row in ONE simulation (per 65,536 rows); returns (output codes (rows, n_out), cycles per inference)."""
-    if len(xq) > MAX_SIM_ROWS:
-        parts = [simulate_batch(export_dir, xq[i:i + MAX_SIM_ROWS], n_out, timeout)
-                 for i in range(0, len(xq), MAX_SIM_ROWS)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    import subprocess
-    import tempfile
-
-    export_dir = Path(export_dir)
-    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
-        raise UserError("the rtl backend needs Icarus Verilog (iverilog, vvp): apt-get install iverilog")
-    xq = np.asarray(xq, dtype=np.int64).reshape(len(xq), -1)
-    width = json.loads((export_dir / "manifest.json").read_text())["format"]["width"]
-    with tempfile.TemporaryDirectory(prefix="tinylstm-rtl-") as tmp:
-        tmp = Path(tmp)
-        (tmp / "in.memh").write_text("".join(format(int(v) & ((1 << width) - 1), "x") + "\n" for v in xq.reshape(-1)))
-        build = subprocess.run(["iverilog", "-g2012", "-o", str(tmp / "tb.vvp"), "-s", "tl_tb_batch",
-                                *[str(export_dir / s) for s in SIM_SOURCES]], capture_output=True, text=True)
-        if build.returncode:
-            raise UserError(f"{export_dir}: iverilog failed: {build.stderr.strip().splitlines()[-1:]}")
-        run = subprocess.run(["vvp", "-n", str(tmp / "tb.vvp"), f"+rows={len(xq)}", f"+inputs={tmp / 'in.memh'}",
-                              f"+out={tmp / 'out.txt'}"], cwd=export_dir, capture_output=True, text=True,
-                             timeout=timeout)
-        if run.returncode or not (tmp / "out.txt").exists():
-            raise UserError(f"{export_dir}: simulation failed: {(run.stderr or run.stdout).strip()[-300:]}")
-        res = np.loadtxt(tmp / "out.txt", dtype=np.int64, ndmin=2)
-    if res.shape != (len(xq), n_out + 2):
-        raise UserError(f"{export_dir}: simulation returned {res.shape[0]} rows, expected {len(xq)}")
-    if res[:, -1].any():
-        raise UserError(f"{export_dir}: the core flagged an internal overrun")
-    return res[:, :n_out], res[:, n_out]
+          options=FpgaOptions, default_subdir="fpga")
+def generate(model: ModelDir, opts: FpgaOptions) -> dict[str, bytes]:
+    return design_files(design_for(model, opts), model.bundle)

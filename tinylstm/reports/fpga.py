@@ -1,0 +1,21 @@
+"""Report section of ``tinylstm export fpga``: format, lanes, passes, table sizes, MACs and MAC cycles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..export.fpga import FpgaOptions, design_for
+from ..modeldir import ModelDir
+
+
+def section(model: ModelDir, opts: FpgaOptions | None, out_dir: Path) -> str:
+    design = design_for(model, FpgaOptions() if opts is None else opts)
+    net, f = design.net, design.fmt
+    ratio = design.issue_cycles / (net.macs() / design.lanes)
+    return "\n".join([
+        "## FPGA export", "",
+        f"{f.name} fixed point ({f.width}-bit words, {net.acc_bits}-bit accumulators), "
+        f"{design.lanes} MAC lanes, {len(design.passes)} passes; sigmoid table {net.sig.depth} entries, tanh "
+        f"{net.tanh.depth}; {net.macs()} MACs per inference ({design.macs_issued} issued: h(t=0) = 0 products are "
+        f"skipped), {design.issue_cycles} MAC cycles ({ratio:.3f} × MACs/lanes) plus pipeline/interlock cycles. "
+        "Simulate: see `manifest.json` → `simulate`; register map: `regmap.md`.", ""])

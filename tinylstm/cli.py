@@ -139,16 +139,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .options import from_namespace
 
     exporter = export.get(args.target_name)
-    if isinstance(exporter, export.LegacyExporter):
-        written = exporter.export(args.model, args.out, args)
-    else:
-        model, options = ModelDir.load(args.model), from_namespace(exporter.options, args)
-        if exporter.prepare is not None:
-            model = exporter.prepare(model, options)
-        written = atomic.publish_files(Path(args.out), export.files_for(exporter, model, options, prepared=True))
-        text = None if args.no_report else reports.section(exporter.name, model, options, Path(args.out))
-        if text:
-            written.append(atomic.write_text(Path(args.out) / f"{exporter.name}.report.md", text))
+    model, options = ModelDir.load(args.model), from_namespace(exporter.options, args)
+    if exporter.prepare is not None:
+        model = exporter.prepare(model, options)
+    written = atomic.publish_files(Path(args.out), export.files_for(exporter, model, options, prepared=True))
+    text = None if args.no_report else reports.section(exporter.name, model, options, Path(args.out))
+    if text:
+        written.append(atomic.write_text(Path(args.out) / f"{exporter.name}.report.md", text))
     if not args.quiet:
         for path in written:
             print(f"wrote {path}")
@@ -158,7 +155,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_export_firmware(args: argparse.Namespace) -> int:
     from . import firmware
 
-    out = firmware.run(args.check, args.model, args.pruned)
+    out = firmware.run(args.check, args.model, args.pruned, args.root)
     if args.check:
         for name in out.differing:
             print(f"differs: {name}", file=sys.stderr)
@@ -249,11 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output directory (default: %(default)s)")
         p.add_argument("--no-report", action="store_true",
                        help=f"write only the generated files, not {exporter.name}.report.md (no verification run)")
-        if isinstance(exporter, export.LegacyExporter):
-            if exporter.add_arguments:
-                exporter.add_arguments(p)
-        else:
-            add_option_arguments(p, exporter.options)
+        add_option_arguments(p, exporter.options)
         p.set_defaults(func=cmd_export)
 
     p_fw = ex_sub.add_parser("firmware", parents=[common],
@@ -266,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "reference model, else MODEL's pruned sibling, made if missing)")
     p_fw.add_argument("--check", action="store_true",
                       help="write nothing; exit 1 naming each file that differs from what would be written")
+    p_fw.add_argument("--root", type=Path, default=None,
+                      help="the checkout whose firmware/ and models/ are used (default: this package's checkout)")
     p_fw.set_defaults(func=cmd_export_firmware)
 
     p_bench = sub.add_parser("bench", help="measure figures (sizes, counts, times, accuracy) into a table",

@@ -280,16 +280,13 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
                 continue
             _fault_point(f"export:{target_.name}")
             sub = stage / target_.default_subdir
-            if isinstance(target_, export.LegacyExporter):
-                written = target_.export(stage / "model", sub, export.default_args(target_))
-                sections += [Path(p).read_text() for p in written if str(p).endswith(".report.md")]
-            else:
-                options = target_.options()
-                written = export.write(target_, model, sub, options)
-                text = reports.section(target_.name, model, options, sub)
-                if text:
-                    written.append(atomic.write_text(sub / f"{target_.name}.report.md", text))
-                    sections.append(text)
+            options = target_.options()
+            prepared = target_.prepare(model, options) if target_.prepare is not None else model
+            written = atomic.publish_files(sub, export.files_for(target_, prepared, options, prepared=True))
+            text = reports.section(target_.name, prepared, options, sub)
+            if text:
+                written.append(atomic.write_text(sub / f"{target_.name}.report.md", text))
+                sections.append(text)
             exports[target_.name] = [str(_moved(Path(p), stage, out_dir)) for p in written]
             _say(quiet, f"export {target_.name}: wrote {len(written)} file(s) under {out_dir / target_.default_subdir}")
         report["exports"] = exports

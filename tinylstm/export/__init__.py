@@ -41,31 +41,15 @@ class Target:
     prepare: PrepareFn | None = None
 
 
-_REGISTRY: Registry[Any] = Registry(__name__, __path__, "export target")
+_REGISTRY: Registry[Target] = Registry(__name__, __path__, "export target")
 
 
-@dataclass(frozen=True)
-class LegacyExporter:
-    """TRANSITION ONLY (removed once every target is a generator): ``export(model_dir, out_dir, args)``."""
-
-    name: str
-    help: str
-    export: Callable[..., list[Path]]
-    add_arguments: Callable[..., None] | None
-    default_subdir: str
-    in_run: bool = True
-
-
-def register(name: str, help: str, options: type | None = None, default_subdir: str = "", in_run: bool = True,
-             prepare: PrepareFn | None = None, add_arguments: Callable[..., None] | None = None
-             ) -> Callable[[GenerateFn], GenerateFn]:
+def register(name: str, help: str, options: type, default_subdir: str = "", in_run: bool = True,
+             prepare: PrepareFn | None = None) -> Callable[[GenerateFn], GenerateFn]:
     """Decorator: register ``fn(model, options) -> {path: bytes}`` as ``tinylstm export name``."""
 
     def deco(fn: GenerateFn) -> GenerateFn:
-        if options is None:
-            _REGISTRY.add(name, LegacyExporter(name, help, fn, add_arguments, default_subdir or name, in_run))
-        else:
-            _REGISTRY.add(name, Target(name, help, fn, options, default_subdir or name, in_run, prepare))
+        _REGISTRY.add(name, Target(name, help, fn, options, default_subdir or name, in_run, prepare))
         return fn
 
     return deco
@@ -94,16 +78,6 @@ def write(target: Target, model: ModelDir | str | Path, out_dir: str | Path, opt
         model = ModelDir.load(model)
     files = files_for(target, model, options)
     return atomic.publish_files(Path(out_dir), files)
-
-
-def default_args(exporter: LegacyExporter):
-    """TRANSITION ONLY: a legacy exporter's options at their defaults."""
-    import argparse
-
-    parser = argparse.ArgumentParser(add_help=False)
-    if exporter.add_arguments:
-        exporter.add_arguments(parser)
-    return parser.parse_args([])
 
 
 def to_text(files: Mapping[str, bytes]) -> dict[str, str]:

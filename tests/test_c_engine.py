@@ -9,12 +9,19 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import require_tool, run_cli
 
 from tinylstm import intgolden
 from tinylstm.export import _cbuild as cb
-from tinylstm.export.c import FLOAT_TOLERANCE, INT_MAE_TOLERANCE, COptions, generate, library, selfcheck_inputs, write_library
+from tinylstm.export.c import (
+    FLOAT_TOLERANCE,
+    INT_MAE_TOLERANCE,
+    COptions,
+    generate,
+    library,
+    selfcheck_inputs,
+    write_library,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +102,8 @@ def test_int_tanh_table_matches_golden_everywhere(libs, tmp_path):
     exe = tmp_path / "hook"
     subprocess.run(["gcc", *cb.HOST_CFLAGS, "-DTINYLSTM_TEST_HOOKS", "-I", str(lib), str(cb.engine_source(lib)),
                     str(main), "-o", str(exe)], check=True)
-    got = np.array(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split(), dtype=np.int64)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    got = np.array(out.split(), dtype=np.int64)
     a = np.arange(-70000, 70001, 3)
     want = np.concatenate([intgolden.tanh_q15(a, 12), intgolden.tanh_q15(a, 13)])
     np.testing.assert_array_equal(got, want)
@@ -209,7 +217,8 @@ def test_export_writes_nothing_into_the_firmware_project(trained, tmp_path):
                   cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     for name, data in library(trained.bundle, "float32").items():
-        assert (tmp_path / "flat" / name).read_bytes() == data == (tmp_path / "artifacts" / "c" / "float32" / name).read_bytes()
+        exported = (tmp_path / "artifacts" / "c" / "float32" / name).read_bytes()
+        assert (tmp_path / "flat" / name).read_bytes() == data == exported
     assert not (tmp_path / "flat" / "float32").exists()
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
 
 FIGURES = ("loss", "residuals", "residual_histograms", "predicted_vs_actual", "series", "pairplot", "spearman")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_tool
 
 from tinylstm import activations
@@ -24,7 +23,8 @@ from tinylstm.export.c import library
 
 TEST_C = Path(__file__).parent / "c" / "test_csrc.c"
 BUILDS = {"float-row": ("float32", ["-DTINYLSTM_ROW_LOOPS"]), "float-col": ("float32", ["-DTINYLSTM_COLUMN_LOOPS"]),
-          "int8-col": ("int8", ["-DTL_TEST_INT8"]), "int8-row": ("int8", ["-DTL_TEST_INT8", "-DTINYLSTM_INT_ROW_LOOPS"])}
+          "int8-col": ("int8", ["-DTL_TEST_INT8"]),
+          "int8-row": ("int8", ["-DTL_TEST_INT8", "-DTINYLSTM_INT_ROW_LOOPS"])}
 TESTS = {"float32": ["exp_relative_error", "sigmoid_tanh_vs_libm", "matvec_known", "dense_relu", "lstm_step_one_unit"],
          "int8": ["rshift_round", "requant", "tanh_table_interpolation", "sigmoid_q15", "matvec_q_known"]}
 

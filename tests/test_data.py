@@ -9,10 +9,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT
-from tinylstm.data import (DATASET_SHA256, DATASET_URL, DEFAULT_FEATURES, DEFAULT_TARGET, MAX_ABS_VALUE, Scaler, load_dataset, read_table,
-                           sliding_windows, split, to_sequences)
+
+from tinylstm.data import (
+    DATASET_SHA256,
+    DATASET_URL,
+    DEFAULT_FEATURES,
+    DEFAULT_TARGET,
+    MAX_ABS_VALUE,
+    Scaler,
+    load_dataset,
+    read_table,
+    sliding_windows,
+    split,
+    to_sequences,
+)
 from tinylstm.errors import DataError
 
 USED = [*DEFAULT_FEATURES, DEFAULT_TARGET]
@@ -126,7 +137,8 @@ def test_blank_and_nan_cells_are_cleaned_and_counted(tmp_path, ref_text, ref_ds)
     assert "ENGINE SIZE: 2" in c.describe() and "COEMISSIONS: 2" in c.describe()
     df = pd.read_csv(path, skipinitialspace=True, na_values=[" ", "NA"])
     df.columns = [h.strip() for h in df.columns]
-    np.testing.assert_array_equal(ds.X, df.dropna(subset=USED).drop_duplicates()[list(DEFAULT_FEATURES)].to_numpy(float))
+    expected = df.dropna(subset=USED).drop_duplicates()[list(DEFAULT_FEATURES)].to_numpy(float)
+    np.testing.assert_array_equal(ds.X, expected)
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])

@@ -11,8 +11,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from tinylstm.data import DATASET_SHA256
 
 PREVIOUS = b"a previous copy, which a failed download must leave alone\n"

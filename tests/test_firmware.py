@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, require_tool, run_cli
 
 GENERATED = ["firmware/esp32/include/model.h", "firmware/esp32/lib/tinylstm_c/tinylstm_model.h",

@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinylstm import fixedpoint as fx
-from tinylstm import hdlsim
-from tinylstm.bundle import Bundle
-from tinylstm.export import fpga
 from tests.conftest import require_tool, run_cli
 from tests.hdl.nets import HERE, cocotb_run, random_bundle, random_codes
+from tinylstm import fixedpoint as fx
+from tinylstm import hdlsim
+from tinylstm.export import fpga
 
 N_ROWS = 60  # test-set rows simulated per network-level test (>= 50)
 LINT_SOURCES = ("tinylstm_net_pkg.sv", "rtl/tl_act_lut.sv", "rtl/tl_core.sv", "rtl/tl_axil.sv")
@@ -199,7 +198,8 @@ def test_cocotb_axi4_lite(trained, export_dir):
     u_slot = l0["wbase"] + (row // P) * K + 3    # operand 3 of segment A = h[3]
     # the hand-computed addresses agree with the library's address lookup (and W is stored twice)
     design = fpga.build_design(b, man["format"]["name"], P)
-    assert fpga.weight_addresses(design, f"dense{len(b.dense) - 1}.b", (0,)) == [fpga.WIN_BIAS + 4 * d_last["bbase"] * ls]
+    addr = fpga.weight_addresses(design, f"dense{len(b.dense) - 1}.b", (0,))
+    assert addr == [fpga.WIN_BIAS + 4 * d_last["bbase"] * ls]
     assert fpga.weight_addresses(design, "lstm0.U", (3, 1 * H + 2)) == [fpga.WIN_WEIGHTS + 4 * (u_slot * ls + row % P)]
     assert len(fpga.weight_addresses(design, "lstm0.W", (0, 5))) == 2
     writes = [(fpga.WIN_BIAS + 4 * (d_last["bbase"] * ls), -300),

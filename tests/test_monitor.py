@@ -12,7 +12,6 @@ import tty
 
 import numpy as np
 import pytest
-
 from conftest import require_tool, run_cli
 
 from tinylstm.export import _cbuild as cb
@@ -95,7 +94,8 @@ class FakeDevice:
 
 def _csv(tmp_path, X):
     path = tmp_path / "rows.csv"
-    path.write_text("ENGINE SIZE,CYLINDERS,COEMISSIONS,FUEL CONSUMPTION\n" + "".join(f"{a},{b},{c},0\n" for a, b, c in X))
+    rows = "".join(f"{a},{b},{c},0\n" for a, b, c in X)
+    path.write_text("ENGINE SIZE,CYLINDERS,COEMISSIONS,FUEL CONSUMPTION\n" + rows)
     return path
 
 

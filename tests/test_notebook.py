@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 NOTEBOOK = ROOT / "notebooks" / "01_train_evaluate.ipynb"

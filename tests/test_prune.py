@@ -96,6 +96,7 @@ def test_prune_cli_without_finetuning(trained, tmp_path):
                   "0", "90", "--epochs", "0")
     assert res.returncode == 0, res.stderr
     ach = Bundle.load(out).meta["pruning"]["sparsity_achieved"]
-    assert ach == pytest.approx({"W1": 14 / 48, "U1": 346 / 576, "W2": 0.0, "U2": 518 / 576}, abs=1e-9)  # round(s * size) zeros
+    # round(s * size) zeros
+    assert ach == pytest.approx({"W1": 14 / 48, "U1": 346 / 576, "W2": 0.0, "U2": 518 / 576}, abs=1e-9)
     bad = run_cli("prune", "--model", str(trained.model_dir), "--ws", "0.1", "0.2")
     assert bad.returncode == 2 and "give 1 or 4" in bad.stderr

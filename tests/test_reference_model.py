@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from sklearn.linear_model import LinearRegression
-
 from conftest import REFERENCE_MODEL
+from sklearn.linear_model import LinearRegression
 
 #: README target for the default model's test MAE (L/100km); the committed model measures 0.2971.
 MAE_TARGET = 0.30

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-
 from conftest import require_tool, run_cli
+
 from tinylstm import esell, prune
 from tinylstm.backends import riscv as rvb
 from tinylstm.bundle import Bundle

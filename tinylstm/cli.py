@@ -181,9 +181,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from . import backends, bench as benchmarks, export
+    from . import backends, export
+    from . import bench as benchmarks
 
-    parser = _Parser(prog="tinylstm", description="One tiny LSTM from a CSV to every embedded target, each export verified.")
+    parser = _Parser(prog="tinylstm",
+                     description="One tiny LSTM from a CSV to every embedded target, each export verified.")
     parser.add_argument("--version", action="version", version=f"tinylstm {__version__}")
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")

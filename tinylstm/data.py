@@ -138,7 +138,8 @@ def _decode(path: Path, blob: bytes) -> tuple[str, str]:
         try:
             return blob.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as err:
-            raise DataError(f"{path}: starts with a UTF-16 byte-order mark but does not decode ({err.reason})") from None
+            raise DataError(f"{path}: starts with a UTF-16 byte-order mark but does not decode "
+                            f"({err.reason})") from None
     for magic, kind in _SIGNATURES.items():
         if blob.startswith(magic):
             raise DataError(f"{path}: {kind}, not a CSV text file")

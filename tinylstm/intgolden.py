@@ -94,7 +94,8 @@ class IntModel:
         """Flash bytes of the constants: int8 weights + int32 biases and multipliers + the tanh table."""
         n = 0
         for layer in self.layers:
-            n += layer.Wq.size + (layer.Uq.size if layer.Uq is not None else 0) + 4 * (layer.bias.size + layer.mult.size)
+            n += layer.Wq.size + (layer.Uq.size if layer.Uq is not None else 0)
+            n += 4 * (layer.bias.size + layer.mult.size)
         return n + 2 * LUT_SIZE
 
 

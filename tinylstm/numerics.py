@@ -107,7 +107,8 @@ def check_supported(bundle: Any, caps: Capabilities) -> None:
         if caps.stacked_lstm_only and layer.return_sequences != (k < len(bundle.lstm) - 1):
             raise UserError(f"{t}: lstm{k}: return_sequences is needed on every LSTM but the last")
         if k and layer.inputs != bundle.lstm[k - 1].units:
-            raise UserError(f"{t}: lstm{k}: input width {layer.inputs} differs from lstm{k - 1}'s {bundle.lstm[k - 1].units} units")
+            raise UserError(f"{t}: lstm{k}: input width {layer.inputs} differs from lstm{k - 1}'s "
+                            f"{bundle.lstm[k - 1].units} units")
         if caps.max_lstm_units is not None and layer.units > caps.max_lstm_units:
             raise UserError(f"{t}: lstm{k}: {layer.units} units, at most {caps.max_lstm_units} supported")
     for k, d in enumerate(bundle.dense):

@@ -24,11 +24,10 @@ from . import atomic, export, plots, reports
 from .bundle import Bundle
 from .data import Dataset, Scaler, Split, ensure_default_dataset, load_dataset, split, to_sequences
 from .errors import DataError, UserError
+from .evaluate import baselines, regression_metrics
 from .modeldir import ModelDir
 from .reference import predict as numpy_predict
-from .evaluate import baselines, regression_metrics
 from .train import TrainConfig, TrainResult, load_keras_model, save, train
-
 
 #: Fault injection for the tests of atomic publishing: ``TINYLSTM_FAULT=kill:<point>`` kills the process with
 #: SIGKILL at that point, ``raise:<point>`` fails there with a user error. Points: ``after-train``,

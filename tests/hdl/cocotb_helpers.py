@@ -2,10 +2,9 @@
 RDATA is poison (0xDEADBEEF) outside RVALID: every ordering and back-pressure case reads back what it wrote."""
 
 import cocotb
+from axil import OKAY, AxiLiteMaster
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles
-
-from axil import OKAY, AxiLiteMaster
 
 
 @cocotb.test()

@@ -1,7 +1,8 @@
 """The ``--backend`` registry of ``tinylstm predict``: one name per way of running the trained model.
 
 Each backend is a module in this package that calls :func:`register` when imported; modules are discovered, so
-adding a backend means adding a module. A backend takes the model directory and raw input rows (n, features) in CSV units and returns
+adding a backend means adding a module. A backend takes the model directory and raw input rows (n, features) in CSV
+units and returns
 predictions (n,) in target units, so every target can be compared on the same rows.
 """
 

@@ -57,9 +57,17 @@ class EngineRun:
 
 
 def build(header_dir: Path, elf: Path) -> Path:
-    """Compile the engine against ``header_dir/model.h``."""
-    src = rvx.FIRMWARE_DIR / "esell_lstm.c"
-    cmd = [CC, *CFLAGS, f"-I{header_dir}", f"-I{rvx.FIRMWARE_DIR}", f"-I{rvx.CSRC_DIR}", str(src), "-o", str(elf)]
+    """Compile the engine against ``header_dir/model.h``.
+
+    The engine source is compiled from a copy in ``header_dir``: ``#include "model.h"`` looks in the source's own
+    directory first, where the checkout's firmware/riscv holds the committed reference header.
+    """
+    header_dir = Path(header_dir)
+    for name in ("esell_lstm.c", "esell_engine.h"):
+        if not (header_dir / name).exists():
+            shutil.copyfile(rvx.FIRMWARE_DIR / name, header_dir / name)
+    src = header_dir / "esell_lstm.c"
+    cmd = [CC, *CFLAGS, f"-I{header_dir}", f"-I{rvx.CSRC_DIR}", str(src), "-o", str(elf)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode:
         raise RuntimeError(f"{CC} failed ({res.returncode}):\n{res.stderr}")

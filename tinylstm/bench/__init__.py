@@ -1,7 +1,8 @@
 """The ``tinylstm bench`` registry: each section measures figures and returns a Markdown table.
 
 Tests assert correctness; benchmarks report numbers. A section is a module of this package calling
-:func:`register` on import. Report deterministic counts (bytes, instructions, cycles) beside any wall-clock time: this kind of machine is shared and noisy.
+:func:`register` on import. Report deterministic counts (bytes, instructions, cycles) beside any wall-clock time:
+this kind of machine is shared and noisy.
 """
 
 from __future__ import annotations

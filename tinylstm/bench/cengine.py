@@ -3,9 +3,10 @@ against the TFLite Micro interpreter and LiteRT in the same run, and Cortex-M4 i
 
 How each figure is measured (also printed under the table):
 
-* **Flash**: ``arm-none-eabi-size`` of the engine object (``tinylstm_float.c`` / ``tinylstm_int8.c`` with its generated data) compiled with ``-Os -mcpu=cortex-m4 -mthumb
-  -mfloat-abi=hard -mfpu=fpv4-sp-d16 -ffunction-sections`` (text = code + const weights), and the growth of a
-  linked image (``firmware/cortex-m4/size_main.c``: no printf, no semihosting, ``--gc-sections``) when it calls
+* **Flash**: ``arm-none-eabi-size`` of the engine object (``tinylstm_float.c`` / ``tinylstm_int8.c`` with its
+  generated data) compiled with ``-Os -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
+  -ffunction-sections`` (text = code + const weights), and the growth of a linked image
+  (``firmware/cortex-m4/size_main.c``: no printf, no semihosting, ``--gc-sections``) when it calls
   ``tinylstm_predict`` versus the same program without the engine (this includes any libgcc/libc helper pulled in).
 * **Static RAM**: data + bss of the engine object (the state struct lives on the stack; its size and the deepest
   stack use from ``-fstack-usage`` are listed separately).
@@ -66,7 +67,6 @@ def _rows(model: ModelDir, data: Path | None) -> np.ndarray:
 
 def _m4_sizes(lib: Path, tmp: Path) -> dict:
     obj = tmp / f"{lib.name}.o"
-    su = tmp / f"{lib.name}.su"
     subprocess.run(["arm-none-eabi-gcc", *cb.M4_FLAGS, "-std=c99", "-Os", "-ffunction-sections", "-fdata-sections",
                     "-fstack-usage", "-c", str(cb.engine_source(lib)), "-o", str(obj)], check=True, cwd=tmp)
     sizes = cb.elf_sizes(obj)
@@ -141,8 +141,8 @@ def _host_timing(model_dir: Path, bundle, X: np.ndarray, libs: dict[str, Path], 
     cfg = {"root": str(cb.ROOT), "model": str(model_dir), "rows": X.tolist(), "libs": shared, "passes": 7, "repeat": 20,
            "arena": 64 * 1024, "tflite_out": str(tmp / "model.tflite"), "ref_std": ref_std.tolist()}
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, str(HERE / "_cengine_timing.py"), json.dumps(cfg)], capture_output=True, text=True,
-                          env=env, timeout=900)
+    proc = subprocess.run([sys.executable, str(HERE / "_cengine_timing.py"), json.dumps(cfg)], capture_output=True,
+                          text=True, env=env, timeout=900)
     if proc.returncode != 0:
         raise RuntimeError(f"timing subprocess failed: {proc.stderr[-1500:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -203,9 +203,9 @@ def section(model_dir: Path, args) -> str:
             ("TFLite Micro: reset + set_input + invoke + get_output", timing["tflm_us"]),
             ("LiteRT (ai-edge-litert, float): invoke() only", timing["litert_invoke_us"]),
             ("LiteRT: reset + set_tensor + invoke + get_tensor", timing["litert_us"]),
-            (f"C float32, C loop, -O2", timing["c_float32_o2_loop_ns"] / 1000),
+            ("C float32, C loop, -O2", timing["c_float32_o2_loop_ns"] / 1000),
             (f"C float32, C loop, {fast}", timing["c_float32_fast_loop_ns"] / 1000),
-            (f"C int8, C loop, -O2", timing["c_int8_o2_loop_ns"] / 1000),
+            ("C int8, C loop, -O2", timing["c_int8_o2_loop_ns"] / 1000),
             (f"C int8, C loop, {fast}", timing["c_int8_fast_loop_ns"] / 1000),
             (f"C float32 via ctypes ({fast}), one call per row", timing["c_float32_us"]),
             (f"C int8 via ctypes ({fast}), one call per row", timing["c_int8_us"])]
@@ -231,12 +231,14 @@ def section(model_dir: Path, args) -> str:
               "ctypes call each); the C-loop rows call tinylstm_run back to back in C with no overhead.",
               f"Cortex-M4 instructions: QEMU mps2-an386 `-singlestep -d exec,nochain` trace, instructions inside the "
               f"engine's functions over {COUNT_RUNS} inferences / {COUNT_RUNS} (-Os).",
-              "Flash: `arm-none-eabi-size` of the engine object (tinylstm_float.c / tinylstm_int8.c with its data) at -Os (Cortex-M4F hard float); image growth: "
+              "Flash: `arm-none-eabi-size` of the engine object (tinylstm_float.c / tinylstm_int8.c with its data) "
+              "at -Os (Cortex-M4F hard float); image growth: "
               "firmware/cortex-m4/size_main.c with vs without the engine (no printf, no semihosting)."]
     return "\n".join(lines)
 
 
 def _state_bytes(bundle) -> int:
     """sizeof(tinylstm_state): 4 bytes per element of h, c per LSTM layer, the gate buffer and dense outputs."""
-    n = sum(2 * l.units for l in bundle.lstm) + 4 * max(l.units for l in bundle.lstm) + sum(d.units for d in bundle.dense)
+    n = sum(2 * lay.units for lay in bundle.lstm) + 4 * max(lay.units for lay in bundle.lstm)
+    n += sum(d.units for d in bundle.dense)
     return 4 * n

@@ -67,4 +67,5 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
         f"(minstret, `qemu-system-riscv32 -icount shift=0`, RV32IMAFC, -O2) per inference, median of "
         f"{ENGINE_SAMPLES} test inputs; the dense fp16 kernel runs the same pruned weights stored densely. Bytes: "
         f"the four LSTM matrices (eSELL = streams + offset tables; CSR = fp16 values + uint16 column indices + "
-        f"uint16 row pointers). Rows with `ht` add E-LSTM's hidden-state pruning (groups of 4).", "", head, "|" + "---|" * (head.count("|") - 1), *rows])
+        f"uint16 row pointers). Rows with `ht` add E-LSTM's hidden-state pruning (groups of 4).", "", head,
+        "|" + "---|" * (head.count("|") - 1), *rows])

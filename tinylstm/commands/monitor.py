@@ -87,7 +87,8 @@ def handshake(link: Link, boot_wait: float) -> tuple[str, int, str | None]:
             if m := SELFCHECK_DONE.match(line):
                 selfcheck = f"pass={m.group(1)} fail={m.group(2)}"
             if lines > 500:
-                raise UserError(f"{link.port}: no 'tinylstm ready' banner in 500 lines: is the tinylstm firmware running?")
+                raise UserError(f"{link.port}: no 'tinylstm ready' banner in 500 lines: "
+                                "is the tinylstm firmware running?")
             line = link.readline("", timeout=1.0)
         if line is not None:
             break

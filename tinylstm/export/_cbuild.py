@@ -192,7 +192,8 @@ def elf_sizes(elf: Path) -> dict[str, int]:
     return {"text": text, "data": data, "bss": bss}
 
 
-def symbol_ranges(elf: Path, names: set[str] | None = None, source_syms: set[str] | None = None) -> list[tuple[int, int, str]]:
+def symbol_ranges(elf: Path, names: set[str] | None = None,
+                  source_syms: set[str] | None = None) -> list[tuple[int, int, str]]:
     """(start, end, name) of FUNC symbols (``arm-none-eabi-nm -S``); Thumb bit cleared."""
     out = _run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)])
     ranges = []

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, require_tool
+
 from tinylstm import export, tflite_build, tflm
 from tinylstm.export.header import HeaderOptions
 from tinylstm.modeldir import ModelDir

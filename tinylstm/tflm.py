@@ -312,7 +312,8 @@ def float_edges(model, x_mul: np.ndarray, x_add: np.ndarray, y_weights: np.ndarr
 def reset_state_in_graph(model) -> None:
     """Write zeros into every variable (LSTM h/c state) tensor at the start of each invoke, so the answer does not
     depend on the previous call and nobody has to call ``Reset()``: a QUANTIZE of a constant float zero tensor
-    (int8/int16 state; zero maps to the tensor's zero point) or, for a float state, a MUL of that constant by itself (TFLM refuses a tensor that is both input and output)."""
+    (int8/int16 state; zero maps to the tensor's zero point) or, for a float state, a MUL of that constant by itself
+    (TFLM refuses a tensor that is both input and output of one op)."""
     s = _schema()
     sg = model.subgraphs[0]
     F32 = s.TensorType.FLOAT32

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -218,7 +217,7 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
     if eloquent:
         provenance += [
             "Scaler folded into the graph: input * (1 / x_scale) + (-x_mean / x_scale) in float (MUL, ADD), then",
-            f"  QUANTIZE; output DEQUANTIZE, then a float FULLY_CONNECTED picks the last step: x * y_scale + y_mean"
+            "  QUANTIZE; output DEQUANTIZE, then a float FULLY_CONNECTED picks the last step: x * y_scale + y_mean"
             if precision == "int8" else
             "  the LSTMs; a float FULLY_CONNECTED picks the last step: x * y_scale + y_mean",
             f"  (x_mean {', '.join(cgen.c_float(v) for v in sc.x_mean)}; x_scale "
@@ -259,8 +258,9 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
         + (f" ({tflite_build.INT8_VECTOR_STEPS:g} output quantisation steps)." if precision == "int8" else "."),
     ]
     d = cgen.c_define
-    provenance = [w for line in provenance for w in (textwrap.wrap(line, COMMENT_WIDTH, subsequent_indent="  ",
-                                                                   break_long_words=False, break_on_hyphens=False) or [""])]
+    provenance = [w for line in provenance
+                  for w in (textwrap.wrap(line, COMMENT_WIDTH, subsequent_indent="  ", break_long_words=False,
+                                          break_on_hyphens=False) or [""])]
     parts = [cgen.c_comment(provenance).rstrip("\n"), f"#ifndef {GUARD}", d(GUARD, "").rstrip(), "", *_ALIGN, "",
              "/* EloquentTinyML configuration */",
              d("TF_NUM_INPUTS", n_in), d("TF_NUM_OUTPUTS", n_out), d("TF_NUM_OPS", len(op_list)),

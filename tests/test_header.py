@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, require_tool
+
 from tinylstm import export, tflite_build, tflm
 from tinylstm.export.header import HeaderOptions
 from tinylstm.modeldir import ModelDir
@@ -29,8 +29,20 @@ def model(trained):
 
 @pytest.fixture(scope="module")
 def header(model, reference_csv, tmp_path_factory) -> tuple[Path, HeaderOptions]:
+    """The firmware variant (int8 I/O, helpers): what firmware/esp32 compiles; tests/test_eloquent.py has the other."""
     out = tmp_path_factory.mktemp("header")
-    opts = HeaderOptions(data=reference_csv)
+    opts = HeaderOptions(data=reference_csv, variant="firmware")
+    (path,) = export.write(export.get("header"), model, out, opts)
+    return path, opts
+
+
+@pytest.fixture(scope="module", params=["firmware", "eloquent"])
+def any_header(request, model, reference_csv, tmp_path_factory) -> tuple[Path, HeaderOptions]:
+    """Both variants, for the compile checks."""
+    if request.param == "firmware":
+        return request.getfixturevalue("header")
+    out = tmp_path_factory.mktemp("header_eloquent")
+    opts = HeaderOptions(data=reference_csv, variant="eloquent")
     (path,) = export.write(export.get("header"), model, out, opts)
     return path, opts
 
@@ -118,9 +130,9 @@ def _dump(header_path: Path, tmp_path: Path) -> dict:
     return d
 
 
-def test_compiles_as_c_and_cpp(header, tmp_path):
+def test_compiles_as_c_and_cpp(any_header, tmp_path):
     require_tool("gcc", "g++")
-    path, _ = header
+    path, _ = any_header
     for compiler, flags, name in (("gcc", ["-std=c99", "-pedantic", "-c"], "a.c"),
                                   ("gcc", ["-std=c11", "-c"], "b.c"),
                                   ("g++", ["-std=c++11", "-pedantic", "-c"], "c.cpp"),
@@ -130,18 +142,18 @@ def test_compiles_as_c_and_cpp(header, tmp_path):
         _compile(compiler, flags, src, tmp_path / (name + ".o"), path.parent)
 
 
-def test_compiles_for_cortex_m(header, tmp_path):
+def test_compiles_for_cortex_m(any_header, tmp_path):
     require_tool("arm-none-eabi-g++")
-    path, _ = header
+    path, _ = any_header
     src = tmp_path / "m4.cpp"
     src.write_text('#include "model.h"\nint tinylstm_size(void) { return (int)sizeof tfModel; }\n')
     _compile("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os",
                                    "-std=c++11", "-c"], src, tmp_path / "m4.o", path.parent)
 
 
-def test_eloquent_sketch_names_and_exact_ops(header, tmp_path):
+def test_eloquent_sketch_names_and_exact_ops(any_header, tmp_path):
     require_tool("g++")
-    path, _ = header
+    path, _ = any_header
     ops = tflm.ops(tflm_bytes(path))
     methods = "\n".join(f"    void {m}() {{ add(\"{m}\"); }}" for m in sorted(set(tflm.TFLM_RESOLVER.values())))
     src = tmp_path / "sketch.cpp"
@@ -279,6 +291,14 @@ def test_platformio_ini_parses():
     assert "lib_deps" not in c_env
     (dep,) = tflm_env["lib_deps"]
     assert re.search(r"tflm_esp32\.git#[0-9a-f]{40}$", dep), f"TFLM runtime not pinned to a commit: {dep}"
+
+
+def test_default_variant_is_the_eloquent_drop_in():
+    from tinylstm.cli import build_parser
+
+    assert HeaderOptions().variant == "eloquent" and HeaderOptions().precision == "int8"
+    assert build_parser().parse_args(["export", "header"]).variant == "eloquent"
+    assert build_parser().parse_args(["export", "header", "--variant", "firmware"]).variant == "firmware"
 
 
 def test_export_header_never_writes_into_the_checkout_by_default():

@@ -44,7 +44,8 @@ def entries() -> list[Entry]:
     from .export.riscv import RiscvOptions
 
     return [
-        Entry(Path("firmware/esp32/include"), "header", HeaderOptions, files=frozenset({"model.h"}), owned=False),
+        Entry(Path("firmware/esp32/include"), "header", lambda: HeaderOptions(variant="firmware"),
+              files=frozenset({"model.h"}), owned=False),
         Entry(Path("firmware/esp32/lib/tinylstm_c"), "c", lambda: COptions(variant="float32"),
               keep=frozenset({"README.md"})),
         Entry(Path("firmware/riscv"), "riscv", lambda: RiscvOptions(strict_inputs=True), pruned=True,

@@ -43,6 +43,7 @@ INT8_FILE = "model_int8.tflite"
 SUMMARY_FILE = "tflite.json"
 VARIANTS = ("float", "int8")
 RUNTIMES = ("litert", "tflm")
+RUNTIME_NAMES = {"litert": "LiteRT", "tflm": "TFLM"}
 #: Header arena = host minimum × (1 + margin), rounded up to ARENA_ROUND bytes (see docs/mcu.md).
 ARENA_MARGIN = 0.10
 ARENA_ROUND = 256
@@ -190,8 +191,55 @@ def build(model: ModelDir, data: Path | None = None, calib_samples: int = 0,
     return cached
 
 
+# ------------------------------------------------------------------------------------------------ EloquentTinyML
+def eloquent_flatbuffer(model: ModelDir, fb: bytes) -> bytes:
+    """The EloquentTinyML drop-in form of a compact flatbuffer ``fb`` (int8 or float, head on every step).
+
+    :func:`tinylstm.tflm.float_edges`: a float32 input of raw feature values, standardised inside the graph in
+    float (MUL, ADD) before the QUANTIZE into the int8 model, and one float32 output in target units (DEQUANTIZE,
+    then a float FULLY_CONNECTED (0, …, 0, y_scale) + y_mean that picks the last step and undoes the target
+    scaling); :func:`tinylstm.tflm.reset_state_in_graph`: the LSTM state zeroed at the start of every invoke, so
+    every call gives the same answer without ``Reset()``. Chosen over an unrolled, stateless graph by measurement
+    (docs/mcu.md): 6,816 vs 11,696 B and 6 vs 11 op kinds (int8, reference model).
+    """
+    sc = model.bundle.scaler
+    n_out = int(np.prod(tflm.io_quant(fb).output_shape))
+    w = np.zeros(n_out)
+    w[-1] = sc.y_scale
+    x_scale, x_mean = np.asarray(sc.x_scale, np.float64), np.asarray(sc.x_mean, np.float64)
+    return tflm.transform(fb, lambda m: tflm.float_edges(m, 1.0 / x_scale, -x_mean / x_scale, w, float(sc.y_mean)),
+                          tflm.reset_state_in_graph)
+
+
+def run_raw(fb: bytes, X_raw: np.ndarray, arena_size: int = 1 << 16, reset: bool = False) -> np.ndarray:
+    """A float-I/O flatbuffer (:func:`eloquent_flatbuffer`) on raw rows in TFLM, with ``begin()``-once semantics:
+    one interpreter for all rows, no ``reset()`` between them unless ``reset``. Returns target units (n,)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(bytes(fb), arena_size=arena_size)
+    shape = tuple(int(v) for v in tflm.io_quant(fb).input_shape)
+    out = np.empty(len(X_raw))
+    for n, x in enumerate(np.atleast_2d(X_raw)):
+        if reset:
+            it.reset()
+        it.set_input(np.asarray(x, np.float32).reshape(shape), 0)
+        it.invoke()
+        out[n] = float(np.asarray(it.get_output(0)).reshape(-1)[0])
+    return out
+
+
+_ARENAS: dict[str, int] = {}
+
+
 def measure_arena(fb: bytes) -> int:
-    """The smallest arena TFLM's host interpreter runs ``fb`` with (bisection in subprocesses)."""
+    """The smallest arena TFLM's host interpreter runs ``fb`` with (bisection in subprocesses; cached per bytes)."""
+    key = hashlib.sha256(fb).hexdigest()
+    if key not in _ARENAS:
+        _ARENAS[key] = _bisect_arena(fb)
+    return _ARENAS[key]
+
+
+def _bisect_arena(fb: bytes) -> int:
     with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
         f.write(fb)
     try:
@@ -231,10 +279,11 @@ class Accuracy:
     mae_increase: dict  # runtime -> MAE - reference MAE
 
     def line(self, unit: str) -> str:
-        """The accuracy sentence ``model.h`` and the reports state."""
+        """The accuracy sentence ``model.h`` and the reports state (for the runtimes measured)."""
         m, d = self.max_abs_vs_reference, self.mae_increase
-        return (f"max |diff| LiteRT {m['litert']:.3g}, TFLM {m['tflm']:.3g} {unit}; MAE increase LiteRT "
-                f"{d['litert']:+.4f}, TFLM {d['tflm']:+.4f} {unit}")
+        names = [r for r in RUNTIMES if r in m]
+        return (f"max |diff| {', '.join(f'{RUNTIME_NAMES[r]} {m[r]:.3g}' for r in names)} {unit}; MAE increase "
+                f"{', '.join(f'{RUNTIME_NAMES[r]} {d[r]:+.4f}' for r in names)} {unit}")
 
 
 _ACCURACY: dict[tuple, Accuracy] = {}
@@ -254,6 +303,22 @@ def accuracy(model: ModelDir, fb: bytes, data: Path | None = None) -> Accuracy:
             mae[runtime] = float(np.abs(y - y_test).mean())
             inc[runtime] = mae[runtime] - ref_mae
         _ACCURACY[key] = Accuracy(int(len(X_test)), ref_mae, gap, mae, inc)
+    return _ACCURACY[key]
+
+
+def eloquent_accuracy(model: ModelDir, fb: bytes, data: Path | None = None) -> Accuracy:
+    """A float-I/O flatbuffer (:func:`eloquent_flatbuffer`) on the test rows in TFLM the way EloquentTinyML runs it:
+    raw floats in, ``outputs[0]`` out, one interpreter for every row and no ``reset()``; cached like
+    :func:`accuracy`."""
+    X_test, y_test = model.rows("test", data)
+    key = ("eloquent", hashlib.sha256(fb).hexdigest(), bundle_digest(model), str(model.data_path(data).resolve()))
+    if key not in _ACCURACY:
+        ref = ref_predict(model.bundle, X_test)
+        ref_mae = float(np.abs(ref - y_test).mean())
+        y = run_raw(fb, X_test)
+        mae = float(np.abs(y - y_test).mean())
+        _ACCURACY[key] = Accuracy(int(len(X_test)), ref_mae, {"tflm": float(np.abs(y - ref).max())},
+                                  {"tflm": mae}, {"tflm": mae - ref_mae})
     return _ACCURACY[key]
 
 

@@ -212,6 +212,128 @@ def share_lstm_intermediates(model) -> None:
                 op.intermediates = [shared] * 4 + inter[4:]
 
 
+# Graph edits for the EloquentTinyML drop-in (``tinylstm export header --variant eloquent``): float32 raw-unit input,
+# one float32 output in target units, state reset inside the graph. Each is checked against the numpy golden model
+# through TFLM in tests/test_eloquent.py.
+def _add_buffer(model, data: np.ndarray | None = None) -> int:
+    s = _schema()
+    buf = s.BufferT()
+    if data is not None:
+        buf.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8).copy()
+    model.buffers.append(buf)
+    return len(model.buffers) - 1
+
+
+def _add_tensor(model, shape, ttype: int, data: np.ndarray | None = None, scale: float | None = None,
+                zero_point: int = 0) -> int:
+    """Append a tensor (a constant when ``data`` is given) to subgraph 0; returns its index."""
+    s = _schema()
+    sg = model.subgraphs[0]
+    t = s.TensorT()
+    t.shape = np.asarray(shape, dtype=np.int32)
+    t.type = ttype
+    t.buffer = _add_buffer(model, data) if data is not None else 0
+    if scale is not None:
+        q = s.QuantizationParametersT()
+        q.scale, q.zeroPoint = [float(scale)], [int(zero_point)]
+        t.quantization = q
+    sg.tensors.append(t)
+    return len(sg.tensors) - 1
+
+
+def _opcode(model, name: str, version: int = 1) -> int:
+    """Index of the operator code ``name`` (added when missing)."""
+    s = _schema()
+    code = getattr(s.BuiltinOperator, name)
+    for k, c in enumerate(model.operatorCodes):
+        if max(c.builtinCode, c.deprecatedBuiltinCode) == code:
+            return k
+    c = s.OperatorCodeT()
+    c.builtinCode, c.deprecatedBuiltinCode, c.version = code, min(code, 127), version
+    model.operatorCodes.append(c)
+    return len(model.operatorCodes) - 1
+
+
+def _make_op(model, name: str, inputs: list[int], outputs: list[int], options=None, options_type: str = ""):
+    s = _schema()
+    op = s.OperatorT()
+    op.opcodeIndex = _opcode(model, name)
+    op.inputs, op.outputs = list(inputs), list(outputs)
+    if options is not None:
+        op.builtinOptions, op.builtinOptionsType = options, getattr(s.BuiltinOptions, options_type)
+    return op
+
+
+def float_edges(model, x_mul: np.ndarray, x_add: np.ndarray, y_weights: np.ndarray, y_bias: float) -> None:
+    """Float32 graph input and output around the model: ``input * x_mul + x_add`` (the scaler, per element, in
+    float) → QUANTIZE into the old (int8) input; the old output → DEQUANTIZE → FULLY_CONNECTED with weights
+    ``y_weights`` (1, n_out) and bias ``y_bias`` → a (1, 1) float output. With ``y_weights`` = (0, …, 0, y_scale)
+    the last FC both picks the last row of a head-every-step output and maps it to target units.
+
+    A float model gets the same MUL/ADD in front and the FC behind (no QUANTIZE/DEQUANTIZE).
+    """
+    s = _schema()
+    sg = model.subgraphs[0]
+    F32 = s.TensorType.FLOAT32
+    old_in, old_out = int(sg.inputs[0]), int(sg.outputs[0])
+    t_in, t_out = sg.tensors[old_in], sg.tensors[old_out]
+    in_shape = [int(v) for v in t_in.shape]
+    quantized_in = t_in.type != F32
+    quantized_out = t_out.type != F32
+    x_mul = np.asarray(x_mul, np.float32).reshape(in_shape)
+    x_add = np.asarray(x_add, np.float32).reshape(in_shape)
+    new_in = _add_tensor(model, in_shape, F32)
+    mul_c, add_c = _add_tensor(model, in_shape, F32, x_mul), _add_tensor(model, in_shape, F32, x_add)
+    scaled = _add_tensor(model, in_shape, F32)
+    front = [_make_op(model, "MUL", [new_in, mul_c], [scaled], s.MulOptionsT(), "MulOptions")]
+    if quantized_in:
+        std = _add_tensor(model, in_shape, F32)
+        front += [_make_op(model, "ADD", [scaled, add_c], [std], s.AddOptionsT(), "AddOptions"),
+                  _make_op(model, "QUANTIZE", [std], [old_in])]
+    else:
+        front += [_make_op(model, "ADD", [scaled, add_c], [old_in], s.AddOptionsT(), "AddOptions")]
+    n_out = int(np.prod([int(v) for v in t_out.shape]))
+    w = np.asarray(y_weights, np.float32).reshape(1, n_out)
+    out_shape = [int(v) for v in t_out.shape]
+    back = []
+    src = old_out
+    if quantized_out:
+        src = _add_tensor(model, out_shape, F32)
+        back.append(_make_op(model, "DEQUANTIZE", [old_out], [src]))
+    w_c = _add_tensor(model, [1, n_out], F32, w)
+    b_c = _add_tensor(model, [1], F32, np.asarray([y_bias], np.float32))
+    new_out = _add_tensor(model, [1, 1], F32)
+    back.append(_make_op(model, "FULLY_CONNECTED", [src, w_c, b_c], [new_out], s.FullyConnectedOptionsT(),
+                         "FullyConnectedOptions"))
+    sg.operators = front + list(sg.operators) + back
+    sg.inputs, sg.outputs = [new_in], [new_out]
+
+
+def reset_state_in_graph(model) -> None:
+    """Write zeros into every variable (LSTM h/c state) tensor at the start of each invoke, so the answer does not
+    depend on the previous call and nobody has to call ``Reset()``: a QUANTIZE of a constant float zero tensor
+    (int8/int16 state; zero maps to the tensor's zero point) or, for a float state, a MUL of that constant by itself
+    (TFLM refuses a tensor that is both input and output of one op)."""
+    s = _schema()
+    sg = model.subgraphs[0]
+    F32 = s.TensorType.FLOAT32
+    zeros: dict[tuple, int] = {}
+    ops = []
+    for k, t in enumerate(list(sg.tensors)):
+        if not t.isVariable:
+            continue
+        shape = tuple(int(v) for v in t.shape)
+        if shape not in zeros:
+            zeros[shape] = _add_tensor(model, shape, F32, np.zeros(shape, np.float32))
+        if t.type == F32:
+            ops.append(_make_op(model, "MUL", [zeros[shape], zeros[shape]], [k], s.MulOptionsT(), "MulOptions"))
+        else:
+            ops.append(_make_op(model, "QUANTIZE", [zeros[shape]], [k]))
+    if not ops:
+        raise ValueError("reset_state_in_graph: the model has no variable tensors")
+    sg.operators = ops + list(sg.operators)
+
+
 def referenced_tensors(sg) -> list[int]:
     """Tensor indices the subgraph uses (inputs, operator inputs/outputs/intermediates, outputs), first-use order."""
     ref: list[int] = []

@@ -1,7 +1,8 @@
 """Report of ``tinylstm export header``: what went into ``model.h`` and how it was checked.
 
-The accuracy line is :func:`tinylstm.tflite_build.accuracy` of the embedded flatbuffer, the same computation as
-the header's own provenance comment and the tflite report.
+The accuracy line is the header's own (:func:`tinylstm.export.header.accuracy`): for ``--variant firmware`` the
+tflite report's computation (LiteRT and TFLM, state reset per sample), for ``--variant eloquent`` TFLM run the
+way EloquentTinyML runs it (one interpreter, no ``Reset()``).
 """
 
 from __future__ import annotations
@@ -10,21 +11,31 @@ from pathlib import Path
 from typing import Any
 
 from .. import tflite_build, tflm
-from ..export.header import HEADER_FILE, HeaderOptions, build, vector_tolerance
+from ..export.header import HEADER_FILE, HeaderOptions, accuracy, embedded, keras_tolerance, vector_tolerance
 from ..modeldir import ModelDir
 
 
 def section(model: ModelDir, options: Any, out_dir: Path) -> str:
     opts = options if isinstance(options, HeaderOptions) else HeaderOptions()
-    b = build(model, opts)
-    fb = b.flatbuffer(opts.variant)
+    e = embedded(model, opts)
+    fb = e.fb
     unit = model.bundle.units.get(model.bundle.target, "")
-    acc = tflite_build.accuracy(model, fb, opts.data)
-    host = b.arena_min_host[opts.variant]
-    return "\n".join([
+    acc = accuracy(model, opts, e)
+    io = tflm.io_quant(fb)
+    lines = [
         "## model.h (TFLite Micro / EloquentTinyML)", "",
-        f"`{Path(out_dir) / HEADER_FILE}`: the {opts.variant} flatbuffer ({len(fb):,} B, "
-        f"{len(tflm.ops(fb))} op kinds: {', '.join(tflm.ops(fb))}), TF_ARENA_SIZE "
-        f"{tflite_build.header_arena(host):,} B (host minimum {host:,} B; {tflite_build.ARENA_RULE}), "
-        f"{opts.vectors} self-check vectors within {vector_tolerance(opts.variant, fb, model.bundle):.4g} {unit}.",
-        "", f"Accuracy on {acc.test_rows} test rows vs the numpy golden model: {acc.line(unit)}.", ""])
+        f"`{Path(out_dir) / HEADER_FILE}`: variant **{opts.variant}** ({opts.precision} inside, "
+        f"{io.input_type.lower()} input, {io.output_type.lower()} output of {int(sum(1 for _ in io.output_shape))}-D "
+        f"shape {tuple(io.output_shape)}), {len(fb):,} B, {len(tflm.ops(fb))} op kinds "
+        f"({', '.join(f'{k}×{v}' for k, v in tflm.op_counts(fb).items())}), TF_ARENA_SIZE "
+        f"{tflite_build.header_arena(e.arena_min):,} B (host minimum {e.arena_min:,} B; {tflite_build.ARENA_RULE}), "
+        f"{opts.vectors} self-check vectors within {vector_tolerance(opts.precision, e.inner, model.bundle):.4g} "
+        f"{unit}.", "",
+        f"Accuracy on {acc.test_rows} test rows vs the numpy golden model"
+        + (" (TFLM, one interpreter, no Reset(), as EloquentTinyML runs it)" if opts.variant == "eloquent" else "")
+        + f": {acc.line(unit)}.",
+    ]
+    if opts.variant == "eloquent":
+        lines += ["", f"Stated tolerance against Keras: {keras_tolerance(opts.precision, e.inner, model.bundle):.4g} "
+                      f"{unit}. The project's firmware uses `--variant firmware` (int8 I/O, explicit Reset())."]
+    return "\n".join(lines + [""])

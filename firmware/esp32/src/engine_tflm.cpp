@@ -1,11 +1,13 @@
 /*
  * engine_tflm.cpp - the engine.h interface on TensorFlow Lite Micro ([env:esp32dev], -DTINYLSTM_ENGINE_TFLM).
  *
- * Runs the flatbuffer of include/model.h (written by `tinylstm export header`) with exactly the ops the header
- * registers and the arena size it measured. Raw inputs are standardised with the header's scaler, quantised with
- * the model's input scale/zero point when the model is int8, and the prediction (the last row of the output
- * tensor, TINYLSTM_OUTPUT_INDEX) is dequantised and mapped back to target units. The fused LSTM keeps its h/c
- * state in variable tensors, so the interpreter is Reset() before every independent inference.
+ * Runs the flatbuffer of include/model.h with exactly the ops the header registers and the arena size it measured.
+ * The committed model.h is the lean `tinylstm export header --variant firmware` one (what `tinylstm export firmware`
+ * writes): raw inputs are standardised with the header's scaler, quantised with the model's input scale/zero point
+ * when the model is int8, and the prediction (the last row of the output tensor, TINYLSTM_OUTPUT_INDEX) is
+ * dequantised and mapped back to target units. The fused LSTM keeps its h/c state in variable tensors, so the
+ * interpreter is Reset() before every independent inference. A `--variant eloquent` header (TINYLSTM_FLOAT_IO 1:
+ * raw float inputs, one float output in target units, state zeroed by the graph) also works here unchanged.
  */
 #ifdef TINYLSTM_ENGINE_TFLM
 
@@ -16,6 +18,12 @@
 #include "model.h"
 
 #include <tflm_esp32.h>
+
+#if defined(TINYLSTM_FLOAT_IO) && TINYLSTM_FLOAT_IO
+#define FLOAT_IO 1
+#else
+#define FLOAT_IO 0
+#endif
 
 namespace {
 
@@ -39,10 +47,11 @@ extern "C" int engine_init(void) {
     if (instance.AllocateTensors() != kTfLiteOk) return 2; /* arena too small or an op missing */
     TfLiteTensor *in = instance.input(0);
     TfLiteTensor *out = instance.output(0);
-    const TfLiteType want = TINYLSTM_INT8 ? kTfLiteInt8 : kTfLiteFloat32;
+    const bool int8_io = TINYLSTM_INT8 && !FLOAT_IO;
+    const TfLiteType want = int8_io ? kTfLiteInt8 : kTfLiteFloat32;
     if (in == nullptr || out == nullptr || in->type != want || out->type != want) return 3;
-    if (in->bytes / (TINYLSTM_INT8 ? 1 : sizeof(float)) != TF_NUM_INPUTS) return 4;
-    if (out->bytes / (TINYLSTM_INT8 ? 1 : sizeof(float)) != TF_NUM_OUTPUTS) return 4;
+    if (in->bytes / (int8_io ? 1 : sizeof(float)) != TF_NUM_INPUTS) return 4;
+    if (out->bytes / (int8_io ? 1 : sizeof(float)) != TF_NUM_OUTPUTS) return 4;
     interpreter = &instance;
     return 0;
 }
@@ -55,6 +64,12 @@ extern "C" int engine_predict(const float *raw_inputs, float *prediction) {
     if (interpreter == nullptr || raw_inputs == nullptr || prediction == nullptr) return 1;
     if (interpreter->Reset() != kTfLiteOk) return 2; /* independent sample: clear the LSTM state */
     TfLiteTensor *in = interpreter->input(0);
+#if FLOAT_IO /* eloquent header: the graph scales, quantises and unscales */
+    for (int k = 0; k < TINYLSTM_NUM_FEATURES; ++k) in->data.f[k] = raw_inputs[k];
+    if (interpreter->Invoke() != kTfLiteOk) return 3;
+    *prediction = interpreter->output(0)->data.f[TINYLSTM_OUTPUT_INDEX];
+    return 0;
+#else
     for (int k = 0; k < TINYLSTM_NUM_FEATURES; ++k) {
         const float scaled = tinylstm_scale_input(k, raw_inputs[k]);
 #if TINYLSTM_INT8
@@ -72,6 +87,7 @@ extern "C" int engine_predict(const float *raw_inputs, float *prediction) {
 #endif
     *prediction = tinylstm_unscale_output(y);
     return 0;
+#endif
 }
 
 extern "C" int engine_num_vectors(void) { return TINYLSTM_NUM_VECTORS; }

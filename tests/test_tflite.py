@@ -166,7 +166,8 @@ def test_compact_is_idempotent(exported):
     assert tflm.compact(fb) == fb
 
 
-@pytest.mark.parametrize("name,variant,runtime", [("tflite-float", "float", "litert"), ("tflite-int8", "int8", "litert"),
+@pytest.mark.parametrize("name,variant,runtime", [("tflite-float", "float", "litert"),
+                                                  ("tflite-int8", "int8", "litert"),
                                                   ("tflm-float", "float", "tflm"), ("tflm-int8", "int8", "tflm")])
 def test_backends(exported, trained, name, variant, runtime):
     """Each backend against the Keras model's own predictions, with the stated tolerance of its variant."""
@@ -213,9 +214,9 @@ def test_profile_command(exported, trained, tmp_path):
 
 
 def test_wrong_training_csv_is_a_user_error(trained, tmp_path):
-    from conftest import run_cli
-
     import shutil
+
+    from conftest import run_cli
 
     other = tmp_path / "other.csv"
     from conftest import REFERENCE_CSV

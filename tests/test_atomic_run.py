@@ -64,3 +64,16 @@ def test_a_finished_run_replaces_its_outputs_and_keeps_foreign_files(finished, r
     assert after["bench.md"] == before["bench.md"]
     assert after["model/bundle.npz"] != before["model/bundle.npz"]  # seed 1's weights
     assert not [p for p in finished.parent.iterdir() if ".staging-" in p.name or p.name.endswith(".old")]
+
+
+def test_run_reports_where_its_time_went(finished):
+    import json
+
+    timing = json.loads((finished / "report.json").read_text())["timing_s"]
+    names = list(timing["phases"])
+    assert names[:2] == ["train (load data, fit, save)", "evaluate (metrics, baselines, figures)"]
+    for target in ("c", "fpga", "header", "riscv", "tflite"):
+        assert f"export {target} (generate, write)" in names and f"report {target} (verify, measure)" in names
+    assert sum(timing["phases"].values()) <= timing["total"] + 0.05
+    assert timing["cpu_total"] > 0
+    assert "## Where the time went" in (finished / "report.md").read_text()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import time
@@ -144,7 +145,8 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
     m = report["metrics"]["test"]
     _say(quiet, f"evaluate: test MAE {m['mae']:.4f} {unit}, RMSE {m['rmse']:.4f}, R² {m['r2']:.4f}; "
                 f"linear {report['baselines']['linear_regression']['mae']:.4f}, "
-                f"gradient boosting {report['baselines']['gradient_boosting']['mae']:.4f}; "
+                f"gradient boosting {report['baselines']['gradient_boosting']['mae']:.4f}, "
+                f"random forest {report['baselines']['random_forest']['mae']:.4f}; "
                 f"wrote {out_dir / 'report.md'}")
     return report
 
@@ -232,6 +234,13 @@ def render_markdown(report: dict[str, Any], out_dir: Path) -> str:
         if not rel.is_absolute():
             rel = Path("..") / rel if out_dir.name else rel
         lines.append(f"- [{name}]({rel.as_posix()})")
+    phases = report.get("timing_s", {}).get("phases")
+    if phases:
+        total = report["timing_s"]["total"]
+        lines += ["", "## Where the time went (this run, wall clock)", "", "| phase | s | share |", "|---|---|---|"]
+        lines += [f"| {name} | {sec:.1f} | {100 * sec / total:.0f} % |" for name, sec in phases.items()]
+        lines.append(f"| **total** (process + children CPU {report['timing_s']['cpu_total']:.1f} s) | "
+                     f"**{total:.1f}** | 100 % |")
     for section in report.get("sections", []):
         lines += ["", section.rstrip()]
     return "\n".join(lines) + "\n"
@@ -255,7 +264,7 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
     point before that leaves the previous outputs byte-identical. ``figures_dir`` defaults to
     ``<out_dir>/figures``; another directory is staged and swapped the same way.
     """
-    start = time.perf_counter()
+    phases = Phases()
     out_dir = Path(out_dir)
     figures_dir = Path(figures_dir) if figures_dir is not None else out_dir / "figures"
     check_output_dir(out_dir, "--out")
@@ -265,12 +274,12 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
     fig_stage = stage / figures_dir.resolve().relative_to(out_dir.resolve()) if inside else \
         atomic.stage_dir(figures_dir)
     try:
-        result = train_only(data, features, target, config, stage / "model", quiet, staged=True)
+        with phases("train (load data, fit, save)"):
+            result = train_only(data, features, target, config, stage / "model", quiet, staged=True)
         ds = result.dataset
-        t_train = time.perf_counter() - start
         _fault_point("after-train")
-        report = evaluate(stage / "model", ds, stage, fig_stage, quiet=quiet, publish_as=(stage, out_dir))
-        t_eval = time.perf_counter() - start
+        with phases("evaluate (metrics, baselines, figures)"):
+            report = evaluate(stage / "model", ds, stage, fig_stage, quiet=quiet, publish_as=(stage, out_dir))
         _fault_point("after-evaluate")
         exports, sections = {}, []
         model = ModelDir.load(stage / "model")
@@ -280,9 +289,11 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
             _fault_point(f"export:{target_.name}")
             sub = stage / target_.default_subdir
             options = target_.options()
-            prepared = target_.prepare(model, options) if target_.prepare is not None else model
-            written = atomic.publish_files(sub, export.files_for(target_, prepared, options, prepared=True))
-            text = reports.section(target_.name, prepared, options, sub)
+            with phases(f"export {target_.name} (generate, write)"):
+                prepared = target_.prepare(model, options) if target_.prepare is not None else model
+                written = atomic.publish_files(sub, export.files_for(target_, prepared, options, prepared=True))
+            with phases(f"report {target_.name} (verify, measure)"):
+                text = reports.section(target_.name, prepared, options, sub)
             if text:
                 written.append(atomic.write_text(sub / f"{target_.name}.report.md", text))
                 sections.append(text)
@@ -290,9 +301,12 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
             _say(quiet, f"export {target_.name}: wrote {len(written)} file(s) under {out_dir / target_.default_subdir}")
         report["exports"] = exports
         report["sections"] = sections
-        report["timing_s"] = {"train": round(t_train, 2), "train_evaluate_figures": round(t_eval, 2),
-                              "total": round(time.perf_counter() - start, 2),
-                              "train_fit_only": round(result.seconds, 2)}
+        total = phases.total()
+        report["timing_s"] = {"train": round(phases.seconds[0], 2),
+                              "train_evaluate_figures": round(sum(phases.seconds[:2]), 2),
+                              "total": round(total, 2), "train_fit_only": round(result.seconds, 2),
+                              "phases": {name: round(sec, 2) for name, sec in zip(phases.names, phases.seconds)},
+                              "cpu_total": round(phases.cpu_total(), 2)}
         write_report(report, stage)
         _fault_point("before-publish")
         _publish_run(stage, out_dir, None if inside else (fig_stage, figures_dir))
@@ -300,9 +314,52 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
         shutil.rmtree(stage, ignore_errors=True)
         if not inside:
             shutil.rmtree(fig_stage, ignore_errors=True)
-    _say(quiet, f"run: done in {report['timing_s']['total']:.1f} s (train+evaluate+figures "
-                f"{t_eval:.1f} s); report {out_dir / 'report.md'}")
+    _say(quiet, phases.table())
+    _say(quiet, f"run: done in {report['timing_s']['total']:.1f} s; report {out_dir / 'report.md'}")
     return report
+
+
+class Phases:
+    """Wall-clock seconds per named phase of a run (``with phases("name"): ...``), and the process CPU time."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.seconds: list[float] = []
+        self._start = time.perf_counter()
+        self._cpu0 = _cpu_seconds()
+
+    def __call__(self, name: str) -> "_Phase":
+        return _Phase(self, name)
+
+    def total(self) -> float:
+        return time.perf_counter() - self._start
+
+    def cpu_total(self) -> float:
+        """CPU seconds of this process and its finished children (conversions, compilers, simulators)."""
+        return _cpu_seconds() - self._cpu0
+
+    def table(self) -> str:
+        total = self.total()
+        rows = [f"| {n} | {s:.1f} | {100 * s / total:.0f} % |" for n, s in zip(self.names, self.seconds)]
+        return "\n".join(["| phase | s | share |", "|---|---|---|", *rows,
+                          f"| **total** (CPU {self.cpu_total():.1f} s) | **{total:.1f}** | 100 % |"])
+
+
+class _Phase:
+    def __init__(self, phases: Phases, name: str) -> None:
+        self.phases, self.name = phases, name
+
+    def __enter__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.phases.names.append(self.name)
+        self.phases.seconds.append(time.perf_counter() - self.t0)
+
+
+def _cpu_seconds() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _publish_run(stage: Path, out_dir: Path, figures: tuple[Path, Path] | None) -> None:

@@ -575,49 +575,30 @@ def predict(buf: bytes, bundle, X_raw: np.ndarray, runtime: str, arena_size: int
 
 
 # ---------------------------------------------------------------------------------------------- arena
-_ARENA_PROBE = r"""
-import sys, numpy as np
-from tflite_micro.python.tflite_micro import runtime
-buf = open(sys.argv[1], "rb").read()
-it = runtime.Interpreter.from_bytes(buf, arena_size=int(sys.argv[2]))
-d = it.get_input_details(0)
-x = np.zeros(d["shape"], dtype=d["dtype"])
-for _ in range(2):
-    it.reset(); it.set_input(x, 0); it.invoke()
-print("ok")
-"""
-
-
 def runs_with_arena(path: str, arena_size: int, timeout: float = 60) -> bool:
-    """Whether TFLM allocates and invokes the model with ``arena_size`` bytes (in a subprocess: it may crash)."""
-    r = subprocess.run([sys.executable, "-c", _ARENA_PROBE, str(path), str(arena_size)], capture_output=True,
-                       text=True, timeout=timeout)
+    """Whether TFLM allocates and invokes the model with ``arena_size`` bytes, in a fresh process (it may crash)."""
+    r = subprocess.run([sys.executable, "-m", "tinylstm.arena_probe", str(path), "--check", str(arena_size)],
+                       capture_output=True, text=True, timeout=timeout)
     return r.returncode == 0 and r.stdout.strip().endswith("ok")
 
 
-def min_arena(path: str, hi: int = 1 << 16) -> int:
-    """The smallest ``arena_size`` (bytes) with which TFLM's host interpreter allocates and runs the model."""
-    if not runs_with_arena(path, hi):
-        raise RuntimeError(f"{path}: TFLM does not run the model even with a {hi}-byte arena")
-    lo = 0  # known to fail (or untested lower bound)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if runs_with_arena(path, mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+def min_arena(path: str, hi: int = 1 << 16, timeout: float = 300) -> int:
+    """The smallest ``arena_size`` (bytes) with which TFLM's host interpreter allocates and runs the model
+    (exact bisection, each probe in a forked child: :mod:`tinylstm.arena_probe`)."""
+    r = subprocess.run([sys.executable, "-m", "tinylstm.arena_probe", str(path), "--hi", str(hi)],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"{path}: arena bisection failed: {(r.stderr or r.stdout).strip()[-500:]}")
+    return int(r.stdout.split()[-1])
 
 
 def recorded_arena(buf: bytes, arena_size: int = 1 << 16) -> str:
     """TFLM's RecordingMicroAllocator breakdown (text) after one invoke."""
-    code = _ARENA_PROBE.replace('print("ok")', "it.print_allocations()")
-
     with tempfile.NamedTemporaryFile(suffix=".tflite", delete=False) as f:
         f.write(buf)
     try:
-        r = subprocess.run([sys.executable, "-c", code, f.name, str(arena_size)], capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run([sys.executable, "-m", "tinylstm.arena_probe", f.name, "--allocations", str(arena_size)],
+                           capture_output=True, text=True, timeout=60)
     finally:
         os.unlink(f.name)
     return "\n".join(line for line in (r.stdout + r.stderr).splitlines() if "RecordingMicroAllocator" in line)

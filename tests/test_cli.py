@@ -56,7 +56,7 @@ def test_run_writes_report_and_every_figure(run_dir, reference_csv):
     assert report["bundle_vs_keras_max_abs"] <= BACKEND_TOL
     for split in ("train", "test"):
         assert set(report["metrics"][split]) >= {"mae", "rmse", "r2", "max_error", "residual_mean", "residual_std"}
-    assert set(report["baselines"]) == {"linear_regression", "gradient_boosting"}
+    assert set(report["baselines"]) == {"linear_regression", "gradient_boosting", "random_forest"}
     assert report["timing_s"]["train_evaluate_figures"] > 0
     md = (run_dir / "report.md").read_text()
     assert "| test |" in md and "linear regression baseline" in md

@@ -52,3 +52,12 @@ def test_baselines_on_the_reference_split(reference_csv):
     assert b["linear_regression"].mae == pytest.approx(0.35, abs=0.01)
     assert b["gradient_boosting"].mae == pytest.approx(0.29, abs=0.01)
     assert b["linear_regression"].n == 192
+
+
+def test_random_forest_baseline_is_the_issue_figure(trained):
+    """RandomForestRegressor(n_estimators=500, random_state=0) on the reference split: MAE 0.2703 (issue 13)."""
+    from tinylstm.evaluate import baselines
+
+    b = baselines(trained.X_train, trained.y_train, trained.X_test, trained.y_test)
+    assert round(b["random_forest"].mae, 4) == 0.2703
+    assert b["random_forest"].mae < float(np.mean(np.abs(trained.keras_test - trained.y_test)))  # said plainly

@@ -238,7 +238,7 @@ def render_markdown(report: dict[str, Any], out_dir: Path) -> str:
     if phases:
         total = report["timing_s"]["total"]
         lines += ["", "## Where the time went (this run, wall clock)", "", "| phase | s | share |", "|---|---|---|"]
-        lines += [f"| {name} | {sec:.1f} | {100 * sec / total:.0f} % |" for name, sec in phases.items()]
+        lines += [f"| {name} | {sec:.1f} | {100 * sec / total:.0f} % |" for name, sec in phases]
         lines.append(f"| **total** (process + children CPU {report['timing_s']['cpu_total']:.1f} s) | "
                      f"**{total:.1f}** | 100 % |")
     for section in report.get("sections", []):
@@ -305,7 +305,8 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
         report["timing_s"] = {"train": round(phases.seconds[0], 2),
                               "train_evaluate_figures": round(sum(phases.seconds[:2]), 2),
                               "total": round(total, 2), "train_fit_only": round(result.seconds, 2),
-                              "phases": {name: round(sec, 2) for name, sec in zip(phases.names, phases.seconds)},
+                              # a list, in run order (report.json sorts the keys of mappings)
+                              "phases": [[name, round(sec, 2)] for name, sec in zip(phases.names, phases.seconds)],
                               "cpu_total": round(phases.cpu_total(), 2)}
         write_report(report, stage)
         _fault_point("before-publish")

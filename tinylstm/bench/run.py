@@ -35,10 +35,10 @@ def bench_run(model_dir: Path, args: argparse.Namespace) -> str:
             walls.append(time.perf_counter() - start)
             cpus.append(_children_cpu() - cpu0)
             reports.append(json.loads(Path(f"{tmp}/artifacts/report.json").read_text())["timing_s"])
-    names = list(reports[0]["phases"])
+    names = [name for name, _ in reports[0]["phases"]]
     rows = []
     for name in names:
-        v = [r["phases"][name] for r in reports]
+        v = [dict(r["phases"])[name] for r in reports]
         rows.append(f"| {name} | {min(v):.1f} | {statistics.median(v):.1f} | {max(v):.1f} |")
     return "\n".join([
         f"`tinylstm run` (defaults, every export) {RUNS} times on `{args.data}`; seconds of wall clock per phase "

@@ -205,26 +205,29 @@ def rv_build_app(lib_dir: Path, out: Path, opt: str = "-Os") -> Path:
 
 class QemuBoard:
     """The app's ELF in ``qemu-system-riscv32 -M virt -serial pty``: ``.port`` is the pseudo-terminal of its
-    16550 UART (QEMU's stderr: "char device redirected to /dev/pts/N"). Use as a context manager."""
+    16550 UART (QEMU 7.2 prints "char device redirected to /dev/pts/N (label serial0)" on its stdout; older
+    versions on stderr: both are read). Use as a context manager."""
 
     PTY = re.compile(r"char device redirected to (\S+)")
 
     def __init__(self, elf: Path, timeout: float = 20):
+        _need(Path(elf))
         self.proc = subprocess.Popen([RV_QEMU, "-M", "virt", "-bios", "none", "-display", "none", "-monitor",
                                       "none", "-serial", "pty", "-kernel", str(elf)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
         self.port = None
         deadline = time.monotonic() + timeout
         seen = ""
         while self.port is None and time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
+            line = self.proc.stdout.readline()
             if not line:
                 break
             seen += line
             if m := self.PTY.search(line):
                 self.port = m.group(1)
-        if self.port is None:
+        time.sleep(0.2)
+        if self.port is None or self.proc.poll() is not None:
             self.close()
             raise UserError(f"{RV_QEMU} did not report its serial pty: {seen[-500:]}")
 
@@ -232,8 +235,8 @@ class QemuBoard:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
     def __enter__(self) -> "QemuBoard":
         return self

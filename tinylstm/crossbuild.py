@@ -11,8 +11,9 @@
   ``qemu-system-riscv32 -M virt -serial pty``: :class:`QemuBoard` gives the pseudo-terminal that
   ``tinylstm monitor --port`` opens as it would a board's port.
 * **Xtensa LX106 (ESP8266)**: ``xtensa-lx106-elf-gcc`` with the ESP8266 Arduino core's code-generation flags;
-  text per engine, and a run in ``qemu-system-xtensa -M sim -cpu lx106 -semihosting`` with the start-up code,
-  linker script and ``simcall`` exit/write of ``firmware/lx106-sim``.
+  text per engine. Not run: Debian's libgcc for lx106 leaves out the soft-float and 64-bit helpers the engines
+  call (``__addsf3``, ``__subsf3``, ``__mulsf3``, ``__floatsisf``, ``__muldi3``: an ESP8266 has them in its
+  ROM), so no program calling the engine links here (docs/esp32-family.md).
 
 Everything is compiled into a caller-given (usually temporary) directory; nothing is written into the checkout.
 """
@@ -32,7 +33,6 @@ from .export import _cbuild as cb
 
 ROOT = cb.ROOT
 C3_DIR = ROOT / "firmware" / "esp32-c3"
-LX106_DIR = ROOT / "firmware" / "lx106-sim"
 APP_SRC = ROOT / "firmware" / "esp32" / "src"
 
 RV_CC, RV_CXX, RV_SIZE = "riscv64-unknown-elf-gcc", "riscv64-unknown-elf-g++", "riscv64-unknown-elf-size"
@@ -47,19 +47,17 @@ RV_LINK = ["-Wl,--gc-sections", "-Wl,--defsym=__flash=0x80000000", "-Wl,--defsym
 RV_QEMU_TEST = ["-M", "virt", "-bios", "none", "-nographic", "-monitor", "none", "-serial", "none",
                 "-semihosting-config", "enable=on,target=native", "-icount", "shift=0"]
 
-XT_CC, XT_SIZE, XT_QEMU = "xtensa-lx106-elf-gcc", "xtensa-lx106-elf-size", "qemu-system-xtensa"
+XT_CC, XT_SIZE = "xtensa-lx106-elf-gcc", "xtensa-lx106-elf-size"
 #: Code generation of the ESP8266 Arduino core (platform espressif8266): calls reach across the address space,
 #: literal pools inside .text (IRAM/flash-cached code cannot load literals from elsewhere).
 XT_FLAGS = ["-mlongcalls", "-mtext-section-literals", "-ffunction-sections", "-fdata-sections"]
-XT_QEMU_ARGS = ["-M", "sim", "-cpu", "lx106", "-semihosting", "-display", "none", "-monitor", "none", "-serial", "none",
-           "-icount", "shift=0"]
 
 #: libgcc's soft-float (and wide-integer) helpers: what a real ESP32-C3 calls in its ROM.
 _LIBGCC_MAP = re.compile(r"libgcc\.a\(([^)]+)\)")
 
 
 def rv_tools() -> bool:
-    return cb.tool(RV_CC) and cb.tool(RV_QEMU)
+    return cb.tool(RV_CC) and cb.tool(RV_QEMU) and cb.tool(RV_SIZE)
 
 
 def xt_tools() -> bool:
@@ -247,40 +245,15 @@ class QemuBoard:
 
 # ------------------------------------------------------------------------------------- Xtensa LX106
 def xt_flash(lib_dir: Path, work: Path, opt: str = "-Os") -> dict[str, int]:
-    """text/data/bss of the engine object for the ESP8266's LX106 (code + const weights in text)."""
+    """text/data/bss of the engine object for the ESP8266's LX106 (code + const weights in text), and ``rodata``:
+    the bytes of its constant tables (the ESP8266 Arduino core keeps ``.rodata`` in DRAM, where byte and
+    half-word loads are legal; tables moved to flash with PROGMEM could only be read 32 bits at a time)."""
     work = Path(work) / f"xt{opt}"
     work.mkdir(parents=True, exist_ok=True)
     obj = work / "engine.o"
     cb._run([XT_CC, *XT_FLAGS, opt, "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{lib_dir}", "-c",
              str(cb.engine_source(lib_dir)), "-o", str(obj)])
-    return _size(XT_SIZE, obj)
-
-
-def xt_build_test(lib_dir: Path, out: Path, X: np.ndarray, opt: str = "-Os") -> Path:
-    """``firmware/lx106-sim``: own start-up, linker script and simcall console, with the rows compiled in."""
-    _need(LX106_DIR / "start.S", LX106_DIR / "link.ld", LX106_DIR / "test_main.c")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    (out.parent / "run_rows.h").write_text(cb.vectors_header(X))
-    cmd = [XT_CC, *XT_FLAGS, opt, "-std=c99", "-Wall", "-Wextra", "-Werror", "--specs=picolibc.specs",
-           "-nostartfiles", f"-I{lib_dir}", f"-I{out.parent}", f"-I{LX106_DIR}", str(LX106_DIR / "start.S"),
-           str(LX106_DIR / "test_main.c"), str(cb.engine_source(lib_dir)), "-T", str(LX106_DIR / "link.ld"),
-           "-Wl,--gc-sections", "-o", str(out), "-lc", "-lgcc"]
-    if cb.needs_libm(lib_dir):
-        cmd.insert(cmd.index("-lc"), "-lm")
-    cb._run(cmd)
-    return out
-
-
-def xt_run_test(elf: Path, n: int, timeout: float = 600) -> CoreRun:
-    proc = subprocess.run([XT_QEMU, *XT_QEMU_ARGS, "-kernel", str(elf)], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-    out = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        raise UserError(f"{XT_QEMU} exited {proc.returncode}: {out[-800:]}")
-    return parse_core_output(out, n, "TINYLSTM-LX106 DONE")
-
-
-
-def xt_run(lib_dir: Path, X: np.ndarray, work: Path, opt: str = "-Os") -> CoreRun:
-    return xt_run_test(xt_build_test(lib_dir, Path(work) / f"xtrun{opt}" / "test.elf", X, opt), len(X))
+    sizes = _size(XT_SIZE, obj)
+    sections = cb._run([XT_SIZE, "-A", str(obj)])
+    sizes["rodata"] = sum(int(m.group(1)) for m in re.finditer(r"^\.rodata\S*\s+(\d+)", sections, re.M))
+    return sizes

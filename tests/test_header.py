@@ -291,6 +291,12 @@ def test_platformio_ini_parses():
     assert "lib_deps" not in c_env
     (dep,) = tflm_env["lib_deps"]
     assert re.search(r"tflm_esp32\.git#[0-9a-f]{40}$", dep), f"TFLM runtime not pinned to a commit: {dep}"
+    # the cores without an FPU take the int8 C engine (lib/tinylstm_c_int8); every env links one C library
+    c3, esp8266 = config["env:esp32-c3"], config["env:esp8266"]
+    assert (c3["platform"], c3["board"], esp8266["platform"]) == ("espressif32", "esp32-c3-devkitm-1", "espressif8266")
+    for env in (c3, esp8266):
+        assert "-DTINYLSTM_ENGINE_C" in " ".join(env["build_flags"]) and env["lib_ignore"] == ["tinylstm_c"]
+    assert tflm_env["lib_ignore"] == c_env["lib_ignore"] == ["tinylstm_c_int8"]
 
 
 def test_default_variant_is_the_eloquent_drop_in():

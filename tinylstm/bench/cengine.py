@@ -39,7 +39,7 @@ from ..export import _cbuild as cb
 from ..export.c import selfcheck_inputs
 from ..modeldir import ModelDir
 from ..reference import forward_scaled
-from . import register
+from . import cores, register
 
 HERE = Path(__file__).resolve().parent
 
@@ -234,6 +234,7 @@ def section(model_dir: Path, args) -> str:
               "Flash: `arm-none-eabi-size` of the engine object (tinylstm_float.c / tinylstm_int8.c with its data) "
               "at -Os (Cortex-M4F hard float); image growth: "
               "firmware/cortex-m4/size_main.c with vs without the engine (no printf, no semihosting)."]
+    lines += ["", "### ESP32-family cores", "", cores.table(model, getattr(args, "data", None))]
     return "\n".join(lines)
 
 

@@ -1,0 +1,25 @@
+/*
+ * size_main.c - what a product links on RV32IMC: the engine called once per input, no printf, no semihosting.
+ * Only for the flash figures (tinylstm/crossbuild.py rv_flash links it with and without the engine and lists the
+ * libgcc members and libc functions the engine adds, from the map file); never run.
+ */
+#include "tinylstm_model.h"
+
+volatile float tinylstm_size_in[TINYLSTM_NUM_INPUTS];
+volatile float tinylstm_size_out;
+
+int main(void)
+{
+    for (;;) {
+        float x[TINYLSTM_NUM_INPUTS];
+        int k;
+        for (k = 0; k < TINYLSTM_NUM_INPUTS; ++k) {
+            x[k] = tinylstm_size_in[k];
+        }
+#ifndef TINYLSTM_SIZE_BASELINE
+        tinylstm_size_out = tinylstm_predict(x);
+#else
+        tinylstm_size_out = x[0];
+#endif
+    }
+}

@@ -7,7 +7,6 @@ file and, where known, the line and column. Line numbers are 1-based lines of th
 from __future__ import annotations
 
 import codecs
-import collections
 import csv
 import difflib
 import hashlib
@@ -458,6 +457,7 @@ def sliding_windows(series: np.ndarray, window: int, horizon: int = 1) -> tuple[
 #: Line breaks of :meth:`str.splitlines` (the streaming reader splits lines exactly as :func:`read_table` does).
 _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 _TEXT_BLOCK = 1 << 20  # characters decoded per read
+_ASCII_SPACE_NOT_NL = " \t\v\f\r\x1c\x1d\x1e\x1f"
 
 
 def _stream_encoding(path: Path) -> str:
@@ -535,7 +535,9 @@ class FeatureReader:
         self.features = list(features)
         self.chunk_lines = max(1, int(chunk_lines))
         self._blocks: Iterator[list[str]] | None = None
-        self._pending: collections.deque[str] = collections.deque()
+        self._pending: list[str] = []  # lines read from the file; self._pos is the first unread one
+        self._pos = 0
+        self._taken = 0  # lines taken so far (not reset when the buffer is compacted)
         try:
             self._open()
         except (DataError, csv.Error, UnicodeError):
@@ -547,29 +549,35 @@ class FeatureReader:
         raise DataError(f"{self.path}: cannot read this file")  # not reached unless the two readers disagree
 
     # -- lines
-    def _next_lines(self, n: int) -> list[str]:
-        pending = self._pending
-        while len(pending) < n:
+    def _fill(self, n: int) -> None:
+        """Make at least ``n`` unread lines available (fewer at the end of the file)."""
+        while len(self._pending) - self._pos < n:
             block = next(self._blocks, None)
             if block is None:
-                break
-            pending.extend(block)
-        if n >= len(pending):
-            out = list(pending)
-            pending.clear()
-            return out
-        return [pending.popleft() for _ in range(n)]
+                return
+            self._pending = self._pending[self._pos:] + block if self._pos < len(self._pending) else block
+            self._pos = 0
+
+    def _next_lines(self, n: int) -> list[str]:
+        self._fill(n)
+        out = self._pending[self._pos:self._pos + n]
+        self._pos += len(out)
+        self._taken += len(out)
+        return out
+
+    def _unread(self, n: int) -> None:
+        """Put back the last ``n`` lines :meth:`_next_lines` returned (they are still in the buffer)."""
+        self._pos -= n
+        self._taken -= n
 
     def _line_iter(self):
-        pending = self._pending
         while True:
-            if not pending:
-                block = next(self._blocks, None)
-                if block is None:
-                    return
-                pending.extend(block)
-                continue
-            yield pending.popleft() + "\n"
+            self._fill(1)
+            if self._pos >= len(self._pending):
+                return
+            self._pos += 1
+            self._taken += 1
+            yield self._pending[self._pos - 1] + "\n"
 
     def _open(self):
         path = self.path
@@ -591,7 +599,7 @@ class FeatureReader:
             self.delimiter = sep.group(1)
         else:
             self.delimiter = _sniff_delimiter(path, first)
-            self._pending.appendleft(first)
+            self._unread(1)
         self._csv = csv.reader(self._line_iter(), delimiter=self.delimiter)
         header = next(self._csv, None)
         if header is None:
@@ -627,8 +635,11 @@ class FeatureReader:
     def _fast(self, lines: list[str]) -> FeatureChunk | None:
         d, width = self.delimiter, self.width
         text = "\n".join(lines)
-        if '"' in text or "\x00" in text or self._padded.search(text):
+        if '"' in text or "\x00" in text:
             return None
+        if not text.isascii() or any(ch in text for ch in _ASCII_SPACE_NOT_NL):
+            if self._padded.search(text):  # a cell with leading/trailing white space: csv + strip row by row
+                return None
         if "" in lines:
             lines = [line for line in lines if line]
         counts = set(map(str.count, lines, itertools.repeat(d)))
@@ -647,8 +658,8 @@ class FeatureReader:
 
     def _slow(self, lines: list[str]) -> FeatureChunk:
         """Row by row through :mod:`csv` (a quoted cell may continue past the chunk's last line)."""
-        self._pending.extendleft(reversed(lines))
-        target = len(self._pending) - len(lines)  # lines left after this chunk's records
+        self._unread(len(lines))
+        end = self._taken + len(lines)
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=self.delimiter, lineterminator="\n")
         rows, values = [], []
@@ -666,7 +677,7 @@ class FeatureReader:
                 writer.writerow(row)
                 rows.append(buf.getvalue()[:-1])
                 values.append(vals)
-            if len(self._pending) <= target:
+            if self._taken >= end:
                 break
         return FeatureChunk(rows, np.asarray(values, dtype=np.float64).reshape(len(values), len(self.idx)))
 

@@ -441,6 +441,7 @@ def sliding_windows(series: np.ndarray, window: int, horizon: int = 1) -> tuple[
     """Windows over a time series (T, F): inputs (n, window, F) and the target ``horizon`` steps after each.
 
     The target is column 0 of the series. This is the layout for real time series (several features per step).
+    ``X`` is a read-only strided view of ``series`` (no copy: memory stays that of the series), ``y`` a view too.
     """
     series = np.asarray(series, dtype=np.float32)
     if series.ndim == 1:
@@ -448,7 +449,7 @@ def sliding_windows(series: np.ndarray, window: int, horizon: int = 1) -> tuple[
     n = series.shape[0] - window - horizon + 1
     if n <= 0:
         raise ValueError(f"series of {series.shape[0]} steps is too short for window {window} + horizon {horizon}")
-    X = np.stack([series[i : i + window] for i in range(n)])
+    X = np.lib.stride_tricks.sliding_window_view(series, window, axis=0)[:n].transpose(0, 2, 1)
     y = series[window + horizon - 1 : window + horizon - 1 + n, 0]
     return X, y
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import csv
 import io
 from pathlib import Path
@@ -80,14 +81,28 @@ def predict_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argp
             pending.append(batch)
             yield batch.X
 
-    with atomic.atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f, \
-            backends.session(backend, model_dir, args) as run:
-        f.write(head.getvalue())
-        for y in run(inputs()):
-            batch = pending.popleft()
-            if len(y) != len(batch.rows):
-                raise UserError(f"backend {backend} returned {len(y)} predictions for {len(batch.rows)} rows")
-            # 9 significant digits: float32 results round-trip exactly
-            f.write("".join([f"{row}{d}{p:.9g}\n" for row, p in zip(batch.rows, y.tolist())]))
-            n += len(batch.rows)
+    parts = [head.getvalue()]  # the output until it outgrows one batch: then it streams to a temporary file
+    with contextlib.ExitStack() as stack:
+        run = stack.enter_context(backends.session(backend, model_dir, args))
+        f = None
+        try:
+            for y in run(inputs()):
+                batch = pending.popleft()
+                if len(y) != len(batch.rows):
+                    raise UserError(f"backend {backend} returned {len(y)} predictions for {len(batch.rows)} rows")
+                # 9 significant digits: float32 results round-trip exactly
+                parts.append("".join([f"{row}{d}{p:.9g}\n" for row, p in zip(batch.rows, y.tolist())]))
+                n += len(batch.rows)
+                if f is None and len(parts) > 2:
+                    tmp = stack.enter_context(atomic.atomic_path(out))
+                    f = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+                if f is not None:
+                    f.write("".join(parts))
+                    parts = []
+            if f is None:
+                atomic.write_text(out, "".join(parts))
+        except OSError as err:  # name the output the user gave, not the temporary file
+            if f is None or err.errno is None:
+                raise
+            raise OSError(err.errno, err.strerror, str(out)) from None
     return n

@@ -113,7 +113,10 @@ def test_batch_forward_equals_the_golden_model_and_ignores_batch_boundaries():
         fwd = reference.BatchForward(bundle, dtype)
         parts = np.concatenate([fwd(X[s:s + 3 * B]) for s in range(0, len(X), 3 * B)] )
         np.testing.assert_array_equal(parts.view(np.int64), whole.view(np.int64))
-        np.testing.assert_array_equal(fwd(X[B:B + 5]).view(np.int64), whole[B:B + 5].view(np.int64))
+        for k, m in enumerate((1, 3, 7, 31, 100, 1000, B - 1)):  # short calls at block-aligned offsets
+            start = (k % 3) * B
+            np.testing.assert_array_equal(fwd(X[start:start + m]).view(np.int64),
+                                          whole[start:start + m].view(np.int64))
 
 
 def test_c_sessions_equal_the_golden_models():

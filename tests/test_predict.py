@@ -11,8 +11,8 @@ import io
 
 import numpy as np
 import pytest
-
 from conftest import REFERENCE_MODEL, require_tool, run_cli
+
 from tinylstm import backends, intgolden, reference
 from tinylstm.bundle import Bundle
 from tinylstm.data import FeatureReader, read_features_exact, sliding_windows

@@ -670,7 +670,8 @@ class FeatureReader:
                 if len(row) > self.width:
                     raise DataError("too many fields")
                 row = row + [""] * (self.width - len(row))
-                vals = [_parse_cell(self.path, 0, f, row[i], self.decimal_comma) for f, i in zip(self.features, self.idx)]
+                vals = [_parse_cell(self.path, 0, f, row[i], self.decimal_comma)
+                        for f, i in zip(self.features, self.idx)]
                 if any(math.isnan(v) for v in vals):
                     raise DataError("missing value")
                 buf.seek(0)

@@ -7,7 +7,6 @@ Arithmetic is float64 by default (the exact maths); pass ``dtype=np.float32`` to
 from __future__ import annotations
 
 import numpy as np
-
 from threadpoolctl import threadpool_limits
 
 from .bundle import Bundle, DenseLayer, LstmLayer, gate_slices

@@ -229,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_pred.add_argument("--model", type=Path, default=Path("artifacts/model"), help="model directory")
     p_pred.add_argument("--data", type=Path, required=True, help="CSV with the model's feature columns")
     p_pred.add_argument("--out", type=Path, required=True, help="output CSV (input rows + a prediction column)")
+    p_pred.add_argument("--chunk-rows", type=int, default=None,
+                        help="rows read and predicted per batch (rounded up to a multiple of 2048; default 65536)")
     names = [b.name for b in backends.all_backends()]
     p_pred.add_argument("--backend", default="keras", choices=names,
                         help="; ".join(f"{b.name}: {b.help}" for b in backends.all_backends()))

@@ -6,18 +6,20 @@ file and, where known, the line and column. Line numbers are 1-based lines of th
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import hashlib
 import http.client
 import io
+import itertools
 import math
 import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -439,6 +441,7 @@ def sliding_windows(series: np.ndarray, window: int, horizon: int = 1) -> tuple[
     """Windows over a time series (T, F): inputs (n, window, F) and the target ``horizon`` steps after each.
 
     The target is column 0 of the series. This is the layout for real time series (several features per step).
+    ``X`` is a read-only strided view of ``series`` (no copy: memory stays that of the series), ``y`` a view too.
     """
     series = np.asarray(series, dtype=np.float32)
     if series.ndim == 1:
@@ -446,6 +449,262 @@ def sliding_windows(series: np.ndarray, window: int, horizon: int = 1) -> tuple[
     n = series.shape[0] - window - horizon + 1
     if n <= 0:
         raise ValueError(f"series of {series.shape[0]} steps is too short for window {window} + horizon {horizon}")
-    X = np.stack([series[i : i + window] for i in range(n)])
+    X = np.lib.stride_tricks.sliding_window_view(series, window, axis=0)[:n].transpose(0, 2, 1)
     y = series[window + horizon - 1 : window + horizon - 1 + n, 0]
     return X, y
+
+
+# ------------------------------------------------------------------------------------- streaming features
+#: Line breaks of :meth:`str.splitlines` (the streaming reader splits lines exactly as :func:`read_table` does).
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+_TEXT_BLOCK = 1 << 20  # characters decoded per read
+_ASCII_SPACE_NOT_NL = " \t\v\f\r\x1c\x1d\x1e\x1f"
+
+
+def _stream_encoding(path: Path) -> str:
+    """The encoding :func:`_decode` would choose for the whole file, found by incremental decoding (flat memory)."""
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    if not head.strip():
+        raise DataError(f"{path}: empty file")  # a whitespace-only head: let the exact reader decide
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        candidates = ["utf-16"]
+    else:
+        for magic, kind in _SIGNATURES.items():
+            if head.startswith(magic):
+                raise DataError(f"{path}: {kind}, not a CSV text file")
+        if b"\x00" in head:
+            raise DataError(f"{path}: binary content (NUL bytes), not a CSV text file")
+        candidates = ["utf-8-sig", "cp1252"]
+    for encoding in candidates:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(path, "rb") as f:
+                while block := f.read(_TEXT_BLOCK):
+                    decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    if candidates == ["utf-16"]:
+        raise DataError(f"{path}: starts with a UTF-16 byte-order mark but does not decode")
+    return "latin-1"
+
+
+def _stream_lines(path: Path, encoding: str) -> Iterator[list[str]]:
+    """Blocks of the file's lines, exactly as ``decoded_text.splitlines()`` would give them."""
+    with open(path, encoding=encoding, newline="") as f:
+        carry = ""
+        while True:
+            block = f.read(_TEXT_BLOCK)
+            if not block:
+                if carry:
+                    yield carry.splitlines()
+                return
+            text = carry + block
+            cut = len(text)
+            if text[-1] == "\r" or text[-1] not in _LINE_BREAKS:  # last line incomplete (or "\r" of a "\r\n")
+                last_break = max(text.rfind(ch, 0, len(text) - (text[-1] == "\r")) for ch in _LINE_BREAKS)
+                cut = last_break + 1
+            carry = text[cut:]
+            if cut:
+                yield text[:cut].splitlines()
+
+
+@dataclass
+class FeatureChunk:
+    """Consecutive data rows of a CSV: ``rows`` each as the text ``csv.writer`` writes for them, ``X`` their
+    feature values (float64, CSV units)."""
+
+    rows: list[str]
+    X: np.ndarray
+
+
+class FeatureReader:
+    """Stream a CSV's feature columns in chunks, in flat memory, for ``tinylstm predict``.
+
+    Accepts exactly what :func:`read_table` + the per-cell parser accept and gives the same rows and values: a
+    chunk without quotes, padding or unusual cells is split and parsed vectorised (one ``str.split`` and one
+    ``float`` map per chunk); any other chunk goes through :mod:`csv` and :func:`_parse_cell` row by row. Any
+    problem found while streaming is reported by re-reading the file with the exact whole-file reader
+    (:func:`read_features_exact`), so the one-line error — file, line, column, and which problem comes first —
+    is the one it gives.
+    """
+
+    def __init__(self, path: str | Path, features: Sequence[str], chunk_lines: int = 65536):
+        self.path = Path(path)
+        self.features = list(features)
+        self.chunk_lines = max(1, int(chunk_lines))
+        self._blocks: Iterator[list[str]] | None = None
+        self._pending: list[str] = []  # lines read from the file; self._pos is the first unread one
+        self._pos = 0
+        self._taken = 0  # lines taken so far (not reset when the buffer is compacted)
+        try:
+            self._open()
+        except (DataError, csv.Error, UnicodeError):
+            self._exact_error()
+
+    # -- errors
+    def _exact_error(self):
+        read_features_exact(self.path, self.features)  # raises the exact one-line error
+        raise DataError(f"{self.path}: cannot read this file")  # not reached unless the two readers disagree
+
+    # -- lines
+    def _fill(self, n: int) -> None:
+        """Make at least ``n`` unread lines available (fewer at the end of the file)."""
+        while len(self._pending) - self._pos < n:
+            block = next(self._blocks, None)
+            if block is None:
+                return
+            self._pending = self._pending[self._pos:] + block if self._pos < len(self._pending) else block
+            self._pos = 0
+
+    def _next_lines(self, n: int) -> list[str]:
+        self._fill(n)
+        out = self._pending[self._pos:self._pos + n]
+        self._pos += len(out)
+        self._taken += len(out)
+        return out
+
+    def _unread(self, n: int) -> None:
+        """Put back the last ``n`` lines :meth:`_next_lines` returned (they are still in the buffer)."""
+        self._pos -= n
+        self._taken -= n
+
+    def _line_iter(self):
+        while True:
+            self._fill(1)
+            if self._pos >= len(self._pending):
+                return
+            self._pos += 1
+            self._taken += 1
+            yield self._pending[self._pos - 1] + "\n"
+
+    def _open(self):
+        path = self.path
+        if not path.exists():
+            raise DataError(f"{path}: no such file")
+        if path.is_dir():
+            raise DataError(f"{path}: is a directory, not a CSV file")
+        self.encoding = _stream_encoding(path)
+        self._blocks = _stream_lines(path, self.encoding)
+        while True:  # leading blank lines
+            lines = self._next_lines(1)
+            if not lines:
+                raise DataError(f"{path}: empty file")
+            if lines[0].strip():
+                break
+        first = lines[0]
+        sep = re.fullmatch(r"\s*sep=(.)\s*", first)
+        if sep:
+            self.delimiter = sep.group(1)
+        else:
+            self.delimiter = _sniff_delimiter(path, first)
+            self._unread(1)
+        self._csv = csv.reader(self._line_iter(), delimiter=self.delimiter)
+        header = next(self._csv, None)
+        if header is None:
+            raise DataError(f"{path}: no header")
+        self.columns = [name.strip() for name in header]
+        table = RawTable(path, self.columns, [], self.delimiter, self.encoding)
+        self.idx = [_column_index(table, f) for f in self.features]
+        self.width = len(self.columns)
+        self.decimal_comma = self.delimiter != ","
+        d = re.escape(self.delimiter)
+        space = r"[^\S\n\t]" if self.delimiter == "\t" else r"[^\S\n]"
+        self._padded = re.compile(rf"(?m)(?:^|{d}){space}|{space}(?:{d}|$)")
+        self.n_rows = 0
+
+    # -- chunks
+    def __iter__(self) -> Iterator[FeatureChunk]:
+        try:
+            while True:
+                lines = self._next_lines(self.chunk_lines)
+                if not lines:
+                    break
+                chunk = self._fast(lines)
+                if chunk is None:
+                    chunk = self._slow(lines)
+                self.n_rows += len(chunk.rows)
+                if chunk.rows:
+                    yield chunk
+            if not self.n_rows:
+                raise DataError(f"{self.path}: header only, no data rows")
+        except (DataError, csv.Error, UnicodeError):
+            self._exact_error()
+
+    def _fast(self, lines: list[str]) -> FeatureChunk | None:
+        d, width = self.delimiter, self.width
+        text = "\n".join(lines)
+        if '"' in text or "\x00" in text:
+            return None
+        if not text.isascii() or any(ch in text for ch in _ASCII_SPACE_NOT_NL):
+            if self._padded.search(text):  # a cell with leading/trailing white space: csv + strip row by row
+                return None
+        if "" in lines:
+            lines = [line for line in lines if line]
+        counts = set(map(str.count, lines, itertools.repeat(d)))
+        if lines and counts != {width - 1}:
+            return None
+        cells = d.join(lines).split(d)
+        X = np.empty((len(lines), len(self.idx)), dtype=np.float64)
+        try:
+            for j, i in enumerate(self.idx):
+                X[:, j] = np.fromiter(map(float, cells[i::width]), np.float64, len(lines))
+        except ValueError:
+            return None
+        if not (np.isfinite(X).all() and (np.abs(X) <= MAX_ABS_VALUE).all()):
+            return None
+        return FeatureChunk(lines, X)
+
+    def _slow(self, lines: list[str]) -> FeatureChunk:
+        """Row by row through :mod:`csv` (a quoted cell may continue past the chunk's last line)."""
+        self._unread(len(lines))
+        end = self._taken + len(lines)
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=self.delimiter, lineterminator="\n")
+        rows, values = [], []
+        for row in self._csv:
+            if any(row):
+                row = [cell.strip() for cell in row]
+                if len(row) > self.width:
+                    raise DataError("too many fields")
+                row = row + [""] * (self.width - len(row))
+                vals = [_parse_cell(self.path, 0, f, row[i], self.decimal_comma)
+                        for f, i in zip(self.features, self.idx)]
+                if any(math.isnan(v) for v in vals):
+                    raise DataError("missing value")
+                buf.seek(0)
+                buf.truncate()
+                writer.writerow(row)
+                rows.append(buf.getvalue()[:-1])
+                values.append(vals)
+            if self._taken >= end:
+                break
+        return FeatureChunk(rows, np.asarray(values, dtype=np.float64).reshape(len(values), len(self.idx)))
+
+
+def read_features_exact(path: Path, features: Sequence[str]) -> tuple[list[str], list[list[str]], np.ndarray, str]:
+    """Whole-file reader of feature columns (any extra columns carried along): (header, rows, X, delimiter).
+
+    The reference behaviour of :class:`FeatureReader` (which streams) and the source of its error messages. A
+    missing or non-numeric feature cell is an error: a prediction cannot be made for that row.
+    """
+    table = read_table(path)
+    idx = [_column_index(table, f) for f in features]
+    rows, values = [], []
+    decimal_comma = table.delimiter != ","
+    for offset, row in enumerate(table.rows):
+        if not any(row):
+            continue
+        line = table.line_of(offset)
+        if len(row) > len(table.columns):
+            raise DataError(f"{table.path}: line {line}: {len(row)} fields, header has {len(table.columns)}")
+        row = row + [""] * (len(table.columns) - len(row))  # short row: keep the prediction in its column
+        vals = [_parse_cell(table.path, line, f, row[i], decimal_comma) for f, i in zip(features, idx)]
+        for f, v in zip(features, vals):
+            if math.isnan(v):
+                raise DataError(f"{table.path}: line {line}, column {f!r}: missing value, cannot predict this row")
+        rows.append(row)
+        values.append(vals)
+    return table.columns, rows, np.asarray(values, dtype=np.float64), table.delimiter

@@ -1,45 +1,62 @@
-"""``tinylstm predict``: raw CSV rows in, the same rows plus a prediction column out."""
+"""``tinylstm predict``: raw CSV rows in, the same rows plus a prediction column out.
+
+The CSV is streamed: :class:`~tinylstm.data.FeatureReader` reads it in chunks, the backend's session predicts
+each batch (the C engines once per batch, in worker processes), and the rows are written to a temporary file that
+is renamed onto ``--out`` at the end. Memory stays flat in the row count. Batches hold exactly ``chunk_rows``
+rows (a multiple of :data:`~tinylstm.reference.BLOCK`), so every backend sees the same batch boundaries however
+the file's lines fall, and the output is byte-identical for every chunk size.
+"""
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import csv
 import io
-import math
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from . import atomic, backends
 from .bundle import Bundle
-from .data import _column_index, _parse_cell, read_table
-from .errors import DataError
+from .data import FeatureChunk, FeatureReader, read_features_exact
+from .errors import DataError, UserError
+from .reference import BLOCK
+
+#: Rows per batch by default (about 1 MB of CSV).
+DEFAULT_CHUNK_ROWS = 32 * BLOCK
 
 
 def read_features(path: Path, features: list[str]) -> tuple[list[str], list[list[str]], np.ndarray, str]:
-    """Read a CSV's feature columns as floats (any extra columns are carried along untouched).
+    """The whole file's feature columns at once: (header, rows, X, delimiter) (see :func:`read_features_exact`)."""
+    return read_features_exact(Path(path), features)
 
-    Returns (header, rows, X, delimiter). A missing or non-numeric feature cell is an error: a prediction
-    cannot be made for that row.
-    """
-    table = read_table(path)
-    idx = [_column_index(table, f) for f in features]
-    rows, values = [], []
-    decimal_comma = table.delimiter != ","
-    for offset, row in enumerate(table.rows):
-        if not any(row):
-            continue
-        line = table.line_of(offset)
-        if len(row) > len(table.columns):
-            raise DataError(f"{table.path}: line {line}: {len(row)} fields, header has {len(table.columns)}")
-        row = row + [""] * (len(table.columns) - len(row))  # short row: keep the prediction in its column
-        vals = [_parse_cell(table.path, line, f, row[i], decimal_comma) for f, i in zip(features, idx)]
-        for f, v in zip(features, vals):
-            if math.isnan(v):
-                raise DataError(f"{table.path}: line {line}, column {f!r}: missing value, cannot predict this row")
-        rows.append(row)
-        values.append(vals)
-    return table.columns, rows, np.asarray(values, dtype=np.float64), table.delimiter
+
+def chunk_rows_of(args: argparse.Namespace) -> int:
+    """``--chunk-rows`` rounded up to a multiple of :data:`~tinylstm.reference.BLOCK` (one-line error if < 1)."""
+    n = getattr(args, "chunk_rows", None) or DEFAULT_CHUNK_ROWS
+    if n < 1:
+        raise UserError(f"--chunk-rows must be >= 1, got {n}")
+    return -(-n // BLOCK) * BLOCK
+
+
+def batches(chunks: Iterator[FeatureChunk], size: int) -> Iterator[FeatureChunk]:
+    """Re-cut chunks into batches of exactly ``size`` rows (the last one shorter)."""
+    rows: list[str] = []
+    xs: list[np.ndarray] = []
+    have = 0
+    for chunk in chunks:
+        rows.extend(chunk.rows)
+        xs.append(chunk.X)
+        have += len(chunk.rows)
+        while have >= size:
+            X = np.concatenate(xs) if len(xs) > 1 else xs[0]
+            yield FeatureChunk(rows[:size], X[:size])
+            rows, xs, have = rows[size:], [X[size:]], have - size
+    if have:
+        yield FeatureChunk(rows, np.concatenate(xs))
 
 
 def predict_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argparse.Namespace) -> int:
@@ -51,12 +68,41 @@ def predict_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argp
     if Path(out).is_dir():
         raise DataError(f"--out {out}: is a directory; give the output CSV's file name")
     check_output_dir(Path(out).parent, "--out")
-    header, rows, X, delimiter = read_features(Path(data), bundle.features)
-    y = backends.run(backend, model_dir, X, args)
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
-    writer.writerow([*header, f"{bundle.target}_predicted"])
-    for row, pred in zip(rows, y):
-        writer.writerow([*row, f"{pred:.9g}"])  # 9 digits: float32 results round-trip exactly
-    atomic.write_text(out, buf.getvalue())
-    return len(rows)
+    size = chunk_rows_of(args)
+    reader = FeatureReader(Path(data), bundle.features, chunk_lines=size)
+    d = reader.delimiter
+    head = io.StringIO()
+    csv.writer(head, delimiter=d, lineterminator="\n").writerow([*reader.columns, f"{bundle.target}_predicted"])
+    n = 0
+    pending: collections.deque[FeatureChunk] = collections.deque()
+
+    def inputs() -> Iterator[np.ndarray]:
+        for batch in batches(iter(reader), size):
+            pending.append(batch)
+            yield batch.X
+
+    parts = [head.getvalue()]  # the output until it outgrows one batch: then it streams to a temporary file
+    with contextlib.ExitStack() as stack:
+        run = stack.enter_context(backends.session(backend, model_dir, args))
+        f = None
+        try:
+            for y in run(inputs()):
+                batch = pending.popleft()
+                if len(y) != len(batch.rows):
+                    raise UserError(f"backend {backend} returned {len(y)} predictions for {len(batch.rows)} rows")
+                # 9 significant digits: float32 results round-trip exactly
+                parts.append("".join([f"{row}{d}{p:.9g}\n" for row, p in zip(batch.rows, y.tolist())]))
+                n += len(batch.rows)
+                if f is None and len(parts) > 2:
+                    tmp = stack.enter_context(atomic.atomic_path(out))
+                    f = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+                if f is not None:
+                    f.write("".join(parts))
+                    parts = []
+            if f is None:
+                atomic.write_text(out, "".join(parts))
+        except OSError as err:  # name the output the user gave, not the temporary file
+            if f is None or err.errno is None:
+                raise
+            raise OSError(err.errno, err.strerror, str(out)) from None
+    return n

@@ -9,9 +9,10 @@ predictions (n,) in target units, so every target can be compared on the same ro
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager, Iterable, Iterator
 
 import numpy as np
 
@@ -19,6 +20,10 @@ from ..registry import Registry
 
 PredictFn = Callable[[Path, np.ndarray, argparse.Namespace], np.ndarray]
 ArgsFn = Callable[[argparse.ArgumentParser], None]
+#: ``run(batches) -> predictions per batch``: many batches through one loaded model / built engine.
+BatchRunner = Callable[[Iterable[np.ndarray]], Iterator[np.ndarray]]
+#: ``session(model_dir, args)``: a context manager yielding a :data:`BatchRunner` (optional per backend).
+SessionFn = Callable[[Path, argparse.Namespace], ContextManager[BatchRunner]]
 
 
 
@@ -28,16 +33,19 @@ class Backend:
     help: str
     predict: PredictFn
     add_arguments: ArgsFn | None = None
+    session: SessionFn | None = None
 
 
 _REGISTRY: Registry[Backend] = Registry(__name__, __path__, "backend")
 
 
-def register(name: str, help: str, add_arguments: ArgsFn | None = None) -> Callable[[PredictFn], PredictFn]:
-    """Decorator: register ``fn(model_dir, X_raw, args) -> y`` as backend ``name``."""
+def register(name: str, help: str, add_arguments: ArgsFn | None = None,
+             session: SessionFn | None = None) -> Callable[[PredictFn], PredictFn]:
+    """Decorator: register ``fn(model_dir, X_raw, args) -> y`` as backend ``name`` (``session``: see
+    :func:`session`)."""
 
     def deco(fn: PredictFn) -> PredictFn:
-        _REGISTRY.add(name, Backend(name, help, fn, add_arguments))
+        _REGISTRY.add(name, Backend(name, help, fn, add_arguments, session))
         return fn
 
     return deco
@@ -55,3 +63,24 @@ def run(name: str, model_dir: Path, X_raw: np.ndarray, args: argparse.Namespace 
     """Predict raw rows with backend ``name``; returns (n,) float64 in target units."""
     y = get(name).predict(Path(model_dir), np.asarray(X_raw, dtype=np.float64), args or argparse.Namespace())
     return np.asarray(y, dtype=np.float64).reshape(-1)
+
+
+@contextlib.contextmanager
+def session(name: str, model_dir: Path, args: argparse.Namespace | None = None) -> Iterator[BatchRunner]:
+    """Predict many batches of raw rows with backend ``name``: yields ``run(batches) -> iterator of (n,) float64``.
+
+    A backend with its own session loads its model / builds its engine once (and may overlap batches); any other
+    backend is called once per batch.
+    """
+    backend, args = get(name), args or argparse.Namespace()
+
+    def cast(ys: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for y in ys:
+            yield np.asarray(y, dtype=np.float64).reshape(-1)
+
+    if backend.session is None:
+        yield lambda batches: cast(backend.predict(Path(model_dir), np.asarray(X, dtype=np.float64), args)
+                                   for X in batches)
+        return
+    with backend.session(Path(model_dir), args) as run:
+        yield lambda batches: cast(run(np.asarray(X, dtype=np.float64) for X in batches))

@@ -9,11 +9,16 @@ run it on the rows; ``cortex-m4`` cross-compiles it with ``arm-none-eabi-gcc`` (
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import os
+import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
 from ..export import _cbuild as cb
 from ..modeldir import ModelDir
 from . import register
@@ -25,6 +30,10 @@ def _add_c_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--m4-variant", choices=("float32", "int8"), default="int8",
                    help="cortex-m4: engine variant to run in QEMU (default: %(default)s)")
     p.add_argument("--cc", default="gcc", help="c-float/c-int8: host C compiler (default: %(default)s)")
+    p.add_argument("--c-opt", default="-O3", help="c-float/c-int8 in tinylstm predict: host optimisation flag of the "
+                   "batch engine (default: %(default)s; bit-identical to -O2 here, checked in the tests)")
+    p.add_argument("--c-workers", type=int, default=None,
+                   help="c-float/c-int8: engine processes for tinylstm predict (default: the CPU count, at most 4)")
 
 
 def _host(model_dir: Path, X_raw: np.ndarray, args: argparse.Namespace, variant: str) -> np.ndarray:
@@ -36,12 +45,81 @@ def _host(model_dir: Path, X_raw: np.ndarray, args: argparse.Namespace, variant:
     return y.astype(np.float64)
 
 
-@register("c-float", "the generated float32 C engine, compiled with the host C compiler", add_arguments=_add_c_args)
+class _Engine:
+    """One engine process in ``--batch`` mode (see host_main.c): a request is a row count + float32 rows, the
+    answer that many float32 outputs."""
+
+    def __init__(self, exe: Path):
+        self.proc = subprocess.Popen([str(exe), "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def send(self, X: np.ndarray) -> int:
+        rows = np.ascontiguousarray(X, dtype=np.float32)  # what the text protocol's "%.9g" + strtof gave
+        self.proc.stdin.write(np.uint32(len(rows)).tobytes() + rows.tobytes())
+        self.proc.stdin.flush()
+        return len(rows)
+
+    def receive(self, n: int) -> np.ndarray:
+        data = self.proc.stdout.read(4 * n)
+        if len(data) != 4 * n:
+            raise UserError(f"C engine ended (exit status {self.proc.poll()}) after {len(data) // 4} of {n} results")
+        return np.frombuffer(data, dtype=np.float32).astype(np.float64)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+def _workers(args: argparse.Namespace) -> int:
+    n = getattr(args, "c_workers", None) or min(os.cpu_count() or 1, 4)
+    if n < 1:
+        raise UserError(f"--c-workers must be >= 1, got {n}")
+    return n
+
+
+def _session(variant: str):
+    @contextlib.contextmanager
+    def session(model_dir: Path, args: argparse.Namespace):
+        """Build the engine once; batches go round-robin to worker processes, several in flight, so the engines
+        compute while the caller reads and writes CSV."""
+        model = ModelDir.load(model_dir)
+        with tempfile.TemporaryDirectory(prefix="tinylstm-c-") as tmp:
+            lib = cb.export_library(model, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
+            exe = cb.build_host(lib, Path(tmp) / "engine", opt=getattr(args, "c_opt", None) or "-O3",
+                                cc=getattr(args, "cc", "gcc"))
+            engines = [_Engine(exe) for _ in range(_workers(args))]
+            try:
+                def run(batches):
+                    flight: collections.deque[tuple[_Engine, int]] = collections.deque()
+                    for k, X in enumerate(batches):
+                        if len(flight) == len(engines):
+                            yield flight[0][0].receive(flight.popleft()[1])
+                        engine = engines[k % len(engines)]
+                        flight.append((engine, engine.send(X)))
+                    while flight:
+                        engine, n = flight.popleft()
+                        yield engine.receive(n)
+
+                yield run
+            finally:
+                for engine in engines:
+                    engine.close()
+
+    return session
+
+
+@register("c-float", "the generated float32 C engine, compiled with the host C compiler", add_arguments=_add_c_args,
+          session=_session("float32"))
 def predict_c_float(model_dir, X_raw, args):
     return _host(model_dir, X_raw, args, "float32")
 
 
-@register("c-int8", "the generated int8 C engine, compiled with the host C compiler")
+@register("c-int8", "the generated int8 C engine, compiled with the host C compiler", session=_session("int8"))
 def predict_c_int8(model_dir, X_raw, args):
     return _host(model_dir, X_raw, args, "int8")
 

@@ -13,7 +13,8 @@ from conftest import ROOT, require_tool, run_cli
 
 GENERATED = ["firmware/esp32/include/model.h", "firmware/esp32/lib/tinylstm_c/tinylstm_model.h",
              "firmware/esp32/lib/tinylstm_c/tinylstm_model_data.h", "firmware/esp32/lib/tinylstm_c/tinylstm_float.c",
-             "firmware/esp32/lib/tinylstm_c/tl_act.h", "firmware/riscv/model.h"]
+             "firmware/esp32/lib/tinylstm_c/tl_act.h", "firmware/esp32/lib/tinylstm_c_int8/tinylstm_model_data.h",
+             "firmware/riscv/model.h"]
 
 
 def test_export_firmware_check_passes_on_the_checkout(reference_csv):

@@ -48,6 +48,8 @@ def entries() -> list[Entry]:
               files=frozenset({"model.h"}), owned=False),
         Entry(Path("firmware/esp32/lib/tinylstm_c"), "c", lambda: COptions(variant="float32"),
               keep=frozenset({"README.md"})),
+        Entry(Path("firmware/esp32/lib/tinylstm_c_int8"), "c", lambda: COptions(variant="int8"),
+              keep=frozenset({"README.md"})),
         Entry(Path("firmware/riscv"), "riscv", lambda: RiscvOptions(strict_inputs=True), pruned=True,
               files=frozenset({"model.h"}), owned=False),
     ]

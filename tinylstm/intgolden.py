@@ -22,6 +22,8 @@ The scheme (documented for users in ``docs/cengine.md``)
 * **Requantisation** of an accumulator to its output format: ``z = ((acc * M_j + 2**(sh-1)) >> sh) + bias_j``
   with an int32 multiplier ``M_j`` per column, one shift ``sh`` per layer (int64 product) and an int32 bias
   already in the output format. Right shifts are arithmetic (every GCC/Clang target), rounding half up.
+  ``sh = 32`` whenever the layer's multipliers allow it (every LSTM layer here): the rounded high word of a
+  32x32 product plus the bias, one ``SMMLAR`` instruction on a Cortex-M4.
 * **sigmoid/tanh**: one 193-entry int16 table of ``tanh`` on [0, 6] in steps of 1/32 (Q15), linear
   interpolation; ``tanh(x) = 32767`` beyond 6 (odd symmetry for x < 0) and
   ``sigmoid(x) = (32768 + tanh(x / 2)) / 2``.
@@ -51,6 +53,10 @@ INPUT_EXTRA_BITS = 4  # the float->int input conversion keeps 4 more bits, then 
 Q15_ONE = 1 << GATE_FRAC
 INT16_MAX = 32767
 ACC_LIMIT = 1 << 30  # requantised values are clamped to ±2**30 (never reached by a sane model)
+#: The requantisation shift of every layer whose largest real multiplier is <= 1/4 (every LSTM layer of a sane
+#: model): ``(acc * M + 2**31) >> 32`` is the high word of a rounded 32x32 product, one instruction on a Cortex-M4
+#: (SMMLAR, with the bias added), and it cannot leave ±2**30 (so the clamp is a no-op there).
+REQUANT_SHIFT = 32
 
 
 def _tanh_table() -> np.ndarray:
@@ -108,11 +114,15 @@ def _quantize_columns(mats: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndar
 
 
 def _multipliers(real: np.ndarray, name: str) -> tuple[np.ndarray, int]:
-    """int32 multipliers M_j and one shift with M_j / 2**shift ~= real_j (largest M_j just below 2**30)."""
+    """int32 multipliers M_j and one shift with M_j / 2**shift ~= real_j: the largest M_j just below 2**30, or
+    shift :data:`REQUANT_SHIFT` (32) whenever that keeps every M_j below 2**30 (top <= 1/4; at least as precise as
+    24 bits for the LSTM layers of a sane model)."""
     top = float(np.max(real))
     if not top > 0:
         return np.zeros_like(real, dtype=np.int64), 1
     shift = int(30 - np.ceil(np.log2(top)))
+    if shift >= REQUANT_SHIFT:  # top <= 1/4: the one-instruction form (SMMLAR on a Cortex-M4), M_j < 2**31
+        shift = REQUANT_SHIFT
     if shift < 1 or shift > 62:
         raise UserError(f"{name}: weight scale {top:g} cannot be requantised with an int32 multiplier; "
                         "use the float32 variant")

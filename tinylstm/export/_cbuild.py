@@ -225,6 +225,46 @@ def count_traced(trace: Path, ranges: list[tuple[int, int, str]]) -> int:
     return int(ok.sum())
 
 
+def count_trace_lines(trace: Path) -> int:
+    """Every executed instruction of a ``-d exec,nochain -singlestep`` QEMU log (one ``Trace`` line each)."""
+    n = 0
+    with open(trace, "rb") as fh:
+        for line in fh:
+            if line.startswith(b"Trace "):
+                n += 1
+    return n
+
+
+def m4_program_instructions(lib_dir: Path, work: Path, X: np.ndarray, opt: str = "-Os",
+                            runs: tuple[int, int] = (1, 5)) -> float:
+    """Whole-program Cortex-M4 instructions per inference: the difference between QEMU traces of
+    ``firmware/cortex-m4/count_main.c`` running ``runs[1]`` and ``runs[0]`` inferences (rows of ``X`` in turn),
+    divided by the difference, so start-up and exit cancel and whatever the engine calls (``memcpy``,
+    ``memset``, libgcc helpers) counts. Deterministic."""
+    counts = []
+    for n in runs:
+        d = Path(work) / f"whole_{Path(lib_dir).name}{opt}_{n}"
+        elf = build_m4(lib_dir, d / "count.elf", "count", X[:max(runs)], opt=opt, extra=[f"-DTINYLSTM_COUNT_RUNS={n}"])
+        trace = d / "trace.log"
+        _run(qemu_cmd(elf, trace), timeout=600)
+        counts.append(count_trace_lines(trace))
+        trace.unlink()
+    return (counts[1] - counts[0]) / (runs[1] - runs[0])
+
+
+def m4_stack_bytes(lib_dir: Path, work: Path, X: np.ndarray, opt: str = "-Os") -> int:
+    """Deepest stack use of one ``tinylstm_predict`` (state struct included) on the Cortex-M4, measured in QEMU by
+    painting: ``firmware/cortex-m4/test_main.c`` fills the free stack with a pattern, runs one inference and
+    prints how many bytes below its own stack pointer were overwritten."""
+    elf = build_m4(lib_dir, Path(work) / f"stack_{Path(lib_dir).name}{opt}" / "test.elf", "test", X[:1], opt=opt,
+                   extra=["-DTINYLSTM_STACK_PAINT"])
+    out = _run(qemu_cmd(elf), timeout=600)
+    m = re.search(r"^TINYLSTM-M4 STACK (\d+)$", out, re.M)
+    if not m:
+        raise UserError(f"stack painting printed no result: {out[-300:]}")
+    return int(m.group(1))
+
+
 def tool(name: str) -> bool:
     return shutil.which(name) is not None
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import __version__, atomic, intgolden, reference
 from ..bundle import Bundle
-from ..cgen import c_array, c_comment, c_define, c_float, c_int, c_string
+from ..cgen import c_array, c_comment, c_define, c_float, c_int, c_string, c_values
 from ..errors import UserError
 from ..modeldir import ModelDir
 from ..numerics import check_supported
@@ -39,6 +39,7 @@ FLOAT_TOLERANCE = 1e-4  # float32 engine vs Keras, max |delta| over the test set
 INT_MAE_TOLERANCE = 0.02  # int8 engine: |MAE(int) - MAE(float)| on the test set
 SELFCHECK_TOLERANCE = 1e-4  # device self-check: |output - expected| (expected = float golden or int golden)
 NUM_VECTORS = 8
+TL_TABLE_SIZE = 257  # the int8 engine's tanh table: 193 entries of intgolden.TANH_TABLE, then 32767 (saturation)
 #: The hand-written engine sources (package data), and which of them each variant copies.
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 ENGINE_FILES = {"float32": ("tinylstm_float.c", "tl_act.h"), "int8": ("tinylstm_int8.c",)}
@@ -144,10 +145,7 @@ def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], c
         + "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
         + "\n".join(defines) + "\n\n"
         + "/* All working memory of one inference (LSTM h and c of every layer, gate and dense buffers). */\n"
-        + "typedef struct tinylstm_state {\n"
-        + f"    {ctype} h[TINYLSTM_H_SIZE];\n    {ctype} c[TINYLSTM_H_SIZE];\n"
-        + f"    {ctype} z[TINYLSTM_Z_SIZE];\n    {ctype} d[TINYLSTM_D_SIZE];\n"
-        + "} tinylstm_state;\n\n"
+        + "typedef struct tinylstm_state {\n" + _state_members(variant, ctype) + "} tinylstm_state;\n\n"
         + "#define TINYLSTM_STATE_BYTES ((int)sizeof(tinylstm_state))\n\n"
         + "/* One inference with a caller-owned state (no other memory is written). */\n"
         + "float tinylstm_run(tinylstm_state *state, const float raw_inputs[TINYLSTM_NUM_INPUTS]);\n\n"
@@ -156,6 +154,16 @@ def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], c
         + proto_q
         + "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* TINYLSTM_MODEL_H */\n"
     )
+
+
+def _state_members(variant: str, ctype: str) -> str:
+    if variant == "int8":
+        return ("    int16_t v[TINYLSTM_V_SIZE];   /* this step's input, then h of every LSTM layer */\n"
+                "    int16_t hn[TINYLSTM_HN_SIZE]; /* one layer's new h */\n"
+                "    int32_t c[TINYLSTM_H_SIZE];   /* c of every LSTM layer */\n"
+                "    int16_t d[TINYLSTM_D_SIZE];   /* outputs of the hidden dense layers */\n")
+    return (f"    {ctype} h[TINYLSTM_H_SIZE];\n    {ctype} c[TINYLSTM_H_SIZE];\n"
+            f"    {ctype} z[TINYLSTM_Z_SIZE];\n    {ctype} d[TINYLSTM_D_SIZE];\n")
 
 
 def _layer_table(name: str, rows: list[str], doc: str) -> str:
@@ -203,8 +211,73 @@ def _float_data(bundle: Bundle, math: str) -> str:
                       "X(k, inputs, units, relu, offset of the output in the state)")
 
 
+def pack_rows(W: np.ndarray, rows: list[int]) -> np.ndarray:
+    """int8 weights ``W`` (K inputs x columns) laid out for the int8 kernel, four output columns per block.
+
+    ``rows`` lists the output columns in kernel order (-1: a zero padding row), a multiple of four. Per block:
+    one 4-byte word per head input (K mod 4 of them; bytes: the block's rows 0..3), then per group of four inputs
+    k0..k3 one word per row with the bytes w(k0), w(k2), w(k1), w(k3) (SXTB16 then gives the int16 pairs
+    (w(k0), w(k1)) and (w(k2), w(k3)) for SMLAD). Returns the bytes as int8 (memory order)."""
+    W = np.asarray(W, np.int64)
+    K = W.shape[0]
+    Wp = np.concatenate([W, np.zeros((K, 1), np.int64)], axis=1)  # column -1: zeros
+    hd, ng = K % 4, K // 4
+    out = []
+    for b in range(0, len(rows), 4):
+        cols = np.array(rows[b:b + 4])
+        for e in range(hd):
+            out.append(Wp[e, cols])
+        for g in range(ng):
+            k = hd + 4 * g
+            for c in cols:
+                out.append(Wp[[k, k + 2, k + 1, k + 3], c])
+    return np.concatenate(out).astype(np.int8) if out else np.zeros(0, np.int8)
+
+
+def pack_requant(layer: intgolden.IntLayer, rows: list[int]) -> np.ndarray:
+    """Multiplier and bias per kernel row, interleaved (M, b, M, b, ...); padding rows (-1) get zeros."""
+    vals = [(int(layer.mult[r]), int(layer.bias[r])) if r >= 0 else (0, 0) for r in rows]
+    return np.array(vals, np.int64).reshape(-1)
+
+
+def kernel_rows(layer: intgolden.IntLayer) -> list[int]:
+    """Output columns in kernel order: the gates i, f, c, o of each LSTM unit together (gate-interleaved), or the
+    dense outputs padded to a multiple of four."""
+    if layer.kind == "lstm":
+        H = layer.units
+        return [q * H + j for j in range(H) for q in range(4)]
+    n = layer.units
+    return list(range(n)) + [-1] * (-n % 4)
+
+
+def _packed_array(name: str, data: np.ndarray, comment: str) -> str:
+    body = c_values(data, c_int, 16)
+    return (f"/* {comment} */\nstatic const union {{\n    int8_t b[{data.size}];\n    uint32_t w[{data.size // 4}];\n"
+            f"}} {name} = {{{{\n{body}\n}}}};\n")
+
+
+def packed_weight_bytes(model: intgolden.IntModel) -> int:
+    """Flash bytes of the int8 engine's constants as laid out (padding rows included) + its tanh table."""
+    n = 0
+    for L in model.layers:
+        rows = kernel_rows(L)
+        K = L.Wq.shape[0] + (L.Uq.shape[0] if L.Uq is not None else 0)
+        n += K * len(rows) + 8 * len(rows)
+    return n + 2 * TL_TABLE_SIZE
+
+
+def int_state_sizes(bundle: Bundle) -> dict[str, int]:
+    """Element counts of the int8 state struct: v (this step's input, then h of every LSTM layer; int16),
+    hn (one layer's new h; int16), c (int32), d (hidden dense outputs; int16)."""
+    return {"v": bundle.n_inputs // bundle.n_steps + sum(layer.units for layer in bundle.lstm),
+            "hn": max(layer.units for layer in bundle.lstm),
+            "c": sum(layer.units for layer in bundle.lstm),
+            "d": max(1, sum(d.units for d in bundle.dense[:-1]))}
+
+
 def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
     nl = len(bundle.lstm)
+    table = np.concatenate([intgolden.TANH_TABLE, np.full(TL_TABLE_SIZE - intgolden.LUT_SIZE, intgolden.INT16_MAX)])
     defines = [c_define("TL_ACT_FRAC", intgolden.ACT_FRAC, "Q format of inputs, h, gate pre-activations, c"),
                c_define("TL_LUT_STEP_BITS", intgolden.LUT_STEP_BITS),
                c_define("TL_LUT_SIZE", intgolden.LUT_SIZE),
@@ -214,29 +287,34 @@ def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
     arrays = []
     for k, L in enumerate(model.layers):
         name = f"lstm{k}" if L.kind == "lstm" else f"dense{k - nl}"
-        arrays.append(c_array("int8_t", f"{name}_W", L.Wq, c_int, per_line=16,
-                              comment=f"{name}: int8 weights, one scale per column (in_frac {L.in_frac}, "
-                                      f"out_frac {L.out_frac})"))
-        if L.Uq is not None:
-            arrays.append(c_array("int8_t", f"{name}_U", L.Uq, c_int, per_line=16))
-        arrays.append(c_array("int32_t", f"{name}_b", L.bias, c_int, comment=f"{name}: bias in Q{L.out_frac}"))
-        arrays.append(c_array("int32_t", f"{name}_m", L.mult, c_int, comment=f"{name}: multipliers, shift {L.shift}"))
-    arrays.append(c_array("int16_t", "tl_tanh_table", intgolden.TANH_TABLE, c_int, per_line=12,
-                          comment="round(32768 * tanh(k / 32)), k = 0..192, capped at 32767"))
+        rows = kernel_rows(L)
+        W = L.Wq if L.Uq is None else np.concatenate([L.Wq, L.Uq], axis=0)
+        what = "[x; h] x (i, f, c, o of each unit)" if L.kind == "lstm" else "x x outputs (padded to 4)"
+        arrays.append(_packed_array(f"{name}_w", pack_rows(W, rows),
+                                    f"{name}: int8 weights {what}, laid out for the kernel (pack_rows), one scale "
+                                    f"per column (in_frac {L.in_frac}, out_frac {L.out_frac})"))
+        arrays.append(c_array("int32_t", f"{name}_q", pack_requant(L, rows), c_int,
+                              comment=f"{name}: multiplier, bias (Q{L.out_frac}) per kernel row; shift {L.shift}"))
+    arrays.append(c_array("int16_t", "tl_tanh_table", table, c_int, per_line=12,
+                          comment="round(32768 * tanh(k / 32)), k = 0..192, capped at 32767; then 32767 to k = 256"))
     arrays.append(c_array("float", "x_mean", model.x_mean, c_float))
     arrays.append(c_array("float", "x_k", model.x_k, c_float, comment="2^16 / x_scale"))
-    h_off = _offsets([layer.units for layer in bundle.lstm])
-    d_off = _offsets([d.units for d in bundle.dense])
-    lstm_rows = [f"{k}, {bundle.lstm[k].inputs}, {L.units}, {h_off[k]}, {L.shift}"
-                 for k, L in enumerate(model.layers[:nl])]
-    n_prev, dense_rows = bundle.lstm[-1].units, []
+    voff, coff, lstm_rows = 0, 0, []
+    for k, L in enumerate(model.layers[:nl]):
+        n_in = bundle.lstm[k].inputs
+        lstm_rows.append(f"{k}, {n_in}, {L.units}, {voff}, {coff}, {L.shift}")
+        voff += n_in
+        coff += L.units
+    n_prev, dense_rows, doff = bundle.lstm[-1].units, [], 0
     for k, L in enumerate(model.layers[nl:]):
         last = int(k == len(bundle.dense) - 1)
-        dense_rows.append(f"{k}, {n_prev}, {L.units}, {int(L.activation == 'relu')}, {last}, {d_off[k]}, {L.shift}")
+        dense_rows.append(f"{k}, {n_prev}, {L.units}, {int(L.activation == 'relu')}, {last}, {0 if last else doff}, "
+                          f"{L.shift}")
         n_prev = L.units
+        doff += L.units
     return _data_file(bundle, "int8", "", arrays, defines, lstm_rows, dense_rows,
-                      "X(k, inputs, units, offset of h and c in the state, requantisation shift)",
-                      "X(k, inputs, units, relu, last, offset of the output in the state, shift)")
+                      "X(k, inputs, units, offset of the layer's input in v, offset of c, requantisation shift)",
+                      "X(k, inputs, units, relu, last, offset of the output in d, shift)")
 
 
 # ---------------------------------------------------------------------------------------- self-check
@@ -287,8 +365,12 @@ def library(bundle: Bundle, variant: str = "float32", math: str = "poly") -> dic
         data = _float_data(bundle, math)
     else:
         model = intgolden.quantize(bundle)
-        header = _header(bundle, variant, "", [c_define("TINYLSTM_OUTPUT_FRAC_BITS", model.out_frac),
-                                               c_define("TINYLSTM_WEIGHT_BYTES", model.weight_bytes())], "int32_t")
+        sizes = int_state_sizes(bundle)
+        header = _header(bundle, variant, "", [
+            c_define("TINYLSTM_OUTPUT_FRAC_BITS", model.out_frac),
+            c_define("TINYLSTM_WEIGHT_BYTES", packed_weight_bytes(model)),
+            c_define("TINYLSTM_V_SIZE", sizes["v"], "int8: this step's input and h of every LSTM layer"),
+            c_define("TINYLSTM_HN_SIZE", sizes["hn"], "int8: the widest LSTM layer")], "int32_t")
         data = _int_data(bundle, model)
     sc_h, sc_c = _selfcheck(bundle, variant, math)
     files = {"tinylstm_model.h": header, "tinylstm_model_data.h": data,

@@ -24,8 +24,8 @@ The scheme (documented for users in ``docs/cengine.md``)
   already in the output format. Right shifts are arithmetic (every GCC/Clang target), rounding half up.
   ``sh = 32`` whenever the layer's multipliers allow it (every LSTM layer here): the rounded high word of a
   32x32 product plus the bias, one ``SMMLAR`` instruction on a Cortex-M4.
-* **sigmoid/tanh**: one 193-entry int16 table of ``tanh`` on [0, 6] in steps of 1/32 (Q15), linear
-  interpolation; ``tanh(x) = 32767`` beyond 6 (odd symmetry for x < 0) and
+* **sigmoid/tanh**: one 513-entry int16 table of ``tanh`` on [-8, 8] in steps of 1/32 (Q15, capped at ±32767),
+  the argument saturated to [-8, 8), linear interpolation from the entry below (floor index, rounding half up);
   ``sigmoid(x) = (32768 + tanh(x / 2)) / 2``.
 * **Input** (float in, the only float step before the output): ``t = raw - mean`` (float32), ``p = t * k``
   with ``k = 2**16 / scale`` (float32), ``v = trunc(p)`` (clamped to ±2**30 first), ``x = sat16((v + 8) >> 4)``.
@@ -47,8 +47,9 @@ from .numerics import Capabilities, check_supported, forward
 ACT_FRAC = 12  # Q format of the network input, h, gate pre-activations and the cell state
 GATE_FRAC = 15  # Q format of sigmoid/tanh outputs
 LUT_STEP_BITS = 5  # table step 1/32
-LUT_RANGE = 6  # table covers [0, 6]
-LUT_SIZE = LUT_RANGE * (1 << LUT_STEP_BITS) + 1  # 193 entries
+LUT_RANGE = 8  # table covers [-8, 8]
+LUT_SIZE = 2 * LUT_RANGE * (1 << LUT_STEP_BITS) + 1  # 513 entries, k = -256 .. 256
+LUT_MID = LUT_RANGE * (1 << LUT_STEP_BITS)  # index of tanh(0)
 INPUT_EXTRA_BITS = 4  # the float->int input conversion keeps 4 more bits, then rounds them off
 Q15_ONE = 1 << GATE_FRAC
 INT16_MAX = 32767
@@ -60,8 +61,8 @@ REQUANT_SHIFT = 32
 
 
 def _tanh_table() -> np.ndarray:
-    k = np.arange(LUT_SIZE, dtype=np.float64) / (1 << LUT_STEP_BITS)
-    return np.minimum(np.round(np.tanh(k) * Q15_ONE), INT16_MAX).astype(np.int64)
+    k = np.arange(-LUT_MID, LUT_MID + 1, dtype=np.float64) / (1 << LUT_STEP_BITS)
+    return np.clip(np.round(np.tanh(k) * Q15_ONE), -INT16_MAX, INT16_MAX).astype(np.int64)
 
 
 TANH_TABLE = _tanh_table()
@@ -188,18 +189,19 @@ def sat(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
 
 
 def tanh_q15(a: np.ndarray, frac: int) -> np.ndarray:
-    """tanh of ``a`` (int, ``frac`` fractional bits, frac > LUT_STEP_BITS) as Q15, by the interpolated table."""
+    """tanh of ``a`` (int, ``frac`` fractional bits, frac > LUT_STEP_BITS) as Q15, by the interpolated table:
+    ``a`` saturates to [-8, 8) (``-2**(frac+3)`` .. ``2**(frac+3) - 1``: one SSAT), the index is ``a >> sh``
+    (floor, sh = frac - LUT_STEP_BITS) into the signed table, the fraction ``a & (2**sh - 1)`` interpolates
+    towards the next entry, rounding half up. No absolute value, no sign restore: five instructions fewer per
+    activation on a Cortex-M4 than the symmetric form, for a table of 513 instead of 193 entries."""
     a = np.asarray(a, np.int64)
-    mag = np.abs(a)
     sh = frac - LUT_STEP_BITS
-    idx = mag >> sh
-    inside = idx < LUT_SIZE - 1
-    idx_c = np.minimum(idx, LUT_SIZE - 2)
-    fr = mag & ((1 << sh) - 1)
-    lo, hi = TANH_TABLE[idx_c], TANH_TABLE[idx_c + 1]
-    val = lo + (((hi - lo) * fr + (1 << (sh - 1))) >> sh)
-    val = np.where(inside, val, INT16_MAX)
-    return np.where(a < 0, -val, val)
+    lim = 1 << (frac + 3)
+    a = np.clip(a, -lim, lim - 1)
+    idx = (a >> sh) + LUT_MID
+    fr = a & ((1 << sh) - 1)
+    lo, hi = TANH_TABLE[idx], TANH_TABLE[idx + 1]
+    return lo + (((hi - lo) * fr + (1 << (sh - 1))) >> sh)
 
 
 def sigmoid_q15(z: np.ndarray, frac: int) -> np.ndarray:

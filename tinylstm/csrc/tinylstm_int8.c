@@ -4,10 +4,10 @@
  * tinylstm.intgolden's, whose numpy model the tests hold this code to bit for bit. Hand-written, not generated:
  * `tinylstm export c --variant int8` copies it next to the generated tinylstm_model.h and tinylstm_model_data.h,
  * which defines
- *   TL_ACT_FRAC, TL_LUT_STEP_BITS, TL_INPUT_EXTRA_BITS, TL_Y_K, TL_Y_MEAN   (the scheme's constants)
+ *   TL_ACT_FRAC, TL_LUT_STEP_BITS, TL_LUT_SIZE, TL_LUT_MID, TL_INPUT_EXTRA_BITS, TL_Y_K, TL_Y_MEAN
  *   TINYLSTM_LSTM_LAYERS(X)   X(k, inputs, units, offset of the layer's input in v, offset of c, shift)
  *   TINYLSTM_DENSE_LAYERS(X)  X(k, inputs, units, relu, last, offset of the output in d, shift)
- *   lstm<k>_w/_q, dense<k>_w/_q, tl_tanh_table (257 entries), x_mean, x_k
+ *   lstm<k>_w/_q, dense<k>_w/_q, tl_tanh_table (TL_LUT_SIZE entries, tanh(0) at TL_LUT_MID), x_mean, x_k
  * (sizes as constants in every layer's call, so the compiler can specialise the loops).
  *
  * The kernel: four output rows per pass over the inputs (the four gates of one LSTM unit, or four dense outputs),
@@ -72,23 +72,32 @@ TL_INLINE int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
     return (int32_t)p + bias;
 }
 
-/* tanh of a (sh + TL_LUT_STEP_BITS fractional bits) in Q15 by linear interpolation in the table (step 1/32 on
- * [0, 6], then 32767 up to index 256): |a| saturates to 2^(sh+8) - 1 (index <= 255), which leaves every value
- * of the golden model's rule (32767 from index 192 on) unchanged. Odd symmetry. */
+/* tanh of a (sh + TL_LUT_STEP_BITS fractional bits) in Q15 by linear interpolation in the signed table (step
+ * 1/32 on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)): a saturates to [-8, 8) (SSAT), the index is a >> sh
+ * (floor), the low sh bits interpolate towards the next entry, rounding half up. */
 TL_INLINE int32_t tanh_q15(int32_t a, int sh)
 {
-    int32_t s = a >> 31;
-    int32_t m = (a ^ s) - s, idx, lo, hi, v;
+    int32_t idx, lo, hi;
 #ifdef TL_SIMD
-    m = __usat(m, sh + 8);
+    a = __ssat(a, sh + 9);
 #else
-    if (m > ((int32_t)1 << (sh + 8)) - 1) m = ((int32_t)1 << (sh + 8)) - 1;
+    if (a > ((int32_t)1 << (sh + 8)) - 1) a = ((int32_t)1 << (sh + 8)) - 1;
+    if (a < -((int32_t)1 << (sh + 8))) a = -((int32_t)1 << (sh + 8));
 #endif
-    idx = m >> sh;
+    idx = TL_LUT_MID + (a >> sh);
+#ifdef TL_SIMD
+    {
+        /* both neighbours in one (unaligned) load: lo in the low half, hi in the high half (little-endian) */
+        uint32_t pair;
+        memcpy(&pair, &tl_tanh_table[idx], sizeof pair);
+        lo = (int16_t)pair;
+        hi = (int32_t)pair >> 16;
+    }
+#else
     lo = tl_tanh_table[idx];
     hi = tl_tanh_table[idx + 1];
-    v = lo + (((hi - lo) * (m & (((int32_t)1 << sh) - 1)) + ((int32_t)1 << (sh - 1))) >> sh);
-    return (v ^ s) - s;
+#endif
+    return lo + (((hi - lo) * (a & (((int32_t)1 << sh) - 1)) + ((int32_t)1 << (sh - 1))) >> sh);
 }
 
 /* sigmoid(z) = (1 + tanh(z/2)) / 2 in Q15; z/2 is z read with one more fractional bit. */
@@ -110,7 +119,17 @@ typedef struct tl_acc4 {
 } tl_acc4;
 
 #ifdef TL_SIMD
-TL_INLINE uint32_t ror8(uint32_t w) { return (w >> 8) | (w << 24); }
+/* SXTB16 of the word rotated by 8 (bytes 1 and 3), one instruction (ACLE has no rotate operand for it) */
+#if defined(__GNUC__)
+TL_INLINE uint32_t sxtb16_ror8(uint32_t w)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+#else
+TL_INLINE uint32_t sxtb16_ror8(uint32_t w) { return __sxtb16((w >> 8) | (w << 24)); }
+#endif
 TL_INLINE uint32_t ld_pair(const int16_t *x)
 {
     uint32_t v;
@@ -119,25 +138,26 @@ TL_INLINE uint32_t ld_pair(const int16_t *x)
 }
 #define TL_ROW(acc, w)                                                                                        \
     acc = __smlad(__sxtb16(w), x01, acc);                                                                     \
-    acc = __smlad(__sxtb16(ror8(w)), x23, acc)
+    acc = __smlad(sxtb16_ror8(w), x23, acc)
 #endif
 
 TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng)
 {
     tl_acc4 r = {0, 0, 0, 0};
     const uint32_t *w = *pw;
-    int e, g;
+    int e;
 #ifdef TL_SIMD
+    const int16_t *xend;
     for (e = 0; e < hd; ++e) {
         uint32_t W = *w++;
-        int32_t xe = x[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)__sxtb16(ror8(W));
+        int32_t xe = x[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
         r.a0 = __smlabb(lo, xe, r.a0);
         r.a2 = __smlatb(lo, xe, r.a2);
         r.a1 = __smlabb(hi, xe, r.a1);
         r.a3 = __smlatb(hi, xe, r.a3);
     }
     x += hd;
-    for (g = 0; g < ng; ++g) {
+    for (xend = x + 4 * ng; x != xend;) {
         uint32_t x01 = ld_pair(x), x23 = ld_pair(x + 2);
         uint32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
         TL_ROW(r.a0, w0);
@@ -148,6 +168,7 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng)
         w += 4;
     }
 #else
+    int g;
     for (e = 0; e < hd; ++e) {
         const int8_t *b = (const int8_t *)w++;
         int32_t xe = x[e];

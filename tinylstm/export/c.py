@@ -39,7 +39,6 @@ FLOAT_TOLERANCE = 1e-4  # float32 engine vs Keras, max |delta| over the test set
 INT_MAE_TOLERANCE = 0.02  # int8 engine: |MAE(int) - MAE(float)| on the test set
 SELFCHECK_TOLERANCE = 1e-4  # device self-check: |output - expected| (expected = float golden or int golden)
 NUM_VECTORS = 8
-TL_TABLE_SIZE = 257  # the int8 engine's tanh table: 193 entries of intgolden.TANH_TABLE, then 32767 (saturation)
 #: The hand-written engine sources (package data), and which of them each variant copies.
 CSRC = Path(__file__).resolve().parents[1] / "csrc"
 ENGINE_FILES = {"float32": ("tinylstm_float.c", "tl_act.h"), "int8": ("tinylstm_int8.c",)}
@@ -263,7 +262,7 @@ def packed_weight_bytes(model: intgolden.IntModel) -> int:
         rows = kernel_rows(L)
         K = L.Wq.shape[0] + (L.Uq.shape[0] if L.Uq is not None else 0)
         n += K * len(rows) + 8 * len(rows)
-    return n + 2 * TL_TABLE_SIZE
+    return n + 2 * intgolden.LUT_SIZE
 
 
 def int_state_sizes(bundle: Bundle) -> dict[str, int]:
@@ -277,10 +276,10 @@ def int_state_sizes(bundle: Bundle) -> dict[str, int]:
 
 def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
     nl = len(bundle.lstm)
-    table = np.concatenate([intgolden.TANH_TABLE, np.full(TL_TABLE_SIZE - intgolden.LUT_SIZE, intgolden.INT16_MAX)])
     defines = [c_define("TL_ACT_FRAC", intgolden.ACT_FRAC, "Q format of inputs, h, gate pre-activations, c"),
                c_define("TL_LUT_STEP_BITS", intgolden.LUT_STEP_BITS),
                c_define("TL_LUT_SIZE", intgolden.LUT_SIZE),
+               c_define("TL_LUT_MID", intgolden.LUT_MID, "index of tanh(0)"),
                c_define("TL_INPUT_EXTRA_BITS", intgolden.INPUT_EXTRA_BITS),
                c_define("TL_Y_K", c_float(model.y_k), "y_scale / 2^out_frac"),
                c_define("TL_Y_MEAN", c_float(model.y_mean))]
@@ -295,8 +294,8 @@ def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
                                     f"per column (in_frac {L.in_frac}, out_frac {L.out_frac})"))
         arrays.append(c_array("int32_t", f"{name}_q", pack_requant(L, rows), c_int,
                               comment=f"{name}: multiplier, bias (Q{L.out_frac}) per kernel row; shift {L.shift}"))
-    arrays.append(c_array("int16_t", "tl_tanh_table", table, c_int, per_line=12,
-                          comment="round(32768 * tanh(k / 32)), k = 0..192, capped at 32767; then 32767 to k = 256"))
+    arrays.append(c_array("int16_t", "tl_tanh_table", intgolden.TANH_TABLE, c_int, per_line=12,
+                          comment="round(32768 * tanh(k / 32)), k = -256..256, capped at +-32767"))
     arrays.append(c_array("float", "x_mean", model.x_mean, c_float))
     arrays.append(c_array("float", "x_k", model.x_k, c_float, comment="2^16 / x_scale"))
     voff, coff, lstm_rows = 0, 0, []

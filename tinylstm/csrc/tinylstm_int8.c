@@ -84,18 +84,18 @@ TL_INLINE int32_t tanh_q15(int32_t a, int sh)
     if (a > ((int32_t)1 << (sh + 8)) - 1) a = ((int32_t)1 << (sh + 8)) - 1;
     if (a < -((int32_t)1 << (sh + 8))) a = -((int32_t)1 << (sh + 8));
 #endif
-    idx = TL_LUT_MID + (a >> sh);
+    idx = a >> sh;
 #ifdef TL_SIMD
     {
         /* both neighbours in one (unaligned) load: lo in the low half, hi in the high half (little-endian) */
         uint32_t pair;
-        memcpy(&pair, &tl_tanh_table[idx], sizeof pair);
+        memcpy(&pair, &tl_tanh_table[TL_LUT_MID + idx], sizeof pair);
         lo = (int16_t)pair;
         hi = (int32_t)pair >> 16;
     }
 #else
-    lo = tl_tanh_table[idx];
-    hi = tl_tanh_table[idx + 1];
+    lo = tl_tanh_table[TL_LUT_MID + idx];
+    hi = tl_tanh_table[TL_LUT_MID + idx + 1];
 #endif
     return lo + (((hi - lo) * (a & (((int32_t)1 << sh) - 1)) + ((int32_t)1 << (sh - 1))) >> sh);
 }
@@ -139,6 +139,16 @@ TL_INLINE uint32_t ld_pair(const int16_t *x)
 #define TL_ROW(acc, w)                                                                                        \
     acc = __smlad(__sxtb16(w), x01, acc);                                                                     \
     acc = __smlad(sxtb16_ror8(w), x23, acc)
+#define TL_GROUP()                                                                                            \
+    do {                                                                                                      \
+        uint32_t x01 = ld_pair(x), x23 = ld_pair(x + 2);                                                      \
+        TL_ROW(r.a0, w[0]);                                                                                   \
+        TL_ROW(r.a1, w[1]);                                                                                   \
+        TL_ROW(r.a2, w[2]);                                                                                   \
+        TL_ROW(r.a3, w[3]);                                                                                   \
+        x += 4;                                                                                               \
+        w += 4;                                                                                               \
+    } while (0)
 #endif
 
 TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng)
@@ -157,15 +167,13 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng)
         r.a3 = __smlatb(hi, xe, r.a3);
     }
     x += hd;
-    for (xend = x + 4 * ng; x != xend;) {
-        uint32_t x01 = ld_pair(x), x23 = ld_pair(x + 2);
-        uint32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-        TL_ROW(r.a0, w0);
-        TL_ROW(r.a1, w1);
-        TL_ROW(r.a2, w2);
-        TL_ROW(r.a3, w3);
-        x += 4;
-        w += 4;
+    /* two groups per iteration (half the loop overhead), then the odd one */
+    for (xend = x + 8 * (ng >> 1); x != xend;) {
+        TL_GROUP();
+        TL_GROUP();
+    }
+    if (ng & 1) {
+        TL_GROUP();
     }
 #else
     int g;
@@ -195,16 +203,17 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng)
 
 /* One LSTM time step in Q12 (x, h, z, c) with Q15 gates; gate order i, f, c, o (Keras). v: the layer's input
  * (n_in values) followed by its h (H values); hn: the new h until every unit is done. */
-static void lstm_step(const uint32_t *w, const int32_t *q, int sh, int n_in, int H, int16_t *v, int32_t *c,
-                      int16_t *hn)
+static void lstm_step(const uint32_t *w, const int32_t *m, const TL_LSTM_BIAS_T *b, int sh, int n_in, int H,
+                      int16_t *v, int32_t *c, int16_t *hn)
 {
     int j, K = n_in + H;
     for (j = 0; j < H; ++j) {
         tl_acc4 a = dot4(&w, v, K & 3, K >> 2);
-        int32_t i = sigmoid_q15(requant(a.a0, q[0], sh, q[1]), TL_SH);
-        int32_t f = sigmoid_q15(requant(a.a1, q[2], sh, q[3]), TL_SH);
-        int32_t g = tanh_q15(requant(a.a2, q[4], sh, q[5]), TL_SH);
-        int32_t o = sigmoid_q15(requant(a.a3, q[6], sh, q[7]), TL_SH);
+        int32_t mj = m[j];
+        int32_t i = sigmoid_q15(requant(a.a0, mj, sh, b[0]), TL_SH);
+        int32_t f = sigmoid_q15(requant(a.a1, mj, sh, b[1]), TL_SH);
+        int32_t g = tanh_q15(requant(a.a2, mj, sh, b[2]), TL_SH);
+        int32_t o = sigmoid_q15(requant(a.a3, mj, sh, b[3]), TL_SH);
         int32_t cj;
 #if TINYLSTM_NUM_STEPS <= 15 /* |c| <= 4096 t: f * c fits in int32, the same value as in int64 */
         cj = rshift_round(f * c[j], 15);
@@ -214,7 +223,7 @@ static void lstm_step(const uint32_t *w, const int32_t *q, int sh, int n_in, int
         cj += rshift_round(i * g, 30 - TL_ACT_FRAC);
         c[j] = cj;
         hn[j] = (int16_t)rshift_round(o * tanh_q15(cj, TL_SH), 30 - TL_ACT_FRAC);
-        q += 8;
+        b += 4;
     }
     memcpy(v + n_in, hn, (size_t)H * sizeof *hn);
 }
@@ -235,6 +244,12 @@ static int32_t dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int 
         acc[3] = a.a3;
         for (r = 0; r < 4 && j + r < n_out; ++r) {
             int32_t v = requant(acc[r], q[2 * r], sh, q[2 * r + 1]);
+#ifdef TL_SIMD
+            if (relu && !last) {
+                y[j + r] = (int16_t)__usat(v, 15); /* relu and the int16 bound in one */
+                continue;
+            }
+#endif
             if (relu && v < 0) v = 0;
             if (!last) {
                 if (v > 32767) v = 32767;
@@ -251,7 +266,7 @@ static int32_t dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int 
 
 /* One layer each; `in` is the layer's input and becomes its output. */
 #define TL_LSTM_STEP(k, n_in, H, voff, coff, sh)                                                              \
-    lstm_step(lstm##k##_w.w, lstm##k##_q, (sh), (n_in), (H), s->v + (voff), s->c + (coff), s->hn);            \
+    lstm_step(lstm##k##_w.w, lstm##k##_m, lstm##k##_b, (sh), (n_in), (H), s->v + (voff), s->c + (coff), s->hn); \
     in = s->v + (voff) + (n_in);
 #define TL_DENSE(k, n_in, n_out, relu, last, off, sh)                                                         \
     y = dense(dense##k##_w.w, dense##k##_q, (sh), (n_in), (n_out), in, s->d + (off), (relu), (last));         \

@@ -255,13 +255,21 @@ def _packed_array(name: str, data: np.ndarray, comment: str) -> str:
             f"}} {name} = {{{{\n{body}\n}}}};\n")
 
 
+def lstm_bias_type(model: intgolden.IntModel) -> str:
+    biases = [L.bias for L in model.layers if L.kind == "lstm"]
+    return "int16_t" if max(int(np.max(np.abs(b))) for b in biases) <= intgolden.INT16_MAX else "int32_t"
+
+
 def packed_weight_bytes(model: intgolden.IntModel) -> int:
     """Flash bytes of the int8 engine's constants as laid out (padding rows included) + its tanh table."""
     n = 0
     for L in model.layers:
         rows = kernel_rows(L)
         K = L.Wq.shape[0] + (L.Uq.shape[0] if L.Uq is not None else 0)
-        n += K * len(rows) + 8 * len(rows)
+        if L.kind == "lstm":
+            n += K * len(rows) + 4 * L.units + (2 if lstm_bias_type(model) == "int16_t" else 4) * len(rows)
+        else:
+            n += K * len(rows) + 8 * len(rows)
     return n + 2 * intgolden.LUT_SIZE
 
 
@@ -282,7 +290,8 @@ def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
                c_define("TL_LUT_MID", intgolden.LUT_MID, "index of tanh(0)"),
                c_define("TL_INPUT_EXTRA_BITS", intgolden.INPUT_EXTRA_BITS),
                c_define("TL_Y_K", c_float(model.y_k), "y_scale / 2^out_frac"),
-               c_define("TL_Y_MEAN", c_float(model.y_mean))]
+               c_define("TL_Y_MEAN", c_float(model.y_mean)),
+               c_define("TL_LSTM_BIAS_T", lstm_bias_type(model), "the LSTM biases fit this type")]
     arrays = []
     for k, L in enumerate(model.layers):
         name = f"lstm{k}" if L.kind == "lstm" else f"dense{k - nl}"
@@ -292,8 +301,14 @@ def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
         arrays.append(_packed_array(f"{name}_w", pack_rows(W, rows),
                                     f"{name}: int8 weights {what}, laid out for the kernel (pack_rows), one scale "
                                     f"per column (in_frac {L.in_frac}, out_frac {L.out_frac})"))
-        arrays.append(c_array("int32_t", f"{name}_q", pack_requant(L, rows), c_int,
-                              comment=f"{name}: multiplier, bias (Q{L.out_frac}) per kernel row; shift {L.shift}"))
+        if L.kind == "lstm":
+            arrays.append(c_array("int32_t", f"{name}_m", L.mult[:L.units], c_int,
+                                  comment=f"{name}: multiplier per unit (shared by its gates), shift {L.shift}"))
+            arrays.append(c_array("TL_LSTM_BIAS_T", f"{name}_b", L.bias[rows], c_int,
+                                  comment=f"{name}: bias in Q{L.out_frac}, gates i, f, c, o of each unit"))
+        else:
+            arrays.append(c_array("int32_t", f"{name}_q", pack_requant(L, rows), c_int,
+                                  comment=f"{name}: multiplier, bias (Q{L.out_frac}) per kernel row; shift {L.shift}"))
     arrays.append(c_array("int16_t", "tl_tanh_table", intgolden.TANH_TABLE, c_int, per_line=12,
                           comment="round(32768 * tanh(k / 32)), k = -256..256, capped at +-32767"))
     arrays.append(c_array("float", "x_mean", model.x_mean, c_float))

@@ -16,7 +16,7 @@ The scheme (documented for users in ``docs/cengine.md``)
   - network input (standardised features) and every LSTM output ``h``: Q12 (range ±8; inputs beyond ±8
     standard deviations saturate; ``|h| < 1`` always);
   - gate pre-activations ``z`` and the cell state ``c``: Q12 in int32;
-  - gate outputs ``sigmoid``/``tanh``: Q15 in int32 (1.0 = 32768);
+  - gate outputs: ``tanh`` Q15, the sigmoid gates Q16 (1.0 = 65536), in int32;
   - dense outputs: a per-layer ``frac`` chosen from a **worst-case bound** of the layer's output
     (``|z_j| <= B_in * sum_i |W_ij| + |b_j|``, with ``B_in = 1`` after an LSTM), so they can never saturate.
     Hidden dense outputs are int16; the final output is int32.
@@ -27,7 +27,8 @@ The scheme (documented for users in ``docs/cengine.md``)
   32x32 product plus the bias, one ``SMMLAR`` instruction on a Cortex-M4.
 * **sigmoid/tanh**: one 513-entry int16 table of ``tanh`` on [-8, 8] in steps of 1/32 (Q15, capped at ±32767),
   the argument saturated to [-8, 8), linear interpolation from the entry below (floor index, rounding half up);
-  ``sigmoid(x) = (32768 + tanh(x / 2)) / 2``.
+  ``sigmoid(x) = (32768 + tanh(x / 2)) / 2`` (Q15); the LSTM gates i, f, o keep it in Q16 (``32768 + tanh(x / 2)``)
+  and the cell update is ``c = rnd(f * c >> 16) + rnd(i * g >> 19)``, ``h = rnd(o * tanh(c) >> 19)``.
 * **Input** (float in, the only float step before the output): ``t = raw - mean`` (float32), ``p = t * k``
   with ``k = 2**16 / scale`` (float32), ``v = trunc(p)`` (clamped to ±2**30 first), ``x = sat16((v + 8) >> 4)``.
   No multiply-add pair, so a compiler contracting to FMA cannot change the bits.
@@ -213,6 +214,12 @@ def sigmoid_q15(z: np.ndarray, frac: int) -> np.ndarray:
     return (Q15_ONE + tanh_q15(z, frac + 1)) >> 1
 
 
+def sigmoid_q16(z: np.ndarray, frac: int) -> np.ndarray:
+    """sigmoid(z) = (1 + tanh(z/2)) / 2 in Q16 (32768 + the Q15 tanh: nothing rounded off), what the LSTM gates
+    use; the products with it are the rounded high words of 32x32 products on a Cortex-M4 (SMMULR)."""
+    return Q15_ONE + tanh_q15(z, frac + 1)
+
+
 def requant(acc: np.ndarray, layer: IntLayer) -> np.ndarray:
     z = rshift_round(acc * layer.mult, layer.shift)
     return sat(z, -ACC_LIMIT, ACC_LIMIT) + layer.bias
@@ -240,12 +247,12 @@ class IntCell:
                   ) -> tuple[np.ndarray, np.ndarray]:
         g = gate_slices(layer.units)
         z = requant(x @ layer.Wq + h @ layer.Uq, layer)
-        i = sigmoid_q15(z[:, g["i"]], ACT_FRAC)
-        f = sigmoid_q15(z[:, g["f"]], ACT_FRAC)
+        i = sigmoid_q16(z[:, g["i"]], ACT_FRAC)
+        f = sigmoid_q16(z[:, g["f"]], ACT_FRAC)
         gg = tanh_q15(z[:, g["c"]], ACT_FRAC)
-        o = sigmoid_q15(z[:, g["o"]], ACT_FRAC)
-        c = rshift_round(f * c, GATE_FRAC) + rshift_round(i * gg, 2 * GATE_FRAC - ACT_FRAC)
-        h = rshift_round(o * tanh_q15(c, ACT_FRAC), 2 * GATE_FRAC - ACT_FRAC)
+        o = sigmoid_q16(z[:, g["o"]], ACT_FRAC)
+        c = rshift_round(f * c, GATE_FRAC + 1) + rshift_round(i * gg, 2 * GATE_FRAC + 1 - ACT_FRAC)
+        h = rshift_round(o * tanh_q15(c, ACT_FRAC), 2 * GATE_FRAC + 1 - ACT_FRAC)
         return h, c
 
     def dense(self, layer: IntLayer, x: np.ndarray, last: bool) -> np.ndarray:

@@ -41,6 +41,10 @@
 
 #define TL_ACC_LIMIT ((int64_t)1 << 30)
 
+#if TINYLSTM_NUM_STEPS > 100000
+#error "the int8 cell update assumes |c| < 2^30 (at most 4096 per step in Q12)"
+#endif
+
 /* (x + 2^(s-1)) >> s: rounding arithmetic right shift (GCC/Clang shift signed values arithmetically). */
 TL_INLINE int32_t rshift_round(int32_t x, int s)
 {
@@ -75,7 +79,7 @@ TL_INLINE int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
 /* tanh of a (sh + TL_LUT_STEP_BITS fractional bits) in Q15 by linear interpolation in the signed table (step
  * 1/32 on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)): a saturates to [-8, 8) (SSAT), the index is a >> sh
  * (floor), the low sh bits interpolate towards the next entry, rounding half up. */
-TL_INLINE int32_t tanh_q15(int32_t a, int sh)
+TL_INLINE int32_t tanh_q15t(const int16_t *T, int32_t a, int sh)
 {
     int32_t idx, lo, hi;
 #ifdef TL_SIMD
@@ -89,16 +93,28 @@ TL_INLINE int32_t tanh_q15(int32_t a, int sh)
     {
         /* both neighbours in one (unaligned) load: lo in the low half, hi in the high half (little-endian) */
         uint32_t pair;
-        memcpy(&pair, &tl_tanh_table[TL_LUT_MID + idx], sizeof pair);
+        memcpy(&pair, T + idx, sizeof pair);
         lo = (int16_t)pair;
         hi = (int32_t)pair >> 16;
     }
 #else
-    lo = tl_tanh_table[TL_LUT_MID + idx];
-    hi = tl_tanh_table[TL_LUT_MID + idx + 1];
+    lo = T[idx];
+    hi = T[idx + 1];
 #endif
     return lo + (((hi - lo) * (a & (((int32_t)1 << sh) - 1)) + ((int32_t)1 << (sh - 1))) >> sh);
 }
+
+/* The table's middle, kept in a register by the caller (no re-materialised address + offset per call). */
+TL_INLINE const int16_t *tanh_mid(void)
+{
+    const int16_t *T = tl_tanh_table + TL_LUT_MID;
+#if defined(__GNUC__)
+    __asm__("" : "+r"(T));
+#endif
+    return T;
+}
+
+TL_INLINE int32_t tanh_q15(int32_t a, int sh) { return tanh_q15t(tanh_mid(), a, sh); }
 
 /* sigmoid(z) = (1 + tanh(z/2)) / 2 in Q15; z/2 is z read with one more fractional bit. */
 TL_INLINE int32_t sigmoid_q15(int32_t z, int sh)
@@ -106,7 +122,26 @@ TL_INLINE int32_t sigmoid_q15(int32_t z, int sh)
     return (32768 + tanh_q15(z, sh + 1)) >> 1;
 }
 
-#define TL_SH (TL_ACT_FRAC - TL_LUT_STEP_BITS) /* tanh of a Q12 value: table index = |a| >> 7 */
+/* The same in Q16 (32768 + the Q15 tanh, in [1, 65535]): the LSTM gates. */
+TL_INLINE int32_t sigmoid_q16(const int16_t *T, int32_t z, int sh)
+{
+    return 32768 + tanh_q15t(T, z, sh + 1);
+}
+
+/* (a * b + 2^31) >> 32 without overflow: the rounded high word of a 32x32 product (SMMULR). */
+TL_INLINE int32_t mul_hi_round(int32_t a, int32_t b)
+{
+#if defined(TL_SIMD) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+#define TL_SH (TL_ACT_FRAC - TL_LUT_STEP_BITS) /* tanh of a Q12 value: table index = a >> 7 */
+#define TL_GS (31 - TL_ACT_FRAC)                /* Q16 gate * Q15 tanh -> Q12: >> 19 */
 
 #ifdef TINYLSTM_TEST_HOOKS
 int32_t tinylstm_test_tanh_q15(int32_t a, int frac);
@@ -207,22 +242,19 @@ static void lstm_step(const uint32_t *w, const int32_t *m, const TL_LSTM_BIAS_T 
                       int16_t *v, int32_t *c, int16_t *hn)
 {
     int j, K = n_in + H;
+    const int16_t *T = tanh_mid();
     for (j = 0; j < H; ++j) {
         tl_acc4 a = dot4(&w, v, K & 3, K >> 2);
         int32_t mj = m[j];
-        int32_t i = sigmoid_q15(requant(a.a0, mj, sh, b[0]), TL_SH);
-        int32_t f = sigmoid_q15(requant(a.a1, mj, sh, b[1]), TL_SH);
-        int32_t g = tanh_q15(requant(a.a2, mj, sh, b[2]), TL_SH);
-        int32_t o = sigmoid_q15(requant(a.a3, mj, sh, b[3]), TL_SH);
-        int32_t cj;
-#if TINYLSTM_NUM_STEPS <= 15 /* |c| <= 4096 t: f * c fits in int32, the same value as in int64 */
-        cj = rshift_round(f * c[j], 15);
-#else
-        cj = rshift_round64((int64_t)f * c[j], 15);
-#endif
-        cj += rshift_round(i * g, 30 - TL_ACT_FRAC);
+        int32_t i = sigmoid_q16(T, requant(a.a0, mj, sh, b[0]), TL_SH);
+        int32_t f = sigmoid_q16(T, requant(a.a1, mj, sh, b[1]), TL_SH);
+        int32_t g = tanh_q15t(T, requant(a.a2, mj, sh, b[2]), TL_SH);
+        int32_t o = sigmoid_q16(T, requant(a.a3, mj, sh, b[3]), TL_SH);
+        /* c = rnd(f c >> 16) + rnd(i g >> 19), h = rnd(o tanh(c) >> 19) (Q16 gates, Q15 tanh, Q12 c and h), each
+         * product the rounded high word of (gate << (32 - s)) * x (f: << 15 with 2c) - exact: gates < 2^16 */
+        int32_t cj = mul_hi_round(f << 15, c[j] * 2) + mul_hi_round(i << (32 - TL_GS), g);
         c[j] = cj;
-        hn[j] = (int16_t)rshift_round(o * tanh_q15(cj, TL_SH), 30 - TL_ACT_FRAC);
+        hn[j] = (int16_t)mul_hi_round(o << (32 - TL_GS), tanh_q15t(T, cj, TL_SH));
         b += 4;
     }
     memcpy(v + n_in, hn, (size_t)H * sizeof *hn);

@@ -1,127 +1,177 @@
 /*
  * tinylstm_float.c - the tinylstm float32 engine (C99, no malloc, no static RAM; no libm unless
- * TINYLSTM_MATH_LIBM). Hand-written, not generated: `tinylstm export c --variant float32` copies it next to the
- * generated tinylstm_model.h (API, sizes, scaler) and tinylstm_model_data.h (weights and the layer table).
+ * TINYLSTM_MATH_LIBM, except fmaf, which compilers inline as one instruction where the FPU has a fused
+ * multiply-add (Cortex-M4F, ESP32, x86 with FMA) and which is a correctly rounded libm routine elsewhere: the
+ * same bits on every target). Hand-written, not generated: `tinylstm export c --variant float32` copies it next
+ * to the generated tinylstm_model.h (API, sizes, scaler) and tinylstm_model_data.h (weights and the layer table).
  *
  * The network: stacked LSTM layers (gate order i, f, c, o as Keras), one value per time step, then dense layers.
- * tinylstm_model_data.h lists the layers as X-macros with constant sizes, so each layer's call below gets its
- * sizes as constants and the compiler can specialise the loops, as for hand-written code:
- *   TINYLSTM_LSTM_LAYERS(X)   X(k, inputs, units, offset of h and c in the state)
- *   TINYLSTM_DENSE_LAYERS(X)  X(k, inputs, units, relu, offset of the output in the state)
- * and defines the arrays lstm<k>_W/_U/_b, dense<k>_W/_b, x_mean, x_scale.
+ * tinylstm_model_data.h lists the layers as X-macros with constant sizes:
+ *   TINYLSTM_LSTM_LAYERS(X)   X(k, inputs, units, offset of the layer's input in v, offset of c)
+ *   TINYLSTM_DENSE_LAYERS(X)  X(k, inputs, units, relu, last, offset of the output in d)
+ * and defines lstm<k>_p, dense<k>_p (weights laid out for the kernel), x_mean, x_scale.
+ *
+ * The kernel: four output rows per pass over the inputs - the four gates of one LSTM unit, or four dense outputs
+ * - with the layout of tinylstm/export/c.py (`pack_float_rows`): per block of four rows their four biases, then
+ * per input k the four weights of the rows. Every input is loaded once per block, every weight once, and each
+ * multiply-add is one fused instruction (fmaf). Sums in the order bias, k = 0, 1, ... (the same on every target).
+ *
+ * Activations: exp(-|x|) by range reduction (x = k ln2 + r, |r| <= ln2/2, k from the 1.5 * 2^23 rounding trick),
+ * a degree-5 polynomial (relative error 1.6e-7) and 2^k from exponent bits; then one division:
+ * sigmoid(x) = 1 / (1 + e) or e / (1 + e), tanh(|x|) = (1 - e2) / (1 + e2) with e2 = exp(-2|x|), odd symmetry.
+ * Max abs error <= 3e-7 against double libm (tests/test_c_engine.py). No clamps on both sides: |x| saturates at
+ * 88, where exp(-88) rounds to 0 in the exponent (2^k with k + 127 = 0), the right limit of both functions.
+ *
+ * tl_act.h (the RISC-V engine's activations, mirrored in numpy) stays included for -DTINYLSTM_MATH_LIBM and the
+ * C unit tests of tests/c/test_csrc.c.
  */
+#include <math.h>
+#include <string.h>
+
 #include "tinylstm_model.h"
 #include "tinylstm_model_data.h"
 #include "tl_act.h"
 
+#if defined(__GNUC__)
+#define TL_INLINE static inline __attribute__((always_inline))
+#else
+#define TL_INLINE static inline
+#endif
+
+#ifndef TINYLSTM_MATH_LIBM
+/* exp(-|x|) for any x (NaN stays NaN) */
+TL_INLINE float exp_nabs(float x)
+{
+    float a = fabsf(x), t, kf, r, p, scale;
+    uint32_t tb, bits;
+    if (a > 88.0f) a = 88.0f;
+    t = fmaf(a, -1.44269504f, 12582912.0f); /* 1.5 * 2^23 + round(-a log2 e): k in the low mantissa bits */
+    kf = t - 12582912.0f;
+    r = fmaf(kf, -0.693145752f, -a); /* Cody-Waite: ln2 = 0.693145752 + 1.42860677e-6 */
+    r = fmaf(kf, -1.42860677e-6f, r);
+    p = 0.00831252337f;
+    p = fmaf(p, r, 0.0418901145f);
+    p = fmaf(p, r, 0.166671142f);
+    p = fmaf(p, r, 0.499992311f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    memcpy(&tb, &t, sizeof tb);
+    bits = (tb << 23) + (127u << 23); /* (k + 127) << 23: the low bits of t hold k (two's complement) */
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+TL_INLINE float f_sigmoid(float x)
+{
+    float e = exp_nabs(x);
+    return (x < 0.0f ? e : 1.0f) / (1.0f + e);
+}
+
+TL_INLINE float f_tanh(float x)
+{
+    float e = exp_nabs(2.0f * x);
+    float t = (1.0f - e) / (1.0f + e);
+    return x < 0.0f ? -t : t;
+}
+#else
+TL_INLINE float f_sigmoid(float x) { return tl_sigmoid(x); }
+TL_INLINE float f_tanh(float x) { return tl_tanh(x); }
+#endif
+
 #ifdef TINYLSTM_TEST_HOOKS
 float tinylstm_test_sigmoid(float x);
 float tinylstm_test_tanh(float x);
-float tinylstm_test_sigmoid(float x) { return tl_sigmoid(x); }
-float tinylstm_test_tanh(float x) { return tl_tanh(x); }
+float tinylstm_test_sigmoid(float x) { return f_sigmoid(x); }
+float tinylstm_test_tanh(float x) { return f_tanh(x); }
 #endif
 
-/* Loop order. Column form (one accumulator per output, weights read with a stride) suits in-order MCUs;
- * row form (z[0..n) += x[k] * W[k][0..n)) vectorises on SIMD hosts. Both add the same terms in the same
- * order (bias, then k = 0, 1, ...), so they give identical bits; the tests compare host and Cortex-M4 outputs. */
-#if !defined(TINYLSTM_ROW_LOOPS) && !defined(TINYLSTM_COLUMN_LOOPS)
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
-#define TINYLSTM_ROW_LOOPS 1
-#endif
-#endif
+typedef struct tl_f4 {
+    float a0, a1, a2, a3;
+} tl_f4;
 
-/* z[j] = b[j] + sum_k x[k] * W[k * n + j] (+ the same over h and U when n_h > 0), j < n. */
-static void matvec(const float *W, const float *U, const float *b, int n_in, int n_h, int n,
-                   const float *x, const float *h, float *z)
+/* a[r] = b[r] + sum_k x[k] * W[k][r], r < 4, over the block at *pw (advanced past it). */
+TL_INLINE tl_f4 dot4f(const float **pw, const float *x, int K)
 {
-    int j, k;
-#ifdef TINYLSTM_ROW_LOOPS
-    for (j = 0; j < n; ++j) {
-        z[j] = b[j];
+    const float *w = *pw;
+    tl_f4 r;
+    int k;
+    r.a0 = w[0];
+    r.a1 = w[1];
+    r.a2 = w[2];
+    r.a3 = w[3];
+    w += 4;
+    for (k = 0; k < K; ++k) {
+        float xk = x[k];
+        r.a0 = fmaf(xk, w[0], r.a0);
+        r.a1 = fmaf(xk, w[1], r.a1);
+        r.a2 = fmaf(xk, w[2], r.a2);
+        r.a3 = fmaf(xk, w[3], r.a3);
+        w += 4;
     }
-    for (k = 0; k < n_in; ++k) {
-        for (j = 0; j < n; ++j) {
-            z[j] += x[k] * W[k * n + j];
-        }
-    }
-    for (k = 0; k < n_h; ++k) {
-        for (j = 0; j < n; ++j) {
-            z[j] += h[k] * U[k * n + j];
-        }
-    }
-#else
-    for (j = 0; j < n; ++j) {
-        float acc = b[j];
-        for (k = 0; k < n_in; ++k) {
-            acc += x[k] * W[k * n + j];
-        }
-        for (k = 0; k < n_h; ++k) {
-            acc += h[k] * U[k * n + j];
-        }
-        z[j] = acc;
-    }
-#endif
+    *pw = w;
+    return r;
 }
 
-/* One LSTM time step, gate order i, f, c, o (Keras): z = x.W + h.U + b; c = f*c + i*tanh(zc); h = o*tanh(c). */
-static void lstm_step(const float *W, const float *U, const float *b, int n_in, int H,
-                      const float *x, float *h, float *c, float *z)
+/* One LSTM time step: v = the layer's input (n_in values) followed by its h (H values); hn: the new h until every
+ * unit is done. c = f c + i tanh(zc), h = o tanh(c). */
+static void lstm_step(const float *w, int n_in, int H, float *v, float *c, float *hn)
 {
     int j;
-    matvec(W, U, b, n_in, H, 4 * H, x, h, z);
-    /* One sigmoid pass over all 4H gates (no short vector tails): tanh(z) = 2 sigmoid(2z) - 1 for the cell
-     * candidate (the doubling is exact). */
-    for (j = 2 * H; j < 3 * H; ++j) {
-        z[j] = 2.0f * z[j];
-    }
-    for (j = 0; j < 4 * H; ++j) {
-        z[j] = tl_sigmoid(z[j]);
-    }
-    for (j = 2 * H; j < 3 * H; ++j) {
-        z[j] = 2.0f * z[j] - 1.0f;
-    }
     for (j = 0; j < H; ++j) {
-        c[j] = z[H + j] * c[j] + z[j] * z[2 * H + j];
-        h[j] = z[3 * H + j] * tl_tanh(c[j]);
+        tl_f4 z = dot4f(&w, v, n_in + H);
+        float i = f_sigmoid(z.a0), f = f_sigmoid(z.a1), g = f_tanh(z.a2), o = f_sigmoid(z.a3);
+        float cj = fmaf(f, c[j], i * g);
+        c[j] = cj;
+        hn[j] = o * f_tanh(cj);
     }
+    memcpy(v + n_in, hn, (size_t)H * sizeof *hn);
 }
 
-/* y = act(x.W + b), W row-major (n_in x n_out). */
-static void dense(const float *W, const float *b, int n_in, int n_out, const float *x, float *y, int relu)
+/* y = act(x.W + b) in blocks of four rows; returns the first output. */
+static float dense(const float *w, int n_in, int n_out, const float *x, float *y, int relu)
 {
-    int j;
-    matvec(W, 0, b, n_in, 0, n_out, x, 0, y);
-    if (relu) {
-        for (j = 0; j < n_out; ++j) {
-            y[j] = y[j] < 0.0f ? 0.0f : y[j];
+    int j, r;
+    for (j = 0; j < n_out; j += 4) {
+        tl_f4 a = dot4f(&w, x, n_in);
+        float v[4];
+        v[0] = a.a0;
+        v[1] = a.a1;
+        v[2] = a.a2;
+        v[3] = a.a3;
+        for (r = 0; r < 4 && j + r < n_out; ++r) {
+            y[j + r] = relu && v[r] < 0.0f ? 0.0f : v[r];
         }
     }
+    return y[0];
 }
 
 /* One layer each; `in` is the layer's input and becomes its output. */
-#define TL_LSTM_STEP(k, n_in, H, off)                                                                         \
-    lstm_step(lstm##k##_W, lstm##k##_U, lstm##k##_b, (n_in), (H), in, s->h + (off), s->c + (off), s->z);      \
-    in = s->h + (off);
-#define TL_DENSE(k, n_in, n_out, relu, off)                                                                   \
-    dense(dense##k##_W, dense##k##_b, (n_in), (n_out), in, s->d + (off), (relu));                             \
+#define TL_LSTM_STEP(k, n_in, H, voff, coff)                                                                  \
+    lstm_step(lstm##k##_p, (n_in), (H), s->v + (voff), s->c + (coff), s->hn);                                 \
+    in = s->v + (voff) + (n_in);
+#define TL_DENSE(k, n_in, n_out, relu, last, off)                                                             \
+    y = dense(dense##k##_p, (n_in), (n_out), in, s->d + (off), (relu));                                       \
     in = s->d + (off);
 
 float tinylstm_run(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])
 {
     int t, j;
-    const float *in = s->h;
+    float y = 0.0f;
+    const float *in = s->v;
+    for (j = 0; j < TINYLSTM_V_SIZE; ++j) {
+        s->v[j] = 0.0f;
+    }
     for (j = 0; j < TINYLSTM_H_SIZE; ++j) {
-        s->h[j] = 0.0f;
         s->c[j] = 0.0f;
     }
     for (t = 0; t < TINYLSTM_NUM_STEPS; ++t) {
-        float x = (raw_inputs[t] - x_mean[t]) / x_scale[t];
-        in = &x;
+        s->v[0] = (raw_inputs[t] - x_mean[t]) / x_scale[t];
         TINYLSTM_LSTM_LAYERS(TL_LSTM_STEP)
     }
     /* in: the last LSTM layer's h */
     TINYLSTM_DENSE_LAYERS(TL_DENSE)
-    return in[0] * TINYLSTM_Y_SCALE + TINYLSTM_Y_MEAN;
+    (void)in;
+    return y * TINYLSTM_Y_SCALE + TINYLSTM_Y_MEAN;
 }
 
 float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS])

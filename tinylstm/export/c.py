@@ -98,8 +98,9 @@ def _offsets(sizes: list[int]) -> list[int]:
 def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], ctype: str) -> str:
     units = bundle.units
     h_size = sum(layer.units for layer in bundle.lstm)
-    z_size = 4 * max(layer.units for layer in bundle.lstm)
     d_size = sum(d.units for d in bundle.dense)
+    if variant == "float32":
+        d_size = sum(d.units + (-d.units % 4) for d in bundle.dense)
     lines = _provenance(bundle, variant, math) + [
         "",
         "API: float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS]) - raw units in, target units out.",
@@ -118,7 +119,6 @@ def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], c
         c_define("TINYLSTM_NUM_LSTM", len(bundle.lstm)),
         c_define("TINYLSTM_NUM_DENSE", len(bundle.dense)),
         c_define("TINYLSTM_H_SIZE", h_size, "h (and c) of every LSTM layer, back to back"),
-        c_define("TINYLSTM_Z_SIZE", z_size, "gate buffer: 4 x the widest LSTM layer"),
         c_define("TINYLSTM_D_SIZE", d_size, "outputs of every dense layer, back to back"),
         c_define("TINYLSTM_TARGET_NAME", c_string(bundle.target)),
         c_define("TINYLSTM_TARGET_UNIT", c_string(units.get(bundle.target, ""))),
@@ -156,13 +156,17 @@ def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], c
 
 
 def _state_members(variant: str, ctype: str) -> str:
+    if variant == "float32":
+        return ("    float v[TINYLSTM_V_SIZE];   /* this step's input, then h of every LSTM layer */\n"
+                "    float hn[TINYLSTM_HN_SIZE]; /* one layer's new h */\n"
+                "    float c[TINYLSTM_H_SIZE];   /* c of every LSTM layer */\n"
+                "    float d[TINYLSTM_D_SIZE];   /* outputs of the dense layers (each padded to 4) */\n")
     if variant == "int8":
         return ("    int16_t v[TINYLSTM_V_SIZE];   /* this step's input, then h of every LSTM layer */\n"
                 "    int16_t hn[TINYLSTM_HN_SIZE]; /* one layer's new h */\n"
                 "    int32_t c[TINYLSTM_H_SIZE];   /* c of every LSTM layer */\n"
                 "    int16_t d[TINYLSTM_D_SIZE];   /* outputs of the hidden dense layers */\n")
-    return (f"    {ctype} h[TINYLSTM_H_SIZE];\n    {ctype} c[TINYLSTM_H_SIZE];\n"
-            f"    {ctype} z[TINYLSTM_Z_SIZE];\n    {ctype} d[TINYLSTM_D_SIZE];\n")
+    raise ValueError(variant)
 
 
 def _layer_table(name: str, rows: list[str], doc: str) -> str:
@@ -183,31 +187,54 @@ def _data_file(bundle: Bundle, variant: str, math: str, arrays: list[str], defin
             + "\n#endif /* TINYLSTM_MODEL_DATA_H */\n")
 
 
+def pack_float_rows(W: np.ndarray, b: np.ndarray, rows: list[int]) -> np.ndarray:
+    """float weights ``W`` (K x columns) and biases laid out for the float kernel: per block of four output columns
+    (``rows``, -1 = a zero padding row) their four biases, then per input k the four weights."""
+    K = W.shape[0]
+    Wp = np.concatenate([np.asarray(W, np.float32), np.zeros((K, 1), np.float32)], axis=1)
+    bp = np.concatenate([np.asarray(b, np.float32), np.zeros(1, np.float32)])
+    out = []
+    for blk in range(0, len(rows), 4):
+        cols = np.array(rows[blk:blk + 4])
+        out.append(bp[cols])
+        out.append(Wp[:, cols].reshape(-1))
+    return np.concatenate(out).astype(np.float32)
+
+
+def _kernel_rows(kind: str, units: int) -> list[int]:
+    if kind == "lstm":
+        return [q * units + j for j in range(units) for q in range(4)]
+    return list(range(units)) + [-1] * (-units % 4)
+
+
 def _float_data(bundle: Bundle, math: str) -> str:
     sc = bundle.scaler
     arrays = []
     for k, layer in enumerate(bundle.lstm):
-        arrays.append(c_array("float", f"lstm{k}_W", layer.W, c_float,
-                              comment=f"lstm{k}: W ({layer.inputs} x {4 * layer.units}), gates i,f,c,o"))
-        arrays.append(c_array("float", f"lstm{k}_U", layer.U, c_float,
-                              comment=f"lstm{k}: U ({layer.units} x {4 * layer.units})"))
-        arrays.append(c_array("float", f"lstm{k}_b", layer.b, c_float))
+        W = np.concatenate([layer.W, layer.U], axis=0)
+        arrays.append(c_array("float", f"lstm{k}_p", pack_float_rows(W, layer.b, _kernel_rows("lstm", layer.units)),
+                              c_float, comment=f"lstm{k}: per unit: biases of i, f, c, o, then per input of [x; h] "
+                                               f"({layer.inputs} + {layer.units}) the weights of i, f, c, o"))
     for k, d in enumerate(bundle.dense):
-        arrays.append(c_array("float", f"dense{k}_W", d.W, c_float,
-                              comment=f"dense{k}: W ({d.W.shape[0]} x {d.units}), {d.activation}"))
-        arrays.append(c_array("float", f"dense{k}_b", d.b, c_float))
+        arrays.append(c_array("float", f"dense{k}_p", pack_float_rows(d.W, d.b, _kernel_rows("dense", d.units)),
+                              c_float, comment=f"dense{k}: {d.W.shape[0]} x {d.units}, {d.activation}: per four "
+                                               "outputs (padded) their biases, then per input their weights"))
     arrays.append(c_array("float", "x_mean", sc.x_mean, c_float))
     arrays.append(c_array("float", "x_scale", sc.x_scale, c_float))
-    h_off = _offsets([layer.units for layer in bundle.lstm])
-    d_off = _offsets([d.units for d in bundle.dense])
-    lstm_rows = [f"{k}, {layer.inputs}, {layer.units}, {h_off[k]}" for k, layer in enumerate(bundle.lstm)]
-    n_prev, dense_rows = bundle.lstm[-1].units, []
+    voff, coff, lstm_rows = 0, 0, []
+    for k, layer in enumerate(bundle.lstm):
+        lstm_rows.append(f"{k}, {layer.inputs}, {layer.units}, {voff}, {coff}")
+        voff += layer.inputs
+        coff += layer.units
+    n_prev, dense_rows, doff = bundle.lstm[-1].units, [], 0
     for k, d in enumerate(bundle.dense):
-        dense_rows.append(f"{k}, {n_prev}, {d.units}, {int(d.activation == 'relu')}, {d_off[k]}")
+        last = int(k == len(bundle.dense) - 1)
+        dense_rows.append(f"{k}, {n_prev}, {d.units}, {int(d.activation == 'relu')}, {last}, {doff}")
         n_prev = d.units
+        doff += d.units + (-d.units % 4)
     return _data_file(bundle, "float32", math, arrays, [], lstm_rows, dense_rows,
-                      "X(k, inputs, units, offset of h and c in the state)",
-                      "X(k, inputs, units, relu, offset of the output in the state)")
+                      "X(k, inputs, units, offset of the layer's input in v, offset of c)",
+                      "X(k, inputs, units, relu, last, offset of the output in d)")
 
 
 def pack_rows(W: np.ndarray, rows: list[int]) -> np.ndarray:
@@ -372,7 +399,10 @@ def library(bundle: Bundle, variant: str = "float32", math: str = "poly") -> dic
         raise UserError(f"--math must be poly or libm, not {math!r}")
     check_supported(bundle, intgolden.CAPABILITIES)
     if variant == "float32":
-        extra = [c_define("TINYLSTM_MATH", c_string(math))]
+        sizes = int_state_sizes(bundle)
+        extra = [c_define("TINYLSTM_MATH", c_string(math)),
+                 c_define("TINYLSTM_V_SIZE", sizes["v"], "this step's input and h of every LSTM layer"),
+                 c_define("TINYLSTM_HN_SIZE", sizes["hn"], "the widest LSTM layer")]
         if math == "libm":
             extra.append(c_define("TINYLSTM_MATH_LIBM", 1, "tl_act.h: sigmoid/tanh from <math.h>"))
         header = _header(bundle, variant, math, extra, "float")

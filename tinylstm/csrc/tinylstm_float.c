@@ -39,15 +39,18 @@
 #endif
 
 #ifndef TINYLSTM_MATH_LIBM
-/* exp(-|x|) for any x (NaN stays NaN) */
-TL_INLINE float exp_nabs(float x)
+/* 1 / (1 + exp(-x)): e = exp(-x) = 2^k e^r with k = round(-x log2 e) from the 1.5 * 2^23 rounding trick, r by
+ * Cody-Waite (|r| <= ln2/2), e^r by a degree-5 polynomial (relative error 1.6e-7), 2^k from exponent bits with
+ * k + 127 saturated to [0, 255] (USAT): 0 gives e = 0 (sigmoid 1), 255 gives e = inf (sigmoid 0) - no clamp and
+ * no branch. Valid for |x| < 1e15 (beyond, the rounding trick loses r and the result may be NaN). */
+TL_INLINE float f_sigmoid(float x)
 {
-    float a = fabsf(x), t, kf, r, p, scale;
+    float t, kf, r, p, scale;
     uint32_t tb, bits;
-    if (a > 88.0f) a = 88.0f;
-    t = fmaf(a, -1.44269504f, 12582912.0f); /* 1.5 * 2^23 + round(-a log2 e): k in the low mantissa bits */
+    int32_t e;
+    t = fmaf(x, -1.44269504f, 12582912.0f); /* 1.5 * 2^23 + k */
     kf = t - 12582912.0f;
-    r = fmaf(kf, -0.693145752f, -a); /* Cody-Waite: ln2 = 0.693145752 + 1.42860677e-6 */
+    r = fmaf(kf, -0.693145752f, -x); /* ln2 = 0.693145752 + 1.42860677e-6 */
     r = fmaf(kf, -1.42860677e-6f, r);
     p = 0.00831252337f;
     p = fmaf(p, r, 0.0418901145f);
@@ -56,22 +59,21 @@ TL_INLINE float exp_nabs(float x)
     p = fmaf(p, r, 1.0f);
     p = fmaf(p, r, 1.0f);
     memcpy(&tb, &t, sizeof tb);
-    bits = (tb << 23) + (127u << 23); /* (k + 127) << 23: the low bits of t hold k (two's complement) */
+    e = (int32_t)(tb - (0x4B400000u - 127u)); /* k + 127 */
+#if defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP)
+    e = __builtin_arm_usat(e, 8);
+#else
+    e = e < 0 ? 0 : e > 255 ? 255 : e;
+#endif
+    bits = (uint32_t)e << 23;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return 1.0f / fmaf(p, scale, 1.0f);
 }
 
-TL_INLINE float f_sigmoid(float x)
-{
-    float e = exp_nabs(x);
-    return (x < 0.0f ? e : 1.0f) / (1.0f + e);
-}
-
+/* tanh(x) = 2 sigmoid(2x) - 1 (the doubling is exact) */
 TL_INLINE float f_tanh(float x)
 {
-    float e = exp_nabs(2.0f * x);
-    float t = (1.0f - e) / (1.0f + e);
-    return x < 0.0f ? -t : t;
+    return fmaf(2.0f, f_sigmoid(2.0f * x), -1.0f);
 }
 #else
 TL_INLINE float f_sigmoid(float x) { return tl_sigmoid(x); }
@@ -89,24 +91,39 @@ typedef struct tl_f4 {
     float a0, a1, a2, a3;
 } tl_f4;
 
+/* The four weights of one input: one VLDMIA on an ARM FPU (GCC keeps them in s8..s11 for it), else loads. */
+#if defined(__GNUC__) && defined(__arm__) && defined(__ARM_FP) && !defined(TINYLSTM_NO_SIMD)
+#define TL_LOAD4(w, w0, w1, w2, w3)                                                                           \
+    register float w0 __asm__("s8");                                                                          \
+    register float w1 __asm__("s9");                                                                          \
+    register float w2 __asm__("s10");                                                                         \
+    register float w3 __asm__("s11");                                                                         \
+    __asm__("vldmia %4!, {s8-s11}" : "=t"(w0), "=t"(w1), "=t"(w2), "=t"(w3), "+r"(w) : "m"(*(const float(*)[4])w))
+#else
+#define TL_LOAD4(w, w0, w1, w2, w3)                                                                           \
+    float w0 = (w)[0], w1 = (w)[1], w2 = (w)[2], w3 = (w)[3];                                                 \
+    (w) += 4
+#endif
+
 /* a[r] = b[r] + sum_k x[k] * W[k][r], r < 4, over the block at *pw (advanced past it). */
 TL_INLINE tl_f4 dot4f(const float **pw, const float *x, int K)
 {
-    const float *w = *pw;
+    const float *w = *pw, *xend = x + K;
     tl_f4 r;
-    int k;
-    r.a0 = w[0];
-    r.a1 = w[1];
-    r.a2 = w[2];
-    r.a3 = w[3];
-    w += 4;
-    for (k = 0; k < K; ++k) {
-        float xk = x[k];
-        r.a0 = fmaf(xk, w[0], r.a0);
-        r.a1 = fmaf(xk, w[1], r.a1);
-        r.a2 = fmaf(xk, w[2], r.a2);
-        r.a3 = fmaf(xk, w[3], r.a3);
-        w += 4;
+    {
+        TL_LOAD4(w, b0, b1, b2, b3);
+        r.a0 = b0;
+        r.a1 = b1;
+        r.a2 = b2;
+        r.a3 = b3;
+    }
+    for (; x != xend; ++x) {
+        float xk = *x;
+        TL_LOAD4(w, w0, w1, w2, w3);
+        r.a0 = fmaf(xk, w0, r.a0);
+        r.a1 = fmaf(xk, w1, r.a1);
+        r.a2 = fmaf(xk, w2, r.a2);
+        r.a3 = fmaf(xk, w3, r.a3);
     }
     *pw = w;
     return r;

@@ -99,7 +99,14 @@ typedef struct tl_f4 {
     register float w2 __asm__("s10");                                                                         \
     register float w3 __asm__("s11");                                                                         \
     __asm__("vldmia %4!, {s8-s11}" : "=t"(w0), "=t"(w1), "=t"(w2), "=t"(w3), "+r"(w) : "m"(*(const float(*)[4])w))
+#define TL_LOAD2(x, x0, x1)                                                                                   \
+    register float x0 __asm__("s16");                                                                         \
+    register float x1 __asm__("s17");                                                                         \
+    __asm__("vldmia %2!, {s16-s17}" : "=t"(x0), "=t"(x1), "+r"(x) : "m"(*(const float(*)[2])x))
 #else
+#define TL_LOAD2(x, x0, x1)                                                                                   \
+    float x0 = (x)[0], x1 = (x)[1];                                                                           \
+    (x) += 2
 #define TL_LOAD4(w, w0, w1, w2, w3)                                                                           \
     float w0 = (w)[0], w1 = (w)[1], w2 = (w)[2], w3 = (w)[3];                                                 \
     (w) += 4
@@ -108,7 +115,7 @@ typedef struct tl_f4 {
 /* a[r] = b[r] + sum_k x[k] * W[k][r], r < 4, over the block at *pw (advanced past it). */
 TL_INLINE tl_f4 dot4f(const float **pw, const float *x, int K)
 {
-    const float *w = *pw, *xend = x + K;
+    const float *w = *pw, *xend = x + (K & ~1);
     tl_f4 r;
     {
         TL_LOAD4(w, b0, b1, b2, b3);
@@ -117,7 +124,24 @@ TL_INLINE tl_f4 dot4f(const float **pw, const float *x, int K)
         r.a2 = b2;
         r.a3 = b3;
     }
-    for (; x != xend; ++x) {
+    while (x != xend) { /* two inputs per pass */
+        TL_LOAD2(x, x0, x1);
+        {
+            TL_LOAD4(w, w0, w1, w2, w3);
+            r.a0 = fmaf(x0, w0, r.a0);
+            r.a1 = fmaf(x0, w1, r.a1);
+            r.a2 = fmaf(x0, w2, r.a2);
+            r.a3 = fmaf(x0, w3, r.a3);
+        }
+        {
+            TL_LOAD4(w, w0, w1, w2, w3);
+            r.a0 = fmaf(x1, w0, r.a0);
+            r.a1 = fmaf(x1, w1, r.a1);
+            r.a2 = fmaf(x1, w2, r.a2);
+            r.a3 = fmaf(x1, w3, r.a3);
+        }
+    }
+    if (K & 1) {
         float xk = *x;
         TL_LOAD4(w, w0, w1, w2, w3);
         r.a0 = fmaf(xk, w0, r.a0);

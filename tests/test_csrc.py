@@ -24,7 +24,8 @@ from tinylstm.export.c import library
 TEST_C = Path(__file__).parent / "c" / "test_csrc.c"
 BUILDS = {"float": ("float32", []), "float-o0": ("float32", ["-O0"]),
           "int8": ("int8", ["-DTL_TEST_INT8"]), "int8-o0": ("int8", ["-DTL_TEST_INT8", "-O0"])}
-TESTS = {"float32": ["exp_relative_error", "sigmoid_tanh_vs_libm", "matvec_known", "dense_relu", "lstm_step_one_unit"],
+TESTS = {"float32": ["exp_relative_error", "sigmoid_tanh_vs_libm", "matvec_known", "dense_relu", "lstm_step_one_unit",
+                     "fmaf_exact"],
          "int8": ["rshift_round", "requant", "tanh_table_interpolation", "sigmoid_q15", "matvec_q_known"]}
 
 

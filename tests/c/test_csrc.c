@@ -138,6 +138,29 @@ static int test_lstm_step_one_unit(void)
     return 0;
 }
 
+static int test_fmaf_exact(void)
+{
+    /* tl_fmaf (the engine's fused multiply-add: hardware, or the exact emulation) == libm's correctly rounded fmaf,
+     * over random operands whose product and addend cancel (the hard cases for double rounding) and plain ones */
+    uint32_t st = 12345u;
+    long k;
+    for (k = 0; k < 2000000; ++k) {
+        float a, b, c;
+        uint32_t u;
+        st = st * 1664525u + 1013904223u;
+        u = (st & 0x807FFFFFu) | (0x3E000000u + ((st >> 8) & 0x01800000u)); /* |a| in [2^-3, 2^1) */
+        memcpy(&a, &u, sizeof a);
+        st = st * 1664525u + 1013904223u;
+        u = (st & 0x807FFFFFu) | 0x3F000000u;
+        memcpy(&b, &u, sizeof b);
+        st = st * 1664525u + 1013904223u;
+        c = (k & 1) ? -a * b * (1.0f + (float)(st >> 20) * 1e-7f) : (float)(int32_t)st * 1e-9f;
+        if (tl_fmaf(a, b, c) != fmaf(a, b, c)) return 1;
+    }
+    CHECK(tl_fmaf(0.1f, 10.0f, -1.0f) == fmaf(0.1f, 10.0f, -1.0f));
+    return 0;
+}
+
 static void dump_act(void)
 {
     long k;
@@ -161,6 +184,7 @@ static const test_case tests[] = {
     {"matvec_known", test_matvec_known},
     {"dense_relu", test_dense_relu},
     {"lstm_step_one_unit", test_lstm_step_one_unit},
+    {"fmaf_exact", test_fmaf_exact},
 };
 #else
 /* ----------------------------------------------------------------------------------------- int8 engine */

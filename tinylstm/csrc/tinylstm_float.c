@@ -1,8 +1,7 @@
 /*
  * tinylstm_float.c - the tinylstm float32 engine (C99, no malloc, no static RAM; no libm unless
- * TINYLSTM_MATH_LIBM, except fmaf, which compilers inline as one instruction where the FPU has a fused
- * multiply-add (Cortex-M4F, ESP32, x86 with FMA) and which is a correctly rounded libm routine elsewhere: the
- * same bits on every target). Hand-written, not generated: `tinylstm export c --variant float32` copies it next
+ * TINYLSTM_MATH_LIBM): every multiply-add fused (one instruction where the FPU has it: Cortex-M4F, x86 with FMA;
+ * an exact emulation elsewhere), so the same bits on every target. Hand-written, not generated: `tinylstm export c --variant float32` copies it next
  * to the generated tinylstm_model.h (API, sizes, scaler) and tinylstm_model_data.h (weights and the layer table).
  *
  * The network: stacked LSTM layers (gate order i, f, c, o as Keras), one value per time step, then dense layers.
@@ -14,7 +13,7 @@
  * The kernel: four output rows per pass over the inputs - the four gates of one LSTM unit, or four dense outputs
  * - with the layout of tinylstm/export/c.py (`pack_float_rows`): per block of four rows their four biases, then
  * per input k the four weights of the rows. Every input is loaded once per block, every weight once, and each
- * multiply-add is one fused instruction (fmaf). Sums in the order bias, k = 0, 1, ... (the same on every target).
+ * multiply-add is one fused instruction (tl_fmaf). Sums in the order bias, k = 0, 1, ... (the same on every target).
  *
  * Activations: exp(-|x|) by range reduction (x = k ln2 + r, |r| <= ln2/2, k from the 1.5 * 2^23 rounding trick),
  * a degree-5 polynomial (relative error 1.6e-7) and 2^k from exponent bits; then one division:
@@ -38,6 +37,28 @@
 #define TL_INLINE static inline
 #endif
 
+/* a * b + c rounded once (C99 fmaf): one instruction where the FPU fuses (Cortex-M4F, x86 with FMA: the compiler
+ * inlines it); elsewhere exact in double - the product of two floats is exact there, the sum is rounded to odd
+ * (TwoSum error term) and then to float, which gives the correctly rounded result: the same bits everywhere. */
+#if defined(__FP_FAST_FMAF) || defined(__ARM_FEATURE_FMA)
+#define tl_fmaf(a, b, c) fmaf((a), (b), (c))
+#else
+TL_INLINE float tl_fmaf(float a, float b, float c)
+{
+    double p = (double)a * (double)b, s = p + (double)c, bb = s - p;
+    double e = (p - (s - bb)) + ((double)c - bb);
+    if (e != 0.0 && s - s == 0.0) {
+        uint64_t bits;
+        memcpy(&bits, &s, sizeof bits);
+        if ((bits & 1u) == 0) {
+            bits += ((e > 0.0) == (s > 0.0)) ? 1 : (uint64_t)-1; /* to the odd neighbour on e's side */
+            memcpy(&s, &bits, sizeof s);
+        }
+    }
+    return (float)s;
+}
+#endif
+
 #ifndef TINYLSTM_MATH_LIBM
 /* 1 / (1 + exp(-x)): e = exp(-x) = 2^k e^r with k = round(-x log2 e) from the 1.5 * 2^23 rounding trick, r by
  * Cody-Waite (|r| <= ln2/2), e^r by a degree-5 polynomial (relative error 1.6e-7), 2^k from exponent bits with
@@ -48,16 +69,16 @@ TL_INLINE float f_sigmoid(float x)
     float t, kf, r, p, scale;
     uint32_t tb, bits;
     int32_t e;
-    t = fmaf(x, -1.44269504f, 12582912.0f); /* 1.5 * 2^23 + k */
+    t = tl_fmaf(x, -1.44269504f, 12582912.0f); /* 1.5 * 2^23 + k */
     kf = t - 12582912.0f;
-    r = fmaf(kf, -0.693145752f, -x); /* ln2 = 0.693145752 + 1.42860677e-6 */
-    r = fmaf(kf, -1.42860677e-6f, r);
+    r = tl_fmaf(kf, -0.693145752f, -x); /* ln2 = 0.693145752 + 1.42860677e-6 */
+    r = tl_fmaf(kf, -1.42860677e-6f, r);
     p = 0.00831252337f;
-    p = fmaf(p, r, 0.0418901145f);
-    p = fmaf(p, r, 0.166671142f);
-    p = fmaf(p, r, 0.499992311f);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
+    p = tl_fmaf(p, r, 0.0418901145f);
+    p = tl_fmaf(p, r, 0.166671142f);
+    p = tl_fmaf(p, r, 0.499992311f);
+    p = tl_fmaf(p, r, 1.0f);
+    p = tl_fmaf(p, r, 1.0f);
     memcpy(&tb, &t, sizeof tb);
     e = (int32_t)(tb - (0x4B400000u - 127u)); /* k + 127 */
 #if defined(__ARM_FEATURE_SAT) || defined(__ARM_FEATURE_DSP)
@@ -67,13 +88,13 @@ TL_INLINE float f_sigmoid(float x)
 #endif
     bits = (uint32_t)e << 23;
     memcpy(&scale, &bits, sizeof scale);
-    return 1.0f / fmaf(p, scale, 1.0f);
+    return 1.0f / tl_fmaf(p, scale, 1.0f);
 }
 
 /* tanh(x) = 2 sigmoid(2x) - 1 (the doubling is exact) */
 TL_INLINE float f_tanh(float x)
 {
-    return fmaf(2.0f, f_sigmoid(2.0f * x), -1.0f);
+    return tl_fmaf(2.0f, f_sigmoid(2.0f * x), -1.0f);
 }
 #else
 TL_INLINE float f_sigmoid(float x) { return tl_sigmoid(x); }
@@ -128,26 +149,26 @@ TL_INLINE tl_f4 dot4f(const float **pw, const float *x, int K)
         TL_LOAD2(x, x0, x1);
         {
             TL_LOAD4(w, w0, w1, w2, w3);
-            r.a0 = fmaf(x0, w0, r.a0);
-            r.a1 = fmaf(x0, w1, r.a1);
-            r.a2 = fmaf(x0, w2, r.a2);
-            r.a3 = fmaf(x0, w3, r.a3);
+            r.a0 = tl_fmaf(x0, w0, r.a0);
+            r.a1 = tl_fmaf(x0, w1, r.a1);
+            r.a2 = tl_fmaf(x0, w2, r.a2);
+            r.a3 = tl_fmaf(x0, w3, r.a3);
         }
         {
             TL_LOAD4(w, w0, w1, w2, w3);
-            r.a0 = fmaf(x1, w0, r.a0);
-            r.a1 = fmaf(x1, w1, r.a1);
-            r.a2 = fmaf(x1, w2, r.a2);
-            r.a3 = fmaf(x1, w3, r.a3);
+            r.a0 = tl_fmaf(x1, w0, r.a0);
+            r.a1 = tl_fmaf(x1, w1, r.a1);
+            r.a2 = tl_fmaf(x1, w2, r.a2);
+            r.a3 = tl_fmaf(x1, w3, r.a3);
         }
     }
     if (K & 1) {
         float xk = *x;
         TL_LOAD4(w, w0, w1, w2, w3);
-        r.a0 = fmaf(xk, w0, r.a0);
-        r.a1 = fmaf(xk, w1, r.a1);
-        r.a2 = fmaf(xk, w2, r.a2);
-        r.a3 = fmaf(xk, w3, r.a3);
+        r.a0 = tl_fmaf(xk, w0, r.a0);
+        r.a1 = tl_fmaf(xk, w1, r.a1);
+        r.a2 = tl_fmaf(xk, w2, r.a2);
+        r.a3 = tl_fmaf(xk, w3, r.a3);
     }
     *pw = w;
     return r;
@@ -161,7 +182,7 @@ static void lstm_step(const float *w, int n_in, int H, float *v, float *c, float
     for (j = 0; j < H; ++j) {
         tl_f4 z = dot4f(&w, v, n_in + H);
         float i = f_sigmoid(z.a0), f = f_sigmoid(z.a1), g = f_tanh(z.a2), o = f_sigmoid(z.a3);
-        float cj = fmaf(f, c[j], i * g);
+        float cj = tl_fmaf(f, c[j], i * g);
         c[j] = cj;
         hn[j] = o * f_tanh(cj);
     }

@@ -56,10 +56,7 @@ def engine_source(lib_dir: Path) -> Path:
 
 
 def needs_libm(lib_dir: Path) -> bool:
-    """The float engine calls fmaf (one instruction where the FPU fuses, libm's correctly rounded routine on
-    hosts without FMA), and expf/tanhf with --math libm: link -lm."""
-    text = (Path(lib_dir) / "tinylstm_model.h").read_text()
-    return "TINYLSTM_MATH_LIBM" in text or "TINYLSTM_VARIANT_FLOAT32" in text
+    return "TINYLSTM_MATH_LIBM" in (Path(lib_dir) / "tinylstm_model.h").read_text()
 
 
 def build_host(lib_dir: Path, exe: Path, opt: str = "-O2", sanitize: bool = False,

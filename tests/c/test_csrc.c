@@ -158,6 +158,14 @@ static int test_fmaf_exact(void)
         if (tl_fmaf(a, b, c) != fmaf(a, b, c)) return 1;
     }
     CHECK(tl_fmaf(0.1f, 10.0f, -1.0f) == fmaf(0.1f, 10.0f, -1.0f));
+    {
+        /* a double-rounding trap: (1 - 2^-23)(2^-24 (1 + 2^-23)) + (1 + 2^-23) = 1 + 2^-23 + 2^-24 - 2^-70 lies just
+         * below a float midpoint; rounded to double first it lands on it and ties-to-even goes up */
+        const float a = 1.0f - 1.0f / 8388608.0f, b = (1.0f + 1.0f / 8388608.0f) / 16777216.0f;
+        const float c = 1.0f + 1.0f / 8388608.0f;
+        CHECK(fmaf(a, b, c) == c);
+        CHECK(tl_fmaf(a, b, c) == c && tl_fmaf(-a, b, -c) == -c && tl_fmaf(a, -b, -c) == -c);
+    }
     return 0;
 }
 

@@ -236,20 +236,44 @@ def count_trace_lines(trace: Path) -> int:
 
 
 def m4_program_instructions(lib_dir: Path, work: Path, X: np.ndarray, opt: str = "-Os",
-                            runs: tuple[int, int] = (1, 5)) -> float:
-    """Whole-program Cortex-M4 instructions per inference: the difference between QEMU traces of
-    ``firmware/cortex-m4/count_main.c`` running ``runs[1]`` and ``runs[0]`` inferences (rows of ``X`` in turn),
-    divided by the difference, so start-up and exit cancel and whatever the engine calls (``memcpy``,
-    ``memset``, libgcc helpers) counts. Deterministic."""
-    counts = []
+                            runs: tuple[int, int] = (1, 5), functions: set[str] | None = None) -> dict[str, float]:
+    """Cortex-M4 instructions per inference from QEMU traces of ``firmware/cortex-m4/count_main.c`` running
+    ``runs[1]`` and ``runs[0]`` inferences (rows of ``X`` in turn), the difference divided by the difference of
+    the run counts: ``whole`` counts every executed instruction (start-up and exit cancel; whatever the engine
+    calls - ``memcpy``, ``memset``, libgcc helpers - counts), ``functions`` only those inside the named functions
+    (default: the engine's own, those of its object file). Deterministic."""
+    lib_dir = Path(lib_dir)
+    whole, inside = [], []
     for n in runs:
-        d = Path(work) / f"whole_{Path(lib_dir).name}{opt}_{n}"
+        d = Path(work) / f"whole_{lib_dir.name}{opt}_{n}"
         elf = build_m4(lib_dir, d / "count.elf", "count", X[:max(runs)], opt=opt, extra=[f"-DTINYLSTM_COUNT_RUNS={n}"])
+        if functions is None:
+            obj = d / "engine.o"
+            _run(["arm-none-eabi-gcc", *M4_FLAGS, "-std=c99", opt, "-ffunction-sections", "-fdata-sections",
+                  f"-I{lib_dir}", "-c", str(engine_source(lib_dir)), "-o", str(obj)])
+            functions = {p.split()[-1] for p in _run(["arm-none-eabi-nm", "--defined-only", str(obj)]).splitlines()
+                         if p.split()[1] in "tT"}
         trace = d / "trace.log"
         _run(qemu_cmd(elf, trace), timeout=600)
-        counts.append(count_trace_lines(trace))
+        whole.append(count_trace_lines(trace))
+        inside.append(count_traced(trace, symbol_ranges(elf, functions)))
         trace.unlink()
-    return (counts[1] - counts[0]) / (runs[1] - runs[0])
+    k = runs[1] - runs[0]
+    return {"whole": (whole[1] - whole[0]) / k, "functions": (inside[1] - inside[0]) / k}
+
+
+def m4_state_bytes(lib_dir: Path, work: Path) -> int:
+    """sizeof(tinylstm_state) for the Cortex-M4 (an array of that size in an object file, read with nm -S)."""
+    d = Path(work) / f"state_{Path(lib_dir).name}"
+    d.mkdir(parents=True, exist_ok=True)
+    src = d / "state.c"
+    src.write_text('#include "tinylstm_model.h"\nchar tinylstm_state_size[sizeof(tinylstm_state)];\n')
+    obj = d / "state.o"
+    _run(["arm-none-eabi-gcc", *M4_FLAGS, "-std=c99", f"-I{lib_dir}", "-c", str(src), "-o", str(obj)])
+    for line in _run(["arm-none-eabi-nm", "-S", str(obj)]).splitlines():
+        if line.endswith(" tinylstm_state_size"):
+            return int(line.split()[1], 16)
+    raise UserError(f"{obj}: no tinylstm_state_size symbol")
 
 
 def m4_stack_bytes(lib_dir: Path, work: Path, X: np.ndarray, opt: str = "-Os") -> int:

@@ -174,15 +174,28 @@ TL_INLINE uint32_t ld_pair(const int16_t *x)
 #define TL_ROW(acc, w)                                                                                        \
     acc = __smlad(__sxtb16(w), x01, acc);                                                                     \
     acc = __smlad(sxtb16_ror8(w), x23, acc)
+#if defined(__GNUC__)
+/* the four words of a group in one LDMIA (GCC keeps them in r4..r7 for it) */
+#define TL_LOAD4(w, w0, w1, w2, w3)                                                                           \
+    register uint32_t w0 __asm__("r4");                                                                       \
+    register uint32_t w1 __asm__("r5");                                                                       \
+    register uint32_t w2 __asm__("r6");                                                                       \
+    register uint32_t w3 __asm__("r7");                                                                       \
+    __asm__("ldmia %4!, {r4-r7}" : "=r"(w0), "=r"(w1), "=r"(w2), "=r"(w3), "+r"(w) : "m"(*(const uint32_t(*)[4])w))
+#else
+#define TL_LOAD4(w, w0, w1, w2, w3)                                                                           \
+    uint32_t w0 = (w)[0], w1 = (w)[1], w2 = (w)[2], w3 = (w)[3];                                              \
+    (w) += 4
+#endif
 #define TL_GROUP()                                                                                            \
     do {                                                                                                      \
         uint32_t x01 = ld_pair(x), x23 = ld_pair(x + 2);                                                      \
-        TL_ROW(r.a0, w[0]);                                                                                   \
-        TL_ROW(r.a1, w[1]);                                                                                   \
-        TL_ROW(r.a2, w[2]);                                                                                   \
-        TL_ROW(r.a3, w[3]);                                                                                   \
+        TL_LOAD4(w, w0, w1, w2, w3);                                                                          \
+        TL_ROW(r.a0, w0);                                                                                     \
+        TL_ROW(r.a1, w1);                                                                                     \
+        TL_ROW(r.a2, w2);                                                                                     \
+        TL_ROW(r.a3, w3);                                                                                     \
         x += 4;                                                                                               \
-        w += 4;                                                                                               \
     } while (0)
 #endif
 

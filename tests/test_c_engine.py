@@ -186,6 +186,36 @@ def test_cortex_m4_emulated_matches_host_bit_for_bit(libs, host_outputs, trained
             assert np.max(np.abs(y - trained.keras_test)) <= FLOAT_TOLERANCE
 
 
+def test_cortex_m4_other_builds_same_bits(libs, host_outputs, trained, tmp_path):
+    """-O2, and the portable C paths (-DTINYLSTM_NO_SIMD: no SXTB16/SMLAD/SMMLAR, no VLDMIA) on the Cortex-M4: the
+    same bits as the host (int8: the golden model's), so the DSP paths and their fallback are interchangeable."""
+    require_tool("arm-none-eabi-gcc", "qemu-system-arm")
+    X = trained.X_test[:40]
+    for variant, (lib, _) in libs.items():
+        for tag, opt, extra in (("o2", "-O2", []), ("nosimd", "-Os", ["-DTINYLSTM_NO_SIMD"])):
+            elf = cb.build_m4(lib, tmp_path / f"{variant}_{tag}" / "test.elf", "test", X, opt=opt, extra=extra)
+            y, q = cb.run_m4(elf, len(X))
+            np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(host_outputs[variant][0][:40]))
+            if variant == "int8":
+                np.testing.assert_array_equal(q, intgolden.predict_q(intgolden.quantize(trained.bundle), X))
+
+
+def test_cortex_m4_figures_within_the_goals(libs, trained, tmp_path):
+    """The reference model on the Cortex-M4 at -Os (whole program, QEMU trace of 5 minus 1 inferences, / 4):
+    float32 <= 25,000 instructions per inference, and each state struct <= 400 B; the stack depth of one
+    tinylstm_predict measured by painting covers at least the state struct (goals of docs/cengine.md)."""
+    require_tool("arm-none-eabi-gcc", "arm-none-eabi-nm", "qemu-system-arm")
+    X = trained.X_test[:5]
+    for variant, (lib, _) in libs.items():
+        state = cb.m4_state_bytes(lib, tmp_path)
+        assert state <= 400, (variant, state)
+        assert cb.m4_stack_bytes(lib, tmp_path, X) >= state
+        counts = cb.m4_program_instructions(lib, tmp_path, X, "-Os")
+        assert counts["whole"] >= counts["functions"] > 0
+        if variant == "float32":
+            assert counts["whole"] <= 25_000, counts
+
+
 def test_cli_export_and_backends(trained, tmp_path):
     out = tmp_path / "c"
     res = run_cli("export", "c", "--model", str(trained.model_dir), "--out", str(out), "--quiet")
@@ -294,7 +324,7 @@ def test_cortex_m4_build_has_no_static_ram_no_libm_no_printf(libs, tmp_path):
         sizes = _m4_sizes(lib, tmp_path)
         assert sizes["obj"]["data"] == 0 and sizes["obj"]["bss"] == 0
         assert sizes["image"]["text"] > sizes["base"]["text"]  # the engine is really linked (sizes: the bench)
-        syms = subprocess.run(["arm-none-eabi-nm", str(tmp_path / f"{lib.name}_size" / "size.elf")],
+        syms = subprocess.run(["arm-none-eabi-nm", str(tmp_path / f"{lib.name}-Os_size" / "size.elf")],
                               capture_output=True, text=True, check=True).stdout
         for bad in ("printf", "expf", "tanhf", "initialise_monitor_handles", "malloc"):
             assert not re.search(rf"\b_?{bad}\b", syms), bad

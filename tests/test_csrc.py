@@ -1,8 +1,8 @@
 """C unit tests of the hand-written engine sources (tinylstm/csrc), run from pytest.
 
 ``tests/c/test_csrc.c`` is compiled with strict C99 warnings as errors against a library that ``tinylstm export c``
-generates for a tiny network, once for the float engine (row and column loop forms) and once for the int8 engine
-(both loop forms); every C test case is one pytest case. The numpy mirror of the activations
+generates for a tiny network, for the float engine and the int8 engine (each at -O2 and -O0); every C test case is
+one pytest case. The numpy mirror of the activations
 (:mod:`tinylstm.activations`, used by the RISC-V golden model) is compared with the compiled ``tl_act.h`` bit for bit.
 """
 
@@ -22,10 +22,10 @@ from tinylstm.export._cbuild import HOST_CFLAGS
 from tinylstm.export.c import library
 
 TEST_C = Path(__file__).parent / "c" / "test_csrc.c"
-BUILDS = {"float-row": ("float32", ["-DTINYLSTM_ROW_LOOPS"]), "float-col": ("float32", ["-DTINYLSTM_COLUMN_LOOPS"]),
-          "int8-col": ("int8", ["-DTL_TEST_INT8"]),
-          "int8-row": ("int8", ["-DTL_TEST_INT8", "-DTINYLSTM_INT_ROW_LOOPS"])}
-TESTS = {"float32": ["exp_relative_error", "sigmoid_tanh_vs_libm", "matvec_known", "dense_relu", "lstm_step_one_unit"],
+BUILDS = {"float": ("float32", []), "float-o0": ("float32", ["-O0"]),
+          "int8": ("int8", ["-DTL_TEST_INT8"]), "int8-o0": ("int8", ["-DTL_TEST_INT8", "-O0"])}
+TESTS = {"float32": ["exp_relative_error", "sigmoid_tanh_vs_libm", "matvec_known", "dense_relu", "lstm_step_one_unit",
+                     "fmaf_exact"],
          "int8": ["rshift_round", "requant", "tanh_table_interpolation", "sigmoid_q15", "matvec_q_known"]}
 
 
@@ -72,12 +72,12 @@ def test_every_c_test_is_run(programs):
 
 
 def test_unknown_c_test_name_fails(programs):
-    assert subprocess.run([str(programs["float-row"]), "no_such_test"], capture_output=True).returncode == 2
+    assert subprocess.run([str(programs["float"]), "no_such_test"], capture_output=True).returncode == 2
 
 
 def test_numpy_activations_bit_exact_with_tl_act(programs):
     """tinylstm.activations (the RISC-V golden model's activations) == tl_act.h, bit for bit, on [-100, 100]."""
-    out = subprocess.run([str(programs["float-row"]), "dump-act"], capture_output=True, text=True, check=True,
+    out = subprocess.run([str(programs["float"]), "dump-act"], capture_output=True, text=True, check=True,
                          timeout=120).stdout
     bits = np.array([[int(v, 16) for v in line.split()] for line in out.splitlines()], dtype=np.uint32)
     x = bits[:, 0].view(np.float32)

@@ -3,8 +3,11 @@
  *
  * Built by tests/test_csrc.py with -std=c99 -Wall -Wextra -Werror -pedantic against a library that
  * `tinylstm export c` generated for a tiny network, once per engine:
- *   (default)        the float engine (tinylstm_float.c, tl_act.h): activations, matvec, dense, one LSTM step
- *   -DTL_TEST_INT8   the int8 engine (tinylstm_int8.c): rounding shifts, requantisation, tanh/sigmoid table, matvec
+ *   (default)        the float engine (tinylstm_float.c, tl_act.h): activations, the four-row kernel, dense, one
+ *                    LSTM step
+ *   -DTL_TEST_INT8   the int8 engine (tinylstm_int8.c): rounding shifts, requantisation, tanh/sigmoid table, the
+ *                    four-row kernel over packed weights
+ * (on the host: the portable C paths; the Cortex-M4 paths are held to the same results by tests/test_c_engine.py)
  * The engine source is included, so its static kernels are testable directly.
  *
  *   test_csrc NAME     run one test (exit 0: pass, 1: fail, 2: unknown name)
@@ -12,6 +15,7 @@
  *   test_csrc dump-act print "x y_exp y_sigmoid y_tanh" as float bits (hex) over a sweep (float build only)
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,48 +63,64 @@ static int test_exp_relative_error(void)
 
 static int test_sigmoid_tanh_vs_libm(void)
 {
-    double ws = 0.0, wt = 0.0;
+    double ws = 0.0, wt = 0.0, es_eng = 0.0, et_eng = 0.0;
     long k;
     for (k = -200000; k <= 200000; ++k) {
         float x = (float)k * 1e-4f;
-        double es = fabs((double)tl_sigmoid(x) - 1.0 / (1.0 + exp(-(double)x)));
-        double et = fabs((double)tl_tanh(x) - tanh((double)x));
+        double s_want = 1.0 / (1.0 + exp(-(double)x)), t_want = tanh((double)x);
+        double es = fabs((double)tl_sigmoid(x) - s_want);
+        double et = fabs((double)tl_tanh(x) - t_want);
         ws = es > ws ? es : ws;
         wt = et > wt ? et : wt;
         if (tl_tanh(-x) != -tl_tanh(x)) return 1; /* odd, exactly */
+        /* and the engine's own (f_sigmoid, f_tanh: fused multiply-adds, saturated exponent, no clamp) */
+        es = fabs((double)f_sigmoid(x) - s_want);
+        et = fabs((double)f_tanh(x) - t_want);
+        es_eng = es > es_eng ? es : es_eng;
+        et_eng = et > et_eng ? et : et_eng;
     }
     CHECK(ws <= ACT_MAX_ABS);
     CHECK(wt <= ACT_MAX_ABS);
-    CHECK(tl_sigmoid(0.0f) == 0.5f);
-    CHECK(tl_tanh(0.0f) == 0.0f);
+    CHECK(es_eng <= ACT_MAX_ABS);
+    CHECK(et_eng <= ACT_MAX_ABS);
+    CHECK(tl_sigmoid(0.0f) == 0.5f && f_sigmoid(0.0f) == 0.5f);
+    CHECK(tl_tanh(0.0f) == 0.0f && f_tanh(0.0f) == 0.0f);
     CHECK(tl_tanh(50.0f) == 1.0f && tl_sigmoid(-100.0f) >= 0.0f && tl_sigmoid(100.0f) == 1.0f);
+    CHECK(f_tanh(50.0f) == 1.0f && f_sigmoid(-100.0f) == 0.0f && f_sigmoid(100.0f) == 1.0f);
+    CHECK(f_sigmoid(-1e9f) == 0.0f && f_sigmoid(1e9f) == 1.0f && f_tanh(-1e9f) == -1.0f); /* saturated exponent */
     return 0;
 }
 
 static int test_matvec_known(void)
 {
-    /* z_j = b_j + x0 W0j + x1 W1j + h0 U0j + h1 U1j: exact in float */
-    static const float W[6] = {1, 2, 3, 4, 5, 6};
-    static const float U[6] = {-1, 0.5f, 2, 3, -2, 1};
-    static const float b[3] = {0.5f, -1, 0};
-    const float x[2] = {1, 2}, h[2] = {2, 1};
-    float z[3];
-    matvec(W, U, b, 2, 2, 3, x, h, z);
-    CHECK(z[0] == 10.5f && z[1] == 10.0f && z[2] == 20.0f);
-    matvec(W, 0, b, 2, 0, 3, x, 0, z); /* no recurrent part */
-    CHECK(z[0] == 9.5f && z[1] == 11.0f && z[2] == 15.0f);
+    /* z_j = b_j + x0 W0j + x1 W1j + h0 U0j + h1 U1j: exact in float. Kernel layout (pack_float_rows): the block's
+     * four biases (row 3: padding), then per input [x0, x1, h0, h1] the four weights. */
+    static const float P[4 + 4 * 4] = {0.5f, -1, 0, 0, /* biases */
+                                       1, 2, 3, 0, 4, 5, 6, 0,         /* W */
+                                       -1, 0.5f, 2, 0, 3, -2, 1, 0};   /* U */
+    static const float P2[4 + 2 * 4] = {0.5f, -1, 0, 0, 1, 2, 3, 0, 4, 5, 6, 0};
+    const float v[4] = {1, 2, 2, 1}; /* x, then h */
+    const float *w = P;
+    tl_f4 z = dot4f(&w, v, 4);
+    CHECK(z.a0 == 10.5f && z.a1 == 10.0f && z.a2 == 20.0f && z.a3 == 0.0f);
+    CHECK(w == P + 4 + 4 * 4); /* advanced past the block */
+    w = P2;
+    z = dot4f(&w, v, 2); /* no recurrent part (odd and even input counts both run) */
+    CHECK(z.a0 == 9.5f && z.a1 == 11.0f && z.a2 == 15.0f);
+    w = P2;
+    z = dot4f(&w, v, 1);
+    CHECK(z.a0 == 1.5f && z.a1 == 1.0f && z.a2 == 3.0f);
     return 0;
 }
 
 static int test_dense_relu(void)
 {
-    static const float W[2] = {1, -1};
-    static const float b[2] = {0, 1.5f};
+    static const float P[8] = {0, 1.5f, 0, 0, 1, -1, 0, 0}; /* biases {0, 1.5}, W = {1, -1} (padded to 4 rows) */
     const float x[1] = {2};
-    float y[2];
-    dense(W, b, 1, 2, x, y, 1);
+    float y[4];
+    CHECK(dense(P, 1, 2, x, y, 1) == 2.0f);
     CHECK(y[0] == 2.0f && y[1] == 0.0f);
-    dense(W, b, 1, 2, x, y, 0);
+    dense(P, 1, 2, x, y, 0);
     CHECK(y[1] == -0.5f);
     return 0;
 }
@@ -108,15 +128,44 @@ static int test_dense_relu(void)
 static int test_lstm_step_one_unit(void)
 {
     /* H = 1, no weights: the gates are the activations of the bias; c = f c + i g, h = o tanh(c) */
-    static const float W[4] = {0, 0, 0, 0}, U[4] = {0, 0, 0, 0};
-    static const float b[4] = {0.7f, -0.4f, 0.9f, 1.3f};
-    const float x[1] = {0};
-    float h[1] = {0}, c[1] = {0.5f}, z[4];
+    static const float P[4 + 2 * 4] = {0.7f, -0.4f, 0.9f, 1.3f, 0, 0, 0, 0, 0, 0, 0, 0};
+    float v[2] = {0, 0}, c[1] = {0.5f}, hn[1];
     double si = 1 / (1 + exp(-0.7)), sf = 1 / (1 + exp(0.4)), g = tanh(0.9), so = 1 / (1 + exp(-1.3));
     double c_want = sf * 0.5 + si * g;
-    lstm_step(W, U, b, 1, 1, x, h, c, z);
+    lstm_step(P, 1, 1, v, c, hn);
     CHECK(fabs(c[0] - c_want) < 1e-6);
-    CHECK(fabs(h[0] - so * tanh(c_want)) < 1e-6);
+    CHECK(fabs(v[1] - so * tanh(c_want)) < 1e-6); /* the new h, copied behind the input */
+    return 0;
+}
+
+static int test_fmaf_exact(void)
+{
+    /* tl_fmaf (the engine's fused multiply-add: hardware, or the exact emulation) == libm's correctly rounded fmaf,
+     * over random operands whose product and addend cancel (the hard cases for double rounding) and plain ones */
+    uint32_t st = 12345u;
+    long k;
+    for (k = 0; k < 2000000; ++k) {
+        float a, b, c;
+        uint32_t u;
+        st = st * 1664525u + 1013904223u;
+        u = (st & 0x807FFFFFu) | (0x3E000000u + ((st >> 8) & 0x01800000u)); /* |a| in [2^-3, 2^1) */
+        memcpy(&a, &u, sizeof a);
+        st = st * 1664525u + 1013904223u;
+        u = (st & 0x807FFFFFu) | 0x3F000000u;
+        memcpy(&b, &u, sizeof b);
+        st = st * 1664525u + 1013904223u;
+        c = (k & 1) ? -a * b * (1.0f + (float)(st >> 20) * 1e-7f) : (float)(int32_t)st * 1e-9f;
+        if (tl_fmaf(a, b, c) != fmaf(a, b, c)) return 1;
+    }
+    CHECK(tl_fmaf(0.1f, 10.0f, -1.0f) == fmaf(0.1f, 10.0f, -1.0f));
+    {
+        /* a double-rounding trap: (1 - 2^-23)(2^-24 (1 + 2^-23)) + (1 + 2^-23) = 1 + 2^-23 + 2^-24 - 2^-70 lies just
+         * below a float midpoint; rounded to double first it lands on it and ties-to-even goes up */
+        const float a = 1.0f - 1.0f / 8388608.0f, b = (1.0f + 1.0f / 8388608.0f) / 16777216.0f;
+        const float c = 1.0f + 1.0f / 8388608.0f;
+        CHECK(fmaf(a, b, c) == c);
+        CHECK(tl_fmaf(a, b, c) == c && tl_fmaf(-a, b, -c) == -c && tl_fmaf(a, -b, -c) == -c);
+    }
     return 0;
 }
 
@@ -143,6 +192,7 @@ static const test_case tests[] = {
     {"matvec_known", test_matvec_known},
     {"dense_relu", test_dense_relu},
     {"lstm_step_one_unit", test_lstm_step_one_unit},
+    {"fmaf_exact", test_fmaf_exact},
 };
 #else
 /* ----------------------------------------------------------------------------------------- int8 engine */
@@ -161,38 +211,61 @@ static int test_requant(void)
     CHECK(requant(-1000, (int32_t)1 << 29, 30, 0) == -500);
     CHECK(requant(1 << 30, 1 << 30, 1, 3) == (1 << 30) + 3); /* clamped to 2^30 before the bias */
     CHECK(requant(-(1 << 30), 1 << 30, 1, 0) == -(1 << 30));
+    /* shift 32 (SMMLAR on a Cortex-M4): the rounded high word of acc * m, plus the bias */
+    CHECK(requant(1001, (int32_t)1 << 30, 32, 7) == 257); /* 250.25 -> 250 */
+    CHECK(requant(1002, (int32_t)1 << 30, 32, 7) == 258); /* 250.5 rounds up */
+    CHECK(requant(-1002, (int32_t)1 << 30, 32, 0) == -250);
+    CHECK(requant(INT32_MAX, INT32_MAX, 32, 0) == (1 << 30) - 1); /* cannot leave +-2^30: no clamp needed */
     return 0;
 }
 
+/* the tests name the Q format (frac) of the argument, the engine the table shift (frac - TL_LUT_STEP_BITS) */
+#define TQ(a, frac) tanh_q15((a), (frac)-TL_LUT_STEP_BITS)
+#define SQ(z, frac) sigmoid_q15((z), (frac)-TL_LUT_STEP_BITS)
+
 static int test_tanh_table_interpolation(void)
 {
-    CHECK(tanh_q15(0, 12) == 0);
-    CHECK(tanh_q15(4096, 12) == 24956 && tanh_q15(-4096, 12) == -24956); /* table[32] = round(32768 tanh 1) */
-    CHECK(tanh_q15(8192, 13) == 24956);                                  /* the same 1.0 in Q13 */
-    CHECK(tanh_q15(64, 12) == 512);     /* halfway between table[0] = 0 and table[1] = 1024 */
-    CHECK(tanh_q15(2085, 12) == 15372); /* idx 16, fraction 37/128: interpolated */
-    CHECK(tanh_q15(2003, 12) == 14856); /* interpolation rounds half up (truncation: 14855) */
-    CHECK(tanh_q15(6 * 4096, 12) == 32767 && tanh_q15(100000, 12) == 32767 && tanh_q15(-100000, 12) == -32767);
+    CHECK(TQ(0, 12) == 0);
+    CHECK(TQ(4096, 12) == 24956 && TQ(-4096, 12) == -24956); /* table[32] = round(32768 tanh 1) */
+    CHECK(TQ(8192, 13) == 24956);                            /* the same 1.0 in Q13 */
+    CHECK(TQ(64, 12) == 512);     /* halfway between table[0] = 0 and table[1] = 1024 */
+    CHECK(TQ(2085, 12) == 15372); /* idx 16, fraction 37/128: interpolated */
+    CHECK(TQ(2003, 12) == 14856); /* interpolation rounds half up (truncation: 14855) */
+    CHECK(TQ(6 * 4096, 12) == 32767 && TQ(100000, 12) == 32767 && TQ(-100000, 12) == -32767);
+    CHECK(TQ(-64, 12) == -512); /* from the entry below (floor index): table[-1] = -1024 .. table[0] = 0 */
     return 0;
 }
 
 static int test_sigmoid_q15(void)
 {
-    CHECK(sigmoid_q15(0, 12) == 16384);
-    CHECK(sigmoid_q15(4096, 12) == 23955 && sigmoid_q15(-4096, 12) == 8812);
+    CHECK(SQ(0, 12) == 16384);
+    CHECK(SQ(4096, 12) == 23955 && SQ(-4096, 12) == 8812);
+    CHECK(sigmoid_q16(tanh_mid(), 0, TL_SH) == 32768 && sigmoid_q16(tanh_mid(), 4096, TL_SH) == 47911);
     return 0;
 }
 
 static int test_matvec_q_known(void)
 {
-    static const int8_t W[6] = {1, -2, 3, 4, 5, -6};
-    static const int8_t U[6] = {-1, 2, 0, 3, -1, 4};
-    const int32_t x[2] = {100, -3}, h[2] = {7, -2};
-    int32_t acc[3];
-    matvec_q(W, U, 2, 2, 3, x, h, acc);
-    CHECK(acc[0] == 75 && acc[1] == -199 && acc[2] == 310);
-    matvec_q(W, 0, 2, 0, 3, x, 0, acc);
-    CHECK(acc[0] == 88 && acc[1] == -215 && acc[2] == 318);
+    /* acc_r = sum_k v_k W[k][r] over v = [x0, x1, h0, h1] = {100, -3, 7, -2}; W = {1, -2, 3}, {4, 5, -6} (x),
+     * U = {-1, 2, 0}, {3, -1, 4} (h). Kernel layout (pack_rows): K = 4 is one group, one word per row with the
+     * bytes w(k0), w(k2), w(k1), w(k3); row 3 is padding. */
+    static const union {
+        int8_t b[16];
+        uint32_t w[4];
+    } G = {{1, -1, 4, 3, -2, 2, 5, -1, 3, 0, -6, 4, 0, 0, 0, 0}};
+    /* K = 2 (no recurrent part): two head inputs, one word each with the bytes of rows 0..3 */
+    static const union {
+        int8_t b[8];
+        uint32_t w[2];
+    } Hd = {{1, -2, 3, 0, 4, 5, -6, 0}};
+    const int16_t v[4] = {100, -3, 7, -2};
+    const uint32_t *w = G.w;
+    tl_acc4 a = dot4(&w, v, 0, 1);
+    CHECK(a.a0 == 75 && a.a1 == -199 && a.a2 == 310 && a.a3 == 0);
+    CHECK(w == G.w + 4);
+    w = Hd.w;
+    a = dot4(&w, v, 2, 0);
+    CHECK(a.a0 == 88 && a.a1 == -215 && a.a2 == 318);
     return 0;
 }
 

@@ -16,9 +16,14 @@ How each figure is measured (also printed under the table):
   float TFLite model of the same bundle (tf_keras, ``Input(batch_size=1)``, fused LSTM ops) with
   ``set_input``/``invoke``/``get_output`` + ``reset()`` per row. LiteRT: ``ai_edge_litert`` with the same model,
   ``set_tensor``/``invoke``/``get_tensor`` + ``reset_all_variables()``. Median of repeated passes.
-* **Cortex-M4 instructions**: ``qemu-system-arm -M mps2-an386 -singlestep -d exec,nochain`` logs one line per
-  executed instruction; lines whose PC lies in the engine's functions (``arm-none-eabi-nm -S``) are counted over
-  ``firmware/cortex-m4/count_main.c`` running N inferences, divided by N. Deterministic.
+* **Cortex-M4 instructions** (at -Os and -O2): ``qemu-system-arm -M mps2-an386 -singlestep -d exec,nochain``
+  logs one line per executed instruction; ``firmware/cortex-m4/count_main.c`` is traced running 5 and 1
+  inferences and the difference divided by 4: every instruction (the whole program: what the engine calls -
+  ``memcpy``, ``memset``, libgcc - counts; start-up and exit cancel), and those inside the engine's own functions
+  (``arm-none-eabi-nm -S``). Deterministic.
+* **State struct and stack**: ``sizeof(tinylstm_state)``; the stack depth of one ``tinylstm_predict`` measured
+  by stack painting in QEMU (``firmware/cortex-m4/test_main.c -DTINYLSTM_STACK_PAINT``), beside the
+  ``-fstack-usage`` frame chain.
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ CALLGRIND_HOST = ["-O3", "-march=x86-64-v3" if platform.machine() in ("x86_64", 
                   "-fno-trapping-math"]
 CALLGRIND_RUNS = 10
 ROWS = 64  # rows timed per pass (test-set rows when the model directory has a split, else self-check rows)
-COUNT_RUNS = 4
+COUNT_RUNS = 4  # whole-program counting: traces of COUNT_RUNS + 1 and 1 inferences
+M4_OPTS = ("-Os", "-O2")
 
 
 def _rows(model: ModelDir, data: Path | None) -> np.ndarray:
@@ -65,9 +71,9 @@ def _rows(model: ModelDir, data: Path | None) -> np.ndarray:
     return np.tile(selfcheck_inputs(model.bundle), (ROWS // 8, 1))
 
 
-def _m4_sizes(lib: Path, tmp: Path) -> dict:
-    obj = tmp / f"{lib.name}.o"
-    subprocess.run(["arm-none-eabi-gcc", *cb.M4_FLAGS, "-std=c99", "-Os", "-ffunction-sections", "-fdata-sections",
+def _m4_sizes(lib: Path, tmp: Path, opt: str = "-Os") -> dict:
+    obj = tmp / f"{lib.name}{opt}.o"
+    subprocess.run(["arm-none-eabi-gcc", *cb.M4_FLAGS, "-std=c99", opt, "-ffunction-sections", "-fdata-sections",
                     "-fstack-usage", "-c", str(cb.engine_source(lib)), "-o", str(obj)], check=True, cwd=tmp)
     sizes = cb.elf_sizes(obj)
     stack = {}
@@ -76,27 +82,16 @@ def _m4_sizes(lib: Path, tmp: Path) -> dict:
         for line in su_file.read_text().splitlines():
             name, nbytes = line.split("\t")[0].split(":")[-1], int(line.split("\t")[1])
             stack[name] = nbytes
-    full = cb.elf_sizes(cb.build_m4(lib, tmp / f"{lib.name}_size" / "size.elf", "size", opt="-Os"))
-    base = cb.elf_sizes(cb.build_m4(lib, tmp / f"{lib.name}_base" / "base.elf", "size", opt="-Os",
+    full = cb.elf_sizes(cb.build_m4(lib, tmp / f"{lib.name}{opt}_size" / "size.elf", "size", opt=opt))
+    base = cb.elf_sizes(cb.build_m4(lib, tmp / f"{lib.name}{opt}_base" / "base.elf", "size", opt=opt,
                                     extra=["-DTINYLSTM_SIZE_BASELINE"]))
     return {"obj": sizes, "image": full, "base": base, "stack": stack}
 
 
-def _m4_instructions(lib: Path, tmp: Path, X: np.ndarray) -> int:
-    elf = cb.build_m4(lib, tmp / f"{lib.name}_count" / "count.elf", "count", X[:COUNT_RUNS], opt="-Os",
-                      extra=[f"-DTINYLSTM_COUNT_RUNS={COUNT_RUNS}"])
-    obj_syms = subprocess.run(["arm-none-eabi-nm", "--defined-only", str(tmp / f"{lib.name}.o")], check=True,
-                              capture_output=True, text=True).stdout
-    names = {l.split()[-1] for l in obj_syms.splitlines() if l.split()[1] in "tT"}
-    ranges = cb.symbol_ranges(elf, names)
-    trace = tmp / f"{lib.name}.trace"
-    subprocess.run(cb.qemu_cmd(elf, trace), check=True, capture_output=True, timeout=600)
-    n = cb.count_traced(trace, ranges)
-    trace.unlink()
-    return n // COUNT_RUNS
-
-
-
+def _stack_chain(st: dict[str, int]) -> int:
+    """-fstack-usage: the entry frames plus the deepest other frame (the engine calls one kernel at a time)."""
+    entry = ("tinylstm_predict", "tinylstm_run", "tinylstm_run_q")
+    return sum(st.get(k, 0) for k in entry) + max([v for k, v in st.items() if k not in entry] or [0])
 
 
 def _callgrind_total(cmd: list[str], toggle: str, out: Path) -> int:
@@ -170,29 +165,39 @@ def section(model_dir: Path, args) -> str:
                                     ("int8", "int8", "poly")):
             libs[name] = cb.export_library(model, variant, tmp / name, math)
         have_arm = cb.tool("arm-none-eabi-gcc") and cb.tool("arm-none-eabi-size")
-        sizes = {n: _m4_sizes(lib, tmp) for n, lib in libs.items()} if have_arm else {}
-        instr = {}
-        if have_arm and cb.tool("qemu-system-arm"):
-            for n in ("float32", "int8"):
-                instr[n] = _m4_instructions(libs[n], tmp, X)
+        have_qemu = have_arm and cb.tool("qemu-system-arm")
+        rows_m4 = []  # (engine, opt)
+        for name in ("float32", "float32-libm", "int8"):
+            for opt in M4_OPTS if name != "float32-libm" else ("-Os",):
+                rows_m4.append((name, opt))
+        m4 = {}
+        if have_arm:
+            for name, opt in rows_m4:
+                r = {"sizes": _m4_sizes(libs[name], tmp, opt), "state": cb.m4_state_bytes(libs[name], tmp)}
+                if have_qemu:
+                    r["instr"] = cb.m4_program_instructions(libs[name], tmp, X, opt)
+                    r["stack"] = cb.m4_stack_bytes(libs[name], tmp, X, opt)
+                m4[(name, opt)] = r
         timing = _host_timing(model_dir, bundle, X, {"float32": libs["float32"], "int8": libs["int8"]}, tmp)
 
-    lines += ["| engine | flash: engine object text (code + const weights) | linked image growth | static RAM "
-              "(data + bss) | stack (state struct / deepest frame chain) | Cortex-M4 instructions per inference |",
-              "|---|---|---|---|---|---|"]
-    for name in ("float32", "float32-libm", "int8"):
-        if name not in sizes:
-            lines.append(f"| C {name} | arm-none-eabi-gcc missing | | | | |")
+    lines += ["| engine | opt | flash: engine object text (code + const weights) | linked image growth | static RAM "
+              "(data + bss) | state struct | stack: measured (painting) / -fstack-usage chain | Cortex-M4 "
+              "instructions per inference: whole program | in the engine's functions |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, opt in rows_m4:
+        if (name, opt) not in m4:
+            lines.append(f"| C {name} | {opt} | arm-none-eabi-gcc missing | | | | | | |")
             continue
-        s = sizes[name]
+        r = m4[(name, opt)]
+        s = r["sizes"]
         obj = s["obj"]
         growth = s["image"]["text"] + s["image"]["data"] - s["base"]["text"] - s["base"]["data"]
-        st = s["stack"]
-        chain = st.get("tinylstm_predict", 0) + st.get("tinylstm_run", 0) + st.get("tinylstm_run_q", 0) + \
-            max([v for k, v in st.items() if k not in ("tinylstm_predict", "tinylstm_run", "tinylstm_run_q")] or [0])
-        state = _state_bytes(bundle)
-        lines.append(f"| C {name} | {obj['text']:,} B | {growth:,} B | {obj['data'] + obj['bss']} B | "
-                     f"{state} B / ~{chain} B | {instr.get(name, '-') if name in instr else '-'} |")
+        ins = r.get("instr")
+        whole = f"{ins['whole']:,.0f}" if ins else "qemu-system-arm missing"
+        inside = f"{ins['functions']:,.0f}" if ins else "-"
+        stack = f"{r['stack']:,} B" if "stack" in r else "-"
+        lines.append(f"| C {name} | {opt} | {obj['text']:,} B | {growth:,} B | {obj['data'] + obj['bss']} B | "
+                     f"{r['state']:,} B | {stack} / ~{_stack_chain(s['stack']):,} B | {whole} | {inside} |")
     unit_note = (f"TFLite model for TFLM/LiteRT: {timing['tflite_bytes']:,} B flatbuffer (float, tf_keras fused LSTM) "
                  "+ the TFLM runtime itself.")
     lines += ["", "| host, same rows, same run (thread CPU time) | µs per inference | TFLM invoke / this |",
@@ -229,17 +234,16 @@ def section(model_dir: Path, args) -> str:
               "Call overhead: 'invoke() only' rows still include one Python-to-C++ call per row (timed around "
               "invoke alone); the full-call rows include the whole Python sequence per row, like the ctypes rows (one "
               "ctypes call each); the C-loop rows call tinylstm_run back to back in C with no overhead.",
-              f"Cortex-M4 instructions: QEMU mps2-an386 `-singlestep -d exec,nochain` trace, instructions inside the "
-              f"engine's functions over {COUNT_RUNS} inferences / {COUNT_RUNS} (-Os).",
+              f"Cortex-M4 instructions: QEMU mps2-an386 `-singlestep -d exec,nochain` traces of "
+              f"firmware/cortex-m4/count_main.c running {COUNT_RUNS + 1} and 1 inferences; the difference / "
+              f"{COUNT_RUNS}: every executed instruction (whole program: memcpy, memset, libgcc helpers included; "
+              "start-up and exit cancel), and those inside the engine's own functions (arm-none-eabi-nm -S).",
+              "State struct: sizeof(tinylstm_state) (all working memory of one inference; tinylstm_predict keeps it "
+              "on the stack). Stack measured: firmware/cortex-m4/test_main.c -DTINYLSTM_STACK_PAINT paints 8 KiB "
+              "below the stack pointer, runs one tinylstm_predict and finds the deepest overwritten word (state "
+              "struct included); -fstack-usage chain: entry frames + the deepest kernel frame.",
               "Flash: `arm-none-eabi-size` of the engine object (tinylstm_float.c / tinylstm_int8.c with its data) "
               "at -Os (Cortex-M4F hard float); image growth: "
               "firmware/cortex-m4/size_main.c with vs without the engine (no printf, no semihosting)."]
     lines += ["", "### ESP32-family cores", "", cores.table(model, getattr(args, "data", None))]
     return "\n".join(lines)
-
-
-def _state_bytes(bundle) -> int:
-    """sizeof(tinylstm_state): 4 bytes per element of h, c per LSTM layer, the gate buffer and dense outputs."""
-    n = sum(2 * lay.units for lay in bundle.lstm) + 4 * max(lay.units for lay in bundle.lstm)
-    n += sum(d.units for d in bundle.dense)
-    return 4 * n

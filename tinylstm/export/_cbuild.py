@@ -225,6 +225,70 @@ def count_traced(trace: Path, ranges: list[tuple[int, int, str]]) -> int:
     return int(ok.sum())
 
 
+def count_trace_lines(trace: Path) -> int:
+    """Every executed instruction of a ``-d exec,nochain -singlestep`` QEMU log (one ``Trace`` line each)."""
+    n = 0
+    with open(trace, "rb") as fh:
+        for line in fh:
+            if line.startswith(b"Trace "):
+                n += 1
+    return n
+
+
+def m4_program_instructions(lib_dir: Path, work: Path, X: np.ndarray, opt: str = "-Os",
+                            runs: tuple[int, int] = (1, 5), functions: set[str] | None = None) -> dict[str, float]:
+    """Cortex-M4 instructions per inference from QEMU traces of ``firmware/cortex-m4/count_main.c`` running
+    ``runs[1]`` and ``runs[0]`` inferences (rows of ``X`` in turn), the difference divided by the difference of
+    the run counts: ``whole`` counts every executed instruction (start-up and exit cancel; whatever the engine
+    calls - ``memcpy``, ``memset``, libgcc helpers - counts), ``functions`` only those inside the named functions
+    (default: the engine's own, those of its object file). Deterministic."""
+    lib_dir = Path(lib_dir)
+    whole, inside = [], []
+    for n in runs:
+        d = Path(work) / f"whole_{lib_dir.name}{opt}_{n}"
+        elf = build_m4(lib_dir, d / "count.elf", "count", X[:max(runs)], opt=opt, extra=[f"-DTINYLSTM_COUNT_RUNS={n}"])
+        if functions is None:
+            obj = d / "engine.o"
+            _run(["arm-none-eabi-gcc", *M4_FLAGS, "-std=c99", opt, "-ffunction-sections", "-fdata-sections",
+                  f"-I{lib_dir}", "-c", str(engine_source(lib_dir)), "-o", str(obj)])
+            functions = {p.split()[-1] for p in _run(["arm-none-eabi-nm", "--defined-only", str(obj)]).splitlines()
+                         if p.split()[1] in "tT"}
+        trace = d / "trace.log"
+        _run(qemu_cmd(elf, trace), timeout=600)
+        whole.append(count_trace_lines(trace))
+        inside.append(count_traced(trace, symbol_ranges(elf, functions)))
+        trace.unlink()
+    k = runs[1] - runs[0]
+    return {"whole": (whole[1] - whole[0]) / k, "functions": (inside[1] - inside[0]) / k}
+
+
+def m4_state_bytes(lib_dir: Path, work: Path) -> int:
+    """sizeof(tinylstm_state) for the Cortex-M4 (an array of that size in an object file, read with nm -S)."""
+    d = Path(work) / f"state_{Path(lib_dir).name}"
+    d.mkdir(parents=True, exist_ok=True)
+    src = d / "state.c"
+    src.write_text('#include "tinylstm_model.h"\nchar tinylstm_state_size[sizeof(tinylstm_state)];\n')
+    obj = d / "state.o"
+    _run(["arm-none-eabi-gcc", *M4_FLAGS, "-std=c99", f"-I{lib_dir}", "-c", str(src), "-o", str(obj)])
+    for line in _run(["arm-none-eabi-nm", "-S", str(obj)]).splitlines():
+        if line.endswith(" tinylstm_state_size"):
+            return int(line.split()[1], 16)
+    raise UserError(f"{obj}: no tinylstm_state_size symbol")
+
+
+def m4_stack_bytes(lib_dir: Path, work: Path, X: np.ndarray, opt: str = "-Os") -> int:
+    """Deepest stack use of one ``tinylstm_predict`` (state struct included) on the Cortex-M4, measured in QEMU by
+    painting: ``firmware/cortex-m4/test_main.c`` fills the free stack with a pattern, runs one inference and
+    prints how many bytes below its own stack pointer were overwritten."""
+    elf = build_m4(lib_dir, Path(work) / f"stack_{Path(lib_dir).name}{opt}" / "test.elf", "test", X[:1], opt=opt,
+                   extra=["-DTINYLSTM_STACK_PAINT"])
+    out = _run(qemu_cmd(elf), timeout=600)
+    m = re.search(r"^TINYLSTM-M4 STACK (\d+)$", out, re.M)
+    if not m:
+        raise UserError(f"stack painting printed no result: {out[-300:]}")
+    return int(m.group(1))
+
+
 def tool(name: str) -> bool:
     return shutil.which(name) is not None
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import __version__, atomic, intgolden, reference
 from ..bundle import Bundle
-from ..cgen import c_array, c_comment, c_define, c_float, c_int, c_string
+from ..cgen import c_array, c_comment, c_define, c_float, c_int, c_string, c_values
 from ..errors import UserError
 from ..modeldir import ModelDir
 from ..numerics import check_supported
@@ -98,8 +98,9 @@ def _offsets(sizes: list[int]) -> list[int]:
 def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], ctype: str) -> str:
     units = bundle.units
     h_size = sum(layer.units for layer in bundle.lstm)
-    z_size = 4 * max(layer.units for layer in bundle.lstm)
     d_size = sum(d.units for d in bundle.dense)
+    if variant == "float32":
+        d_size = sum(d.units + (-d.units % 4) for d in bundle.dense)
     lines = _provenance(bundle, variant, math) + [
         "",
         "API: float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS]) - raw units in, target units out.",
@@ -118,7 +119,6 @@ def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], c
         c_define("TINYLSTM_NUM_LSTM", len(bundle.lstm)),
         c_define("TINYLSTM_NUM_DENSE", len(bundle.dense)),
         c_define("TINYLSTM_H_SIZE", h_size, "h (and c) of every LSTM layer, back to back"),
-        c_define("TINYLSTM_Z_SIZE", z_size, "gate buffer: 4 x the widest LSTM layer"),
         c_define("TINYLSTM_D_SIZE", d_size, "outputs of every dense layer, back to back"),
         c_define("TINYLSTM_TARGET_NAME", c_string(bundle.target)),
         c_define("TINYLSTM_TARGET_UNIT", c_string(units.get(bundle.target, ""))),
@@ -144,10 +144,7 @@ def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], c
         + "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
         + "\n".join(defines) + "\n\n"
         + "/* All working memory of one inference (LSTM h and c of every layer, gate and dense buffers). */\n"
-        + "typedef struct tinylstm_state {\n"
-        + f"    {ctype} h[TINYLSTM_H_SIZE];\n    {ctype} c[TINYLSTM_H_SIZE];\n"
-        + f"    {ctype} z[TINYLSTM_Z_SIZE];\n    {ctype} d[TINYLSTM_D_SIZE];\n"
-        + "} tinylstm_state;\n\n"
+        + "typedef struct tinylstm_state {\n" + _state_members(variant, ctype) + "} tinylstm_state;\n\n"
         + "#define TINYLSTM_STATE_BYTES ((int)sizeof(tinylstm_state))\n\n"
         + "/* One inference with a caller-owned state (no other memory is written). */\n"
         + "float tinylstm_run(tinylstm_state *state, const float raw_inputs[TINYLSTM_NUM_INPUTS]);\n\n"
@@ -156,6 +153,20 @@ def _header(bundle: Bundle, variant: str, math: str, extra_defines: list[str], c
         + proto_q
         + "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* TINYLSTM_MODEL_H */\n"
     )
+
+
+def _state_members(variant: str, ctype: str) -> str:
+    if variant == "float32":
+        return ("    float v[TINYLSTM_V_SIZE];   /* this step's input, then h of every LSTM layer */\n"
+                "    float hn[TINYLSTM_HN_SIZE]; /* one layer's new h */\n"
+                "    float c[TINYLSTM_H_SIZE];   /* c of every LSTM layer */\n"
+                "    float d[TINYLSTM_D_SIZE];   /* outputs of the dense layers (each padded to 4) */\n")
+    if variant == "int8":
+        return ("    int16_t v[TINYLSTM_V_SIZE];   /* this step's input, then h of every LSTM layer */\n"
+                "    int16_t hn[TINYLSTM_HN_SIZE]; /* one layer's new h */\n"
+                "    int32_t c[TINYLSTM_H_SIZE];   /* c of every LSTM layer */\n"
+                "    int16_t d[TINYLSTM_D_SIZE];   /* outputs of the hidden dense layers */\n")
+    raise ValueError(variant)
 
 
 def _layer_table(name: str, rows: list[str], doc: str) -> str:
@@ -176,31 +187,126 @@ def _data_file(bundle: Bundle, variant: str, math: str, arrays: list[str], defin
             + "\n#endif /* TINYLSTM_MODEL_DATA_H */\n")
 
 
+def pack_float_rows(W: np.ndarray, b: np.ndarray, rows: list[int]) -> np.ndarray:
+    """float weights ``W`` (K x columns) and biases laid out for the float kernel: per block of four output columns
+    (``rows``, -1 = a zero padding row) their four biases, then per input k the four weights."""
+    K = W.shape[0]
+    Wp = np.concatenate([np.asarray(W, np.float32), np.zeros((K, 1), np.float32)], axis=1)
+    bp = np.concatenate([np.asarray(b, np.float32), np.zeros(1, np.float32)])
+    out = []
+    for blk in range(0, len(rows), 4):
+        cols = np.array(rows[blk:blk + 4])
+        out.append(bp[cols])
+        out.append(Wp[:, cols].reshape(-1))
+    return np.concatenate(out).astype(np.float32)
+
+
+def _kernel_rows(kind: str, units: int) -> list[int]:
+    if kind == "lstm":
+        return [q * units + j for j in range(units) for q in range(4)]
+    return list(range(units)) + [-1] * (-units % 4)
+
+
 def _float_data(bundle: Bundle, math: str) -> str:
     sc = bundle.scaler
     arrays = []
     for k, layer in enumerate(bundle.lstm):
-        arrays.append(c_array("float", f"lstm{k}_W", layer.W, c_float,
-                              comment=f"lstm{k}: W ({layer.inputs} x {4 * layer.units}), gates i,f,c,o"))
-        arrays.append(c_array("float", f"lstm{k}_U", layer.U, c_float,
-                              comment=f"lstm{k}: U ({layer.units} x {4 * layer.units})"))
-        arrays.append(c_array("float", f"lstm{k}_b", layer.b, c_float))
+        W = np.concatenate([layer.W, layer.U], axis=0)
+        arrays.append(c_array("float", f"lstm{k}_p", pack_float_rows(W, layer.b, _kernel_rows("lstm", layer.units)),
+                              c_float, comment=f"lstm{k}: per unit: biases of i, f, c, o, then per input of [x; h] "
+                                               f"({layer.inputs} + {layer.units}) the weights of i, f, c, o"))
     for k, d in enumerate(bundle.dense):
-        arrays.append(c_array("float", f"dense{k}_W", d.W, c_float,
-                              comment=f"dense{k}: W ({d.W.shape[0]} x {d.units}), {d.activation}"))
-        arrays.append(c_array("float", f"dense{k}_b", d.b, c_float))
+        arrays.append(c_array("float", f"dense{k}_p", pack_float_rows(d.W, d.b, _kernel_rows("dense", d.units)),
+                              c_float, comment=f"dense{k}: {d.W.shape[0]} x {d.units}, {d.activation}: per four "
+                                               "outputs (padded) their biases, then per input their weights"))
     arrays.append(c_array("float", "x_mean", sc.x_mean, c_float))
     arrays.append(c_array("float", "x_scale", sc.x_scale, c_float))
-    h_off = _offsets([layer.units for layer in bundle.lstm])
-    d_off = _offsets([d.units for d in bundle.dense])
-    lstm_rows = [f"{k}, {layer.inputs}, {layer.units}, {h_off[k]}" for k, layer in enumerate(bundle.lstm)]
-    n_prev, dense_rows = bundle.lstm[-1].units, []
+    voff, coff, lstm_rows = 0, 0, []
+    for k, layer in enumerate(bundle.lstm):
+        lstm_rows.append(f"{k}, {layer.inputs}, {layer.units}, {voff}, {coff}")
+        voff += layer.inputs
+        coff += layer.units
+    n_prev, dense_rows, doff = bundle.lstm[-1].units, [], 0
     for k, d in enumerate(bundle.dense):
-        dense_rows.append(f"{k}, {n_prev}, {d.units}, {int(d.activation == 'relu')}, {d_off[k]}")
+        last = int(k == len(bundle.dense) - 1)
+        dense_rows.append(f"{k}, {n_prev}, {d.units}, {int(d.activation == 'relu')}, {last}, {doff}")
         n_prev = d.units
+        doff += d.units + (-d.units % 4)
     return _data_file(bundle, "float32", math, arrays, [], lstm_rows, dense_rows,
-                      "X(k, inputs, units, offset of h and c in the state)",
-                      "X(k, inputs, units, relu, offset of the output in the state)")
+                      "X(k, inputs, units, offset of the layer's input in v, offset of c)",
+                      "X(k, inputs, units, relu, last, offset of the output in d)")
+
+
+def pack_rows(W: np.ndarray, rows: list[int]) -> np.ndarray:
+    """int8 weights ``W`` (K inputs x columns) laid out for the int8 kernel, four output columns per block.
+
+    ``rows`` lists the output columns in kernel order (-1: a zero padding row), a multiple of four. Per block:
+    one 4-byte word per head input (K mod 4 of them; bytes: the block's rows 0..3), then per group of four inputs
+    k0..k3 one word per row with the bytes w(k0), w(k2), w(k1), w(k3) (SXTB16 then gives the int16 pairs
+    (w(k0), w(k1)) and (w(k2), w(k3)) for SMLAD). Returns the bytes as int8 (memory order)."""
+    W = np.asarray(W, np.int64)
+    K = W.shape[0]
+    Wp = np.concatenate([W, np.zeros((K, 1), np.int64)], axis=1)  # column -1: zeros
+    hd, ng = K % 4, K // 4
+    out = []
+    for b in range(0, len(rows), 4):
+        cols = np.array(rows[b:b + 4])
+        for e in range(hd):
+            out.append(Wp[e, cols])
+        for g in range(ng):
+            k = hd + 4 * g
+            for c in cols:
+                out.append(Wp[[k, k + 2, k + 1, k + 3], c])
+    return np.concatenate(out).astype(np.int8) if out else np.zeros(0, np.int8)
+
+
+def pack_requant(layer: intgolden.IntLayer, rows: list[int]) -> np.ndarray:
+    """Multiplier and bias per kernel row, interleaved (M, b, M, b, ...); padding rows (-1) get zeros."""
+    vals = [(int(layer.mult[r]), int(layer.bias[r])) if r >= 0 else (0, 0) for r in rows]
+    return np.array(vals, np.int64).reshape(-1)
+
+
+def kernel_rows(layer: intgolden.IntLayer) -> list[int]:
+    """Output columns in kernel order: the gates i, f, c, o of each LSTM unit together (gate-interleaved), or the
+    dense outputs padded to a multiple of four."""
+    if layer.kind == "lstm":
+        H = layer.units
+        return [q * H + j for j in range(H) for q in range(4)]
+    n = layer.units
+    return list(range(n)) + [-1] * (-n % 4)
+
+
+def _packed_array(name: str, data: np.ndarray, comment: str) -> str:
+    body = c_values(data, c_int, 16)
+    return (f"/* {comment} */\nstatic const union {{\n    int8_t b[{data.size}];\n    uint32_t w[{data.size // 4}];\n"
+            f"}} {name} = {{{{\n{body}\n}}}};\n")
+
+
+def lstm_bias_type(model: intgolden.IntModel) -> str:
+    biases = [L.bias for L in model.layers if L.kind == "lstm"]
+    return "int16_t" if max(int(np.max(np.abs(b))) for b in biases) <= intgolden.INT16_MAX else "int32_t"
+
+
+def packed_weight_bytes(model: intgolden.IntModel) -> int:
+    """Flash bytes of the int8 engine's constants as laid out (padding rows included) + its tanh table."""
+    n = 0
+    for L in model.layers:
+        rows = kernel_rows(L)
+        K = L.Wq.shape[0] + (L.Uq.shape[0] if L.Uq is not None else 0)
+        if L.kind == "lstm":
+            n += K * len(rows) + 4 * L.units + (2 if lstm_bias_type(model) == "int16_t" else 4) * len(rows)
+        else:
+            n += K * len(rows) + 8 * len(rows)
+    return n + 2 * intgolden.LUT_SIZE
+
+
+def int_state_sizes(bundle: Bundle) -> dict[str, int]:
+    """Element counts of the int8 state struct: v (this step's input, then h of every LSTM layer; int16),
+    hn (one layer's new h; int16), c (int32), d (hidden dense outputs; int16)."""
+    return {"v": bundle.n_inputs // bundle.n_steps + sum(layer.units for layer in bundle.lstm),
+            "hn": max(layer.units for layer in bundle.lstm),
+            "c": sum(layer.units for layer in bundle.lstm),
+            "d": max(1, sum(d.units for d in bundle.dense[:-1]))}
 
 
 def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
@@ -208,35 +314,48 @@ def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
     defines = [c_define("TL_ACT_FRAC", intgolden.ACT_FRAC, "Q format of inputs, h, gate pre-activations, c"),
                c_define("TL_LUT_STEP_BITS", intgolden.LUT_STEP_BITS),
                c_define("TL_LUT_SIZE", intgolden.LUT_SIZE),
+               c_define("TL_LUT_MID", intgolden.LUT_MID, "index of tanh(0)"),
                c_define("TL_INPUT_EXTRA_BITS", intgolden.INPUT_EXTRA_BITS),
                c_define("TL_Y_K", c_float(model.y_k), "y_scale / 2^out_frac"),
-               c_define("TL_Y_MEAN", c_float(model.y_mean))]
+               c_define("TL_Y_MEAN", c_float(model.y_mean)),
+               c_define("TL_LSTM_BIAS_T", lstm_bias_type(model), "the LSTM biases fit this type")]
     arrays = []
     for k, L in enumerate(model.layers):
         name = f"lstm{k}" if L.kind == "lstm" else f"dense{k - nl}"
-        arrays.append(c_array("int8_t", f"{name}_W", L.Wq, c_int, per_line=16,
-                              comment=f"{name}: int8 weights, one scale per column (in_frac {L.in_frac}, "
-                                      f"out_frac {L.out_frac})"))
-        if L.Uq is not None:
-            arrays.append(c_array("int8_t", f"{name}_U", L.Uq, c_int, per_line=16))
-        arrays.append(c_array("int32_t", f"{name}_b", L.bias, c_int, comment=f"{name}: bias in Q{L.out_frac}"))
-        arrays.append(c_array("int32_t", f"{name}_m", L.mult, c_int, comment=f"{name}: multipliers, shift {L.shift}"))
+        rows = kernel_rows(L)
+        W = L.Wq if L.Uq is None else np.concatenate([L.Wq, L.Uq], axis=0)
+        what = "[x; h] x (i, f, c, o of each unit)" if L.kind == "lstm" else "x x outputs (padded to 4)"
+        arrays.append(_packed_array(f"{name}_w", pack_rows(W, rows),
+                                    f"{name}: int8 weights {what}, laid out for the kernel (pack_rows), one scale "
+                                    f"per column (in_frac {L.in_frac}, out_frac {L.out_frac})"))
+        if L.kind == "lstm":
+            arrays.append(c_array("int32_t", f"{name}_m", L.mult[:L.units], c_int,
+                                  comment=f"{name}: multiplier per unit (shared by its gates), shift {L.shift}"))
+            arrays.append(c_array("TL_LSTM_BIAS_T", f"{name}_b", L.bias[rows], c_int,
+                                  comment=f"{name}: bias in Q{L.out_frac}, gates i, f, c, o of each unit"))
+        else:
+            arrays.append(c_array("int32_t", f"{name}_q", pack_requant(L, rows), c_int,
+                                  comment=f"{name}: multiplier, bias (Q{L.out_frac}) per kernel row; shift {L.shift}"))
     arrays.append(c_array("int16_t", "tl_tanh_table", intgolden.TANH_TABLE, c_int, per_line=12,
-                          comment="round(32768 * tanh(k / 32)), k = 0..192, capped at 32767"))
+                          comment="round(32768 * tanh(k / 32)), k = -256..256, capped at +-32767"))
     arrays.append(c_array("float", "x_mean", model.x_mean, c_float))
     arrays.append(c_array("float", "x_k", model.x_k, c_float, comment="2^16 / x_scale"))
-    h_off = _offsets([layer.units for layer in bundle.lstm])
-    d_off = _offsets([d.units for d in bundle.dense])
-    lstm_rows = [f"{k}, {bundle.lstm[k].inputs}, {L.units}, {h_off[k]}, {L.shift}"
-                 for k, L in enumerate(model.layers[:nl])]
-    n_prev, dense_rows = bundle.lstm[-1].units, []
+    voff, coff, lstm_rows = 0, 0, []
+    for k, L in enumerate(model.layers[:nl]):
+        n_in = bundle.lstm[k].inputs
+        lstm_rows.append(f"{k}, {n_in}, {L.units}, {voff}, {coff}, {L.shift}")
+        voff += n_in
+        coff += L.units
+    n_prev, dense_rows, doff = bundle.lstm[-1].units, [], 0
     for k, L in enumerate(model.layers[nl:]):
         last = int(k == len(bundle.dense) - 1)
-        dense_rows.append(f"{k}, {n_prev}, {L.units}, {int(L.activation == 'relu')}, {last}, {d_off[k]}, {L.shift}")
+        dense_rows.append(f"{k}, {n_prev}, {L.units}, {int(L.activation == 'relu')}, {last}, {0 if last else doff}, "
+                          f"{L.shift}")
         n_prev = L.units
+        doff += L.units
     return _data_file(bundle, "int8", "", arrays, defines, lstm_rows, dense_rows,
-                      "X(k, inputs, units, offset of h and c in the state, requantisation shift)",
-                      "X(k, inputs, units, relu, last, offset of the output in the state, shift)")
+                      "X(k, inputs, units, offset of the layer's input in v, offset of c, requantisation shift)",
+                      "X(k, inputs, units, relu, last, offset of the output in d, shift)")
 
 
 # ---------------------------------------------------------------------------------------- self-check
@@ -280,15 +399,22 @@ def library(bundle: Bundle, variant: str = "float32", math: str = "poly") -> dic
         raise UserError(f"--math must be poly or libm, not {math!r}")
     check_supported(bundle, intgolden.CAPABILITIES)
     if variant == "float32":
-        extra = [c_define("TINYLSTM_MATH", c_string(math))]
+        sizes = int_state_sizes(bundle)
+        extra = [c_define("TINYLSTM_MATH", c_string(math)),
+                 c_define("TINYLSTM_V_SIZE", sizes["v"], "this step's input and h of every LSTM layer"),
+                 c_define("TINYLSTM_HN_SIZE", sizes["hn"], "the widest LSTM layer")]
         if math == "libm":
             extra.append(c_define("TINYLSTM_MATH_LIBM", 1, "tl_act.h: sigmoid/tanh from <math.h>"))
         header = _header(bundle, variant, math, extra, "float")
         data = _float_data(bundle, math)
     else:
         model = intgolden.quantize(bundle)
-        header = _header(bundle, variant, "", [c_define("TINYLSTM_OUTPUT_FRAC_BITS", model.out_frac),
-                                               c_define("TINYLSTM_WEIGHT_BYTES", model.weight_bytes())], "int32_t")
+        sizes = int_state_sizes(bundle)
+        header = _header(bundle, variant, "", [
+            c_define("TINYLSTM_OUTPUT_FRAC_BITS", model.out_frac),
+            c_define("TINYLSTM_WEIGHT_BYTES", packed_weight_bytes(model)),
+            c_define("TINYLSTM_V_SIZE", sizes["v"], "int8: this step's input and h of every LSTM layer"),
+            c_define("TINYLSTM_HN_SIZE", sizes["hn"], "int8: the widest LSTM layer")], "int32_t")
         data = _int_data(bundle, model)
     sc_h, sc_c = _selfcheck(bundle, variant, math)
     files = {"tinylstm_model.h": header, "tinylstm_model_data.h": data,

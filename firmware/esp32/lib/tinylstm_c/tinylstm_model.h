@@ -34,8 +34,7 @@ extern "C" {
 #define TINYLSTM_NUM_LSTM 2
 #define TINYLSTM_NUM_DENSE 2
 #define TINYLSTM_H_SIZE 24 /* h (and c) of every LSTM layer, back to back */
-#define TINYLSTM_Z_SIZE 48 /* gate buffer: 4 x the widest LSTM layer */
-#define TINYLSTM_D_SIZE 33 /* outputs of every dense layer, back to back */
+#define TINYLSTM_D_SIZE 36 /* outputs of every dense layer, back to back */
 #define TINYLSTM_TARGET_NAME "FUEL CONSUMPTION"
 #define TINYLSTM_TARGET_UNIT "L/100km"
 #define TINYLSTM_INPUT0_NAME "ENGINE SIZE"
@@ -48,13 +47,15 @@ extern "C" {
 #define TINYLSTM_FLOAT_TOLERANCE 1.0e-04f /* float32 vs Keras, max |delta| (target units) */
 #define TINYLSTM_INT_MAE_TOLERANCE 0.02f /* int8: |MAE(int8) - MAE(float)| (target units) */
 #define TINYLSTM_MATH "poly"
+#define TINYLSTM_V_SIZE 25 /* this step's input and h of every LSTM layer */
+#define TINYLSTM_HN_SIZE 12 /* the widest LSTM layer */
 
 /* All working memory of one inference (LSTM h and c of every layer, gate and dense buffers). */
 typedef struct tinylstm_state {
-    float h[TINYLSTM_H_SIZE];
-    float c[TINYLSTM_H_SIZE];
-    float z[TINYLSTM_Z_SIZE];
-    float d[TINYLSTM_D_SIZE];
+    float v[TINYLSTM_V_SIZE];   /* this step's input, then h of every LSTM layer */
+    float hn[TINYLSTM_HN_SIZE]; /* one layer's new h */
+    float c[TINYLSTM_H_SIZE];   /* c of every LSTM layer */
+    float d[TINYLSTM_D_SIZE];   /* outputs of the dense layers (each padded to 4) */
 } tinylstm_state;
 
 #define TINYLSTM_STATE_BYTES ((int)sizeof(tinylstm_state))

@@ -1,156 +1,331 @@
 /*
  * tinylstm_int8.c - the tinylstm int8 engine (C99, no malloc, no static RAM, no float except at the input and
- * output): int8 weights, int16-range activations, int32/int64 arithmetic and an interpolated tanh table. The
- * scheme is tinylstm.intgolden's, whose numpy model the tests hold this code to bit for bit. Hand-written, not
- * generated: `tinylstm export c --variant int8` copies it next to the generated tinylstm_model.h and
- * tinylstm_model_data.h, which defines
- *   TL_ACT_FRAC, TL_LUT_STEP_BITS, TL_LUT_SIZE, TL_INPUT_EXTRA_BITS, TL_Y_K, TL_Y_MEAN   (the scheme's constants)
- *   TINYLSTM_LSTM_LAYERS(X)   X(k, inputs, units, offset of h and c in the state, requantisation shift)
- *   TINYLSTM_DENSE_LAYERS(X)  X(k, inputs, units, relu, last, offset of the output in the state, shift)
- *   lstm<k>_W/_U/_b/_m, dense<k>_W/_b/_m, tl_tanh_table, x_mean, x_k
+ * output): int8 weights, int16 activations, int32 accumulators and an interpolated tanh table. The scheme is
+ * tinylstm.intgolden's, whose numpy model the tests hold this code to bit for bit. Hand-written, not generated:
+ * `tinylstm export c --variant int8` copies it next to the generated tinylstm_model.h and tinylstm_model_data.h,
+ * which defines
+ *   TL_ACT_FRAC, TL_LUT_STEP_BITS, TL_LUT_SIZE, TL_LUT_MID, TL_INPUT_EXTRA_BITS, TL_Y_K, TL_Y_MEAN
+ *   TINYLSTM_LSTM_LAYERS(X)   X(k, inputs, units, offset of the layer's input in v, offset of c, shift)
+ *   TINYLSTM_DENSE_LAYERS(X)  X(k, inputs, units, relu, last, offset of the output in d, shift)
+ *   lstm<k>_w/_q, dense<k>_w/_q, tl_tanh_table (TL_LUT_SIZE entries, tanh(0) at TL_LUT_MID), x_mean, x_k
  * (sizes as constants in every layer's call, so the compiler can specialise the loops).
+ *
+ * The kernel: four output rows per pass over the inputs (the four gates of one LSTM unit, or four dense outputs),
+ * so every pair of inputs loaded serves four rows. The weights come laid out for it (tinylstm/export/c.py,
+ * `pack_rows`): per block of four rows, first one word per "head" input (K mod 4 of them: the bytes of rows
+ * 0..3), then per group of four inputs k0..k3 one word per row with the bytes w(k0), w(k2), w(k1), w(k3) - so
+ * that SXTB16 of the word and of the word rotated by 8 give the int16 pairs (w(k0), w(k1)) and (w(k2), w(k3))
+ * that SMLAD multiplies with the input pairs (x(k0), x(k1)) and (x(k2), x(k3)). Then per row: the multiplier
+ * and the bias (q), the requantisation (SMMLAR for shift 32), the gates, and c and h of the unit.
+ *
+ * With __ARM_FEATURE_SIMD32 (Cortex-M4/M7/M33 with DSP): ACLE intrinsics from <arm_acle.h>. Elsewhere, or
+ * with -DTINYLSTM_NO_SIMD: portable C over the same layout, bit-identical (integer sums are exact: the export
+ * checks that no accumulator can overflow).
  */
+#include <string.h>
+
 #include "tinylstm_model.h"
 #include "tinylstm_model_data.h"
 
+#if defined(__ARM_FEATURE_SIMD32) && defined(__ARM_FEATURE_DSP) && !defined(__ARM_BIG_ENDIAN) &&               \
+    !defined(TINYLSTM_NO_SIMD)
+#include <arm_acle.h>
+#define TL_SIMD 1
+#endif
+
+#if defined(__GNUC__)
+#define TL_INLINE static inline __attribute__((always_inline))
+#else
+#define TL_INLINE static inline
+#endif
+
 #define TL_ACC_LIMIT ((int64_t)1 << 30)
 
+#if TINYLSTM_NUM_STEPS > 100000
+#error "the int8 cell update assumes |c| < 2^30 (at most 4096 per step in Q12)"
+#endif
+
 /* (x + 2^(s-1)) >> s: rounding arithmetic right shift (GCC/Clang shift signed values arithmetically). */
-static int32_t rshift_round(int32_t x, int s)
+TL_INLINE int32_t rshift_round(int32_t x, int s)
 {
     return (x + ((int32_t)1 << (s - 1))) >> s;
 }
 
-static int32_t rshift_round64(int64_t x, int s)
+TL_INLINE int32_t rshift_round64(int64_t x, int s)
 {
     return (int32_t)((x + ((int64_t)1 << (s - 1))) >> s);
 }
 
-/* Accumulator -> output format: ((acc * m + 2^(sh-1)) >> sh), clamped to +-2^30, plus the bias. */
-static int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
+/* Accumulator -> output format: ((acc * m + 2^(sh-1)) >> sh), clamped to +-2^30, plus the bias. For sh = 32 the
+ * clamp cannot act (|acc * m| < 2^62) and the whole is SMMLAR: bias + the rounded high word of acc * m. */
+TL_INLINE int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
 {
-    int64_t p = ((int64_t)acc * m + ((int64_t)1 << (sh - 1))) >> sh;
+    int64_t p;
+    if (sh == 32) {
+#if defined(TL_SIMD) && defined(__GNUC__)
+        int32_t r;
+        __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(acc), "r"(m), "r"(bias));
+        return r;
+#else
+        return (int32_t)(((int64_t)acc * m + ((int64_t)1 << 31)) >> 32) + bias;
+#endif
+    }
+    p = ((int64_t)acc * m + ((int64_t)1 << (sh - 1))) >> sh;
     if (p > TL_ACC_LIMIT) p = TL_ACC_LIMIT;
     if (p < -TL_ACC_LIMIT) p = -TL_ACC_LIMIT;
     return (int32_t)p + bias;
 }
 
-/* tanh of a (frac fractional bits) in Q15 by linear interpolation in the table (step 1/32 on [0, 6]). */
-static int32_t tanh_q15(int32_t a, int frac)
+/* tanh of a (sh + TL_LUT_STEP_BITS fractional bits) in Q15 by linear interpolation in the signed table (step
+ * 1/32 on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)): a saturates to [-8, 8) (SSAT), the index is a >> sh
+ * (floor), the low sh bits interpolate towards the next entry, rounding half up. */
+TL_INLINE int32_t tanh_q15t(const int16_t *T, int32_t a, int sh)
 {
-    int sh = frac - TL_LUT_STEP_BITS;
-    int32_t mag = a < 0 ? -a : a;
-    int32_t idx = mag >> sh;
-    int32_t v;
-    if (idx >= TL_LUT_SIZE - 1) {
-        v = 32767;
-    } else {
-        int32_t lo = tl_tanh_table[idx];
-        int32_t hi = tl_tanh_table[idx + 1];
-        int32_t fr = mag & (((int32_t)1 << sh) - 1);
-        v = lo + rshift_round((hi - lo) * fr, sh);
+    int32_t idx, lo, hi;
+#ifdef TL_SIMD
+    a = __ssat(a, sh + 9);
+#else
+    if (a > ((int32_t)1 << (sh + 8)) - 1) a = ((int32_t)1 << (sh + 8)) - 1;
+    if (a < -((int32_t)1 << (sh + 8))) a = -((int32_t)1 << (sh + 8));
+#endif
+    idx = a >> sh;
+#ifdef TL_SIMD
+    {
+        /* both neighbours in one (unaligned) load: lo in the low half, hi in the high half (little-endian) */
+        uint32_t pair;
+        memcpy(&pair, T + idx, sizeof pair);
+        lo = (int16_t)pair;
+        hi = (int32_t)pair >> 16;
     }
-    return a < 0 ? -v : v;
+#else
+    lo = T[idx];
+    hi = T[idx + 1];
+#endif
+    return lo + (((hi - lo) * (a & (((int32_t)1 << sh) - 1)) + ((int32_t)1 << (sh - 1))) >> sh);
 }
 
-/* sigmoid(z) = (1 + tanh(z/2)) / 2 in Q15; z/2 is z read with one more fractional bit. */
-static int32_t sigmoid_q15(int32_t z, int frac)
+/* The table's middle, kept in a register by the caller (no re-materialised address + offset per call). */
+TL_INLINE const int16_t *tanh_mid(void)
 {
-    return (32768 + tanh_q15(z, frac + 1)) >> 1;
+    const int16_t *T = tl_tanh_table + TL_LUT_MID;
+#if defined(__GNUC__)
+    __asm__("" : "+r"(T));
+#endif
+    return T;
 }
+
+TL_INLINE int32_t tanh_q15(int32_t a, int sh) { return tanh_q15t(tanh_mid(), a, sh); }
+
+/* sigmoid(z) = (1 + tanh(z/2)) / 2 in Q15; z/2 is z read with one more fractional bit. */
+TL_INLINE int32_t sigmoid_q15(int32_t z, int sh)
+{
+    return (32768 + tanh_q15(z, sh + 1)) >> 1;
+}
+
+/* The same in Q16 (32768 + the Q15 tanh, in [1, 65535]): the LSTM gates. */
+TL_INLINE int32_t sigmoid_q16(const int16_t *T, int32_t z, int sh)
+{
+    return 32768 + tanh_q15t(T, z, sh + 1);
+}
+
+/* (a * b + 2^31) >> 32 without overflow: the rounded high word of a 32x32 product (SMMULR). */
+TL_INLINE int32_t mul_hi_round(int32_t a, int32_t b)
+{
+#if defined(TL_SIMD) && defined(__GNUC__)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+#define TL_SH (TL_ACT_FRAC - TL_LUT_STEP_BITS) /* tanh of a Q12 value: table index = a >> 7 */
+#define TL_GS (31 - TL_ACT_FRAC)                /* Q16 gate * Q15 tanh -> Q12: >> 19 */
 
 #ifdef TINYLSTM_TEST_HOOKS
 int32_t tinylstm_test_tanh_q15(int32_t a, int frac);
-int32_t tinylstm_test_tanh_q15(int32_t a, int frac) { return tanh_q15(a, frac); }
+int32_t tinylstm_test_tanh_q15(int32_t a, int frac) { return tanh_q15(a, frac - TL_LUT_STEP_BITS); }
 #endif
 
-/* Loop order: column form by default (fastest measured on both the host and Cortex-M4 for the integer
- * kernels); -DTINYLSTM_INT_ROW_LOOPS selects the row form. Integer sums: the same result either way. */
+/* a[r] = sum_k x[k] * W[k][r], r < 4, over the block's words at *pw (advanced past the block); K = hd + 4 ng. */
+typedef struct tl_acc4 {
+    int32_t a0, a1, a2, a3;
+} tl_acc4;
 
-/* acc[j] = sum_k x[k] * W[k * n + j] (+ the same over h and U when n_h > 0), j < n. */
-static void matvec_q(const int8_t *W, const int8_t *U, int n_in, int n_h, int n, const int32_t *x, const int32_t *h,
-                     int32_t *acc)
+#ifdef TL_SIMD
+/* SXTB16 of the word rotated by 8 (bytes 1 and 3), one instruction (ACLE has no rotate operand for it) */
+#if defined(__GNUC__)
+TL_INLINE uint32_t sxtb16_ror8(uint32_t w)
 {
-    int j, k;
-#ifdef TINYLSTM_INT_ROW_LOOPS
-    for (j = 0; j < n; ++j) {
-        acc[j] = 0;
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+#else
+TL_INLINE uint32_t sxtb16_ror8(uint32_t w) { return __sxtb16((w >> 8) | (w << 24)); }
+#endif
+TL_INLINE uint32_t ld_pair(const int16_t *x)
+{
+    uint32_t v;
+    memcpy(&v, x, sizeof v); /* one LDR (unaligned access is allowed on ARMv7-M) */
+    return v;
+}
+#define TL_ROW(acc, w)                                                                                        \
+    acc = __smlad(__sxtb16(w), x01, acc);                                                                     \
+    acc = __smlad(sxtb16_ror8(w), x23, acc)
+#if defined(__GNUC__)
+/* the four words of a group in one LDMIA (GCC keeps them in r4..r7 for it) */
+#define TL_LOAD4(w, w0, w1, w2, w3)                                                                           \
+    register uint32_t w0 __asm__("r4");                                                                       \
+    register uint32_t w1 __asm__("r5");                                                                       \
+    register uint32_t w2 __asm__("r6");                                                                       \
+    register uint32_t w3 __asm__("r7");                                                                       \
+    __asm__("ldmia %4!, {r4-r7}" : "=r"(w0), "=r"(w1), "=r"(w2), "=r"(w3), "+r"(w) : "m"(*(const uint32_t(*)[4])w))
+#else
+#define TL_LOAD4(w, w0, w1, w2, w3)                                                                           \
+    uint32_t w0 = (w)[0], w1 = (w)[1], w2 = (w)[2], w3 = (w)[3];                                              \
+    (w) += 4
+#endif
+#define TL_GROUP()                                                                                            \
+    do {                                                                                                      \
+        uint32_t x01 = ld_pair(x), x23 = ld_pair(x + 2);                                                      \
+        TL_LOAD4(w, w0, w1, w2, w3);                                                                          \
+        TL_ROW(r.a0, w0);                                                                                     \
+        TL_ROW(r.a1, w1);                                                                                     \
+        TL_ROW(r.a2, w2);                                                                                     \
+        TL_ROW(r.a3, w3);                                                                                     \
+        x += 4;                                                                                               \
+    } while (0)
+#endif
+
+TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng)
+{
+    tl_acc4 r = {0, 0, 0, 0};
+    const uint32_t *w = *pw;
+    int e;
+#ifdef TL_SIMD
+    const int16_t *xend;
+    for (e = 0; e < hd; ++e) {
+        uint32_t W = *w++;
+        int32_t xe = x[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
+        r.a0 = __smlabb(lo, xe, r.a0);
+        r.a2 = __smlatb(lo, xe, r.a2);
+        r.a1 = __smlabb(hi, xe, r.a1);
+        r.a3 = __smlatb(hi, xe, r.a3);
     }
-    for (k = 0; k < n_in; ++k) {
-        for (j = 0; j < n; ++j) {
-            acc[j] += x[k] * (int32_t)W[k * n + j];
-        }
+    x += hd;
+    /* two groups per iteration (half the loop overhead), then the odd one */
+    for (xend = x + 8 * (ng >> 1); x != xend;) {
+        TL_GROUP();
+        TL_GROUP();
     }
-    for (k = 0; k < n_h; ++k) {
-        for (j = 0; j < n; ++j) {
-            acc[j] += h[k] * (int32_t)U[k * n + j];
-        }
+    if (ng & 1) {
+        TL_GROUP();
     }
 #else
-    for (j = 0; j < n; ++j) {
-        int32_t a = 0;
-        for (k = 0; k < n_in; ++k) {
-            a += x[k] * (int32_t)W[k * n + j];
-        }
-        for (k = 0; k < n_h; ++k) {
-            a += h[k] * (int32_t)U[k * n + j];
-        }
-        acc[j] = a;
+    int g;
+    for (e = 0; e < hd; ++e) {
+        const int8_t *b = (const int8_t *)w++;
+        int32_t xe = x[e];
+        r.a0 += xe * b[0];
+        r.a1 += xe * b[1];
+        r.a2 += xe * b[2];
+        r.a3 += xe * b[3];
+    }
+    x += hd;
+    for (g = 0; g < ng; ++g) {
+        const int8_t *b = (const int8_t *)w;
+        int32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+        r.a0 += b[0] * x0 + b[2] * x1 + b[1] * x2 + b[3] * x3;
+        r.a1 += b[4] * x0 + b[6] * x1 + b[5] * x2 + b[7] * x3;
+        r.a2 += b[8] * x0 + b[10] * x1 + b[9] * x2 + b[11] * x3;
+        r.a3 += b[12] * x0 + b[14] * x1 + b[13] * x2 + b[15] * x3;
+        x += 4;
+        w += 4;
     }
 #endif
+    *pw = w;
+    return r;
 }
 
-/* One LSTM time step in Q12 (x, h, z, c) with Q15 gates; gate order i, f, c, o (Keras). */
-static void lstm_step(const int8_t *W, const int8_t *U, const int32_t *b, const int32_t *m, int sh,
-                      int n_in, int H, const int32_t *x, int32_t *h, int32_t *c, int32_t *z)
+/* One LSTM time step in Q12 (x, h, z, c) with Q15 gates; gate order i, f, c, o (Keras). v: the layer's input
+ * (n_in values) followed by its h (H values); hn: the new h until every unit is done. */
+static void lstm_step(const uint32_t *w, const int32_t *m, const TL_LSTM_BIAS_T *b, int sh, int n_in, int H,
+                      int16_t *v, int32_t *c, int16_t *hn)
 {
-    int j;
-    matvec_q(W, U, n_in, H, 4 * H, x, h, z);
-    for (j = 0; j < 4 * H; ++j) {
-        z[j] = requant(z[j], m[j], sh, b[j]);
-    }
+    int j, K = n_in + H;
+    const int16_t *T = tanh_mid();
     for (j = 0; j < H; ++j) {
-        int32_t i = sigmoid_q15(z[j], TL_ACT_FRAC);
-        int32_t f = sigmoid_q15(z[H + j], TL_ACT_FRAC);
-        int32_t g = tanh_q15(z[2 * H + j], TL_ACT_FRAC);
-        int32_t o = sigmoid_q15(z[3 * H + j], TL_ACT_FRAC);
-        c[j] = rshift_round64((int64_t)f * c[j], 15) + rshift_round(i * g, 30 - TL_ACT_FRAC);
-        h[j] = rshift_round(o * tanh_q15(c[j], TL_ACT_FRAC), 30 - TL_ACT_FRAC);
+        tl_acc4 a = dot4(&w, v, K & 3, K >> 2);
+        int32_t mj = m[j];
+        int32_t i = sigmoid_q16(T, requant(a.a0, mj, sh, b[0]), TL_SH);
+        int32_t f = sigmoid_q16(T, requant(a.a1, mj, sh, b[1]), TL_SH);
+        int32_t g = tanh_q15t(T, requant(a.a2, mj, sh, b[2]), TL_SH);
+        int32_t o = sigmoid_q16(T, requant(a.a3, mj, sh, b[3]), TL_SH);
+        /* c = rnd(f c >> 16) + rnd(i g >> 19), h = rnd(o tanh(c) >> 19) (Q16 gates, Q15 tanh, Q12 c and h), each
+         * product the rounded high word of (gate << (32 - s)) * x (f: << 15 with 2c) - exact: gates < 2^16 */
+        int32_t cj = mul_hi_round(f << 15, c[j] * 2) + mul_hi_round(i << (32 - TL_GS), g);
+        c[j] = cj;
+        hn[j] = (int16_t)mul_hi_round(o << (32 - TL_GS), tanh_q15t(T, cj, TL_SH));
+        b += 4;
     }
+    memcpy(v + n_in, hn, (size_t)H * sizeof *hn);
 }
 
-/* y = act(requant(x.W) + b); hidden outputs saturate to the int16 range (never reached: worst-case formats). */
-static void dense(const int8_t *W, const int32_t *b, const int32_t *m, int sh, int n_in, int n_out,
-                  const int32_t *x, int32_t *y, int relu, int last)
+/* y = act(requant(x.W) + b) in blocks of four rows; hidden outputs saturate to the int16 range (never reached:
+ * worst-case formats). Returns the first output (the network's output for the last layer). */
+static int32_t dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_out, const int16_t *x,
+                     int16_t *y, int relu, int last)
 {
-    int j;
-    matvec_q(W, 0, n_in, 0, n_out, x, 0, y);
-    for (j = 0; j < n_out; ++j) {
-        int32_t v = requant(y[j], m[j], sh, b[j]);
-        if (relu && v < 0) v = 0;
-        if (!last) {
-            if (v > 32767) v = 32767;
-            if (v < -32767) v = -32767;
+    int j, r;
+    int32_t out = 0;
+    for (j = 0; j < n_out; j += 4) {
+        tl_acc4 a = dot4(&w, x, n_in & 3, n_in >> 2);
+        int32_t acc[4];
+        acc[0] = a.a0;
+        acc[1] = a.a1;
+        acc[2] = a.a2;
+        acc[3] = a.a3;
+        for (r = 0; r < 4 && j + r < n_out; ++r) {
+            int32_t v = requant(acc[r], q[2 * r], sh, q[2 * r + 1]);
+#ifdef TL_SIMD
+            if (relu && !last) {
+                y[j + r] = (int16_t)__usat(v, 15); /* relu and the int16 bound in one */
+                continue;
+            }
+#endif
+            if (relu && v < 0) v = 0;
+            if (!last) {
+                if (v > 32767) v = 32767;
+                if (v < -32767) v = -32767;
+                y[j + r] = (int16_t)v;
+            } else if (j + r == 0) {
+                out = v;
+            }
         }
-        y[j] = v;
+        q += 8;
     }
+    return out;
 }
 
 /* One layer each; `in` is the layer's input and becomes its output. */
-#define TL_LSTM_STEP(k, n_in, H, off, sh)                                                                     \
-    lstm_step(lstm##k##_W, lstm##k##_U, lstm##k##_b, lstm##k##_m, (sh), (n_in), (H), in, s->h + (off),        \
-              s->c + (off), s->z);                                                                            \
-    in = s->h + (off);
+#define TL_LSTM_STEP(k, n_in, H, voff, coff, sh)                                                              \
+    lstm_step(lstm##k##_w.w, lstm##k##_m, lstm##k##_b, (sh), (n_in), (H), s->v + (voff), s->c + (coff), s->hn); \
+    in = s->v + (voff) + (n_in);
 #define TL_DENSE(k, n_in, n_out, relu, last, off, sh)                                                         \
-    dense(dense##k##_W, dense##k##_b, dense##k##_m, (sh), (n_in), (n_out), in, s->d + (off), (relu), (last)); \
+    y = dense(dense##k##_w.w, dense##k##_q, (sh), (n_in), (n_out), in, s->d + (off), (relu), (last));         \
     in = s->d + (off);
 
 int32_t tinylstm_run_q(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])
 {
     int t, j;
-    const int32_t *in = s->h;
+    int32_t y = 0;
+    const int16_t *in = s->v;
+    for (j = 0; j < TINYLSTM_V_SIZE; ++j) {
+        s->v[j] = 0;
+    }
     for (j = 0; j < TINYLSTM_H_SIZE; ++j) {
-        s->h[j] = 0;
         s->c[j] = 0;
     }
     for (t = 0; t < TINYLSTM_NUM_STEPS; ++t) {
@@ -163,12 +338,13 @@ int32_t tinylstm_run_q(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_IN
         x = rshift_round((int32_t)p, TL_INPUT_EXTRA_BITS);
         if (x > 32767) x = 32767;
         if (x < -32767) x = -32767;
-        in = &x;
+        s->v[0] = (int16_t)x;
         TINYLSTM_LSTM_LAYERS(TL_LSTM_STEP)
     }
     /* in: the last LSTM layer's h */
     TINYLSTM_DENSE_LAYERS(TL_DENSE)
-    return in[0];
+    (void)in;
+    return y;
 }
 
 float tinylstm_run(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])

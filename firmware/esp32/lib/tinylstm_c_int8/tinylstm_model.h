@@ -34,7 +34,6 @@ extern "C" {
 #define TINYLSTM_NUM_LSTM 2
 #define TINYLSTM_NUM_DENSE 2
 #define TINYLSTM_H_SIZE 24 /* h (and c) of every LSTM layer, back to back */
-#define TINYLSTM_Z_SIZE 48 /* gate buffer: 4 x the widest LSTM layer */
 #define TINYLSTM_D_SIZE 33 /* outputs of every dense layer, back to back */
 #define TINYLSTM_TARGET_NAME "FUEL CONSUMPTION"
 #define TINYLSTM_TARGET_UNIT "L/100km"
@@ -48,14 +47,16 @@ extern "C" {
 #define TINYLSTM_FLOAT_TOLERANCE 1.0e-04f /* float32 vs Keras, max |delta| (target units) */
 #define TINYLSTM_INT_MAE_TOLERANCE 0.02f /* int8: |MAE(int8) - MAE(float)| (target units) */
 #define TINYLSTM_OUTPUT_FRAC_BITS 18
-#define TINYLSTM_WEIGHT_BYTES 3610
+#define TINYLSTM_WEIGHT_BYTES 3890
+#define TINYLSTM_V_SIZE 25 /* int8: this step's input and h of every LSTM layer */
+#define TINYLSTM_HN_SIZE 12 /* int8: the widest LSTM layer */
 
 /* All working memory of one inference (LSTM h and c of every layer, gate and dense buffers). */
 typedef struct tinylstm_state {
-    int32_t h[TINYLSTM_H_SIZE];
-    int32_t c[TINYLSTM_H_SIZE];
-    int32_t z[TINYLSTM_Z_SIZE];
-    int32_t d[TINYLSTM_D_SIZE];
+    int16_t v[TINYLSTM_V_SIZE];   /* this step's input, then h of every LSTM layer */
+    int16_t hn[TINYLSTM_HN_SIZE]; /* one layer's new h */
+    int32_t c[TINYLSTM_H_SIZE];   /* c of every LSTM layer */
+    int16_t d[TINYLSTM_D_SIZE];   /* outputs of the hidden dense layers */
 } tinylstm_state;
 
 #define TINYLSTM_STATE_BYTES ((int)sizeof(tinylstm_state))

@@ -15,7 +15,7 @@ from conftest import ROOT, require_tool, run_cli
 from tinylstm import crossbuild as xb
 from tinylstm import export, intgolden
 from tinylstm.export import _cbuild as cb
-from tinylstm.export.c import FLOAT_TOLERANCE, COptions
+from tinylstm.export.c import FLOAT_TOLERANCE, COptions, packed_weight_bytes
 from tinylstm.modeldir import ModelDir
 
 pytestmark = pytest.mark.slow
@@ -137,7 +137,7 @@ def test_firmware_app_on_rv32imc_boot_output_and_error_lines(libs, trained, tmp_
 def test_xtensa_lx106_compiles_both_engines(libs, trained):
     require_tool(xb.XT_CC, xb.XT_SIZE)
     sizes = {v: xb.xt_flash(lib, lib.parent / f"xt_{v}") for v, lib in libs.items()}
-    weights = {"float32": 4 * trained.bundle.params(), "int8": intgolden.quantize(trained.bundle).weight_bytes()}
+    weights = {"float32": 4 * trained.bundle.params(), "int8": packed_weight_bytes(intgolden.quantize(trained.bundle))}
     for v, s in sizes.items():
         assert s["data"] == s["bss"] == 0, v
         assert weights[v] <= s["rodata"] < s["text"], (v, s, weights[v])  # the tables are constants, not code

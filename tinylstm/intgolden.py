@@ -99,14 +99,6 @@ class IntModel:
     n_steps: int
     n_inputs: int
 
-    def weight_bytes(self) -> int:
-        """Flash bytes of the constants: int8 weights + int32 biases and multipliers + the tanh table."""
-        n = 0
-        for layer in self.layers:
-            n += layer.Wq.size + (layer.Uq.size if layer.Uq is not None else 0)
-            n += 4 * (layer.bias.size + layer.mult.size)
-        return n + 2 * LUT_SIZE
-
 
 def _quantize_columns(mats: list[np.ndarray], units: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
     """Symmetric int8 with one scale per column shared across ``mats`` (same column count); with ``units`` (an

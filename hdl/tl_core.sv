@@ -3,16 +3,21 @@
 // The network is a list of "passes" (package SCHED): one pass per LSTM layer and time step (layers interleaved
 // per step: L0 t0, L1 t0, L0 t1, ...) and one per dense layer. A pass computes NROWS dot products of one
 // operand vector (segment A then segment B of the vector memory VM) with weight rows, LANES rows at a time
-// ("rounds"): every cycle one operand is read from VM and broadcast to all lanes; lane p multiplies it with
-// its weight of row round*LANES+p (one wide word of the weight memory per cycle, slots in schedule order) and
-// accumulates exactly (ACC_W bits, bias preloaded as b << FRAC). At the end of a round the accumulators are
-// rounded and saturated into the gate buffer GBUF (two halves, by pass parity).
+// ("rounds"). Every round starts with its bias slot (operand 1.0, so the lane accumulates b << FRAC exactly),
+// then one operand per cycle is read from VM and broadcast to all lanes; lane p multiplies it with its weight of
+// row round*LANES+p (one wide word of the weight memory per cycle: slot WBASE + round*WSTRIDE + k; a t = 0 LSTM
+// pass skips the WSKIP recurrent slots, h(-1) = 0) and accumulates exactly (ACC_W bits). At the end of a round
+// the accumulators are rounded and saturated into a capture register and written, one row per cycle, into the
+// gate buffer GBUF (block RAM; two halves by pass parity).
 //
-// The post-processor (PP) drains GBUF one LSTM unit (rows 4u..4u+3 = gates i, f, g, o) or one dense row per
-// cycle, through a 3-stage pipeline:
-//   A: sigmoid/tanh tables of the gates (registered), c_prev
-//   B: c = rq(f*c_prev + i*g) -> CMEM, tanh(c) (registered)
-//   W: h = rq(o*tanh(c)) (or relu/linear dense value) -> VM[dst + u]
+// Every memory has one synchronous read port and one write port (block RAM: weights and bias in one memory, the
+// sigmoid and tanh tables once each, VM, cell state, GBUF). The post-processor (PP) reads GBUF one row per cycle;
+// an LSTM unit (rows 4u..4u+3 = gates i, f, g, o) takes 4 cycles and runs down a 10-stage pipeline (token
+// offsets d): d1 sig(i), d2 sig(f), d3 tanh(g) and c_prev, d4 sig(o) looked up in the shared tables;
+// d4 i*g, f*c_prev; d5 c = rq(sum); d6 tanh(c), c -> CMEM; d7 o*tanh(c); d8 h = rq(.); d9 h -> VM[dst + u]
+// (d = cycles after the unit's first GBUF read).
+// A dense row takes 1 cycle (d1 relu/linear, d2 -> VM). Units start at least 4 cycles apart, so the shared
+// tables and multipliers never collide.
 // Hazard interlock: when a pass has issued its last operand, its destination range is recorded; operand reads
 // from that range stall until the PP has written the pass's last value. Segment A of an LSTM pass is h(t-1)
 // of the same layer, segment B its input x(t), so the PP of the previous layer overlaps the reads of h(t-1).
@@ -21,7 +26,6 @@
 module tl_core
 #(
     parameter WEIGHTS_FILE = "weights.memh",
-    parameter BIAS_FILE    = "bias.memh",
     parameter SIG_FILE     = "sigmoid.memh",
     parameter TANH_FILE    = "tanh.memh"
 ) (
@@ -36,14 +40,18 @@ module tl_core
     input  logic                  in_we,
     input  logic [tinylstm_net_pkg::VM_AW-1:0]      in_addr,
     input  logic [tinylstm_net_pkg::W-1:0]          in_data,
-    // weight / bias memories (accepted only when idle): one W-bit word of lane `lane` in slot `slot`
+    // weight memory (idle only): write the bits `wb_mask` of lane `wb_lane` in slot `wb_slot`;
+    // read: `w_rdata` = lane `rb_lane` of slot `rb_slot`, two cycles after rb_slot/rb_lane are presented
     input  logic                  w_we,
-    input  logic                  b_we,
     /* verilator lint_off UNUSEDSIGNAL */
     input  logic [15:0]           wb_slot,        // upper bits unused for small memories
+    input  logic [15:0]           rb_slot,
     /* verilator lint_on UNUSEDSIGNAL */
     input  logic [tinylstm_net_pkg::LANE_AW-1:0]    wb_lane,
     input  logic [tinylstm_net_pkg::W-1:0]          wb_data,
+    input  logic [tinylstm_net_pkg::W-1:0]          wb_mask,
+    input  logic [tinylstm_net_pkg::LANE_AW-1:0]    rb_lane,
+    output logic [tinylstm_net_pkg::W-1:0]          w_rdata,
     output logic [tinylstm_net_pkg::NOUT*tinylstm_net_pkg::W-1:0]     out_flat        // output codes of the last inference, output o at [o*W +: W]
 );
     // network constants from the generated package (scoped references: no import needed by any tool)
@@ -51,14 +59,13 @@ module tl_core
     localparam int FRAC = tinylstm_net_pkg::FRAC;
     localparam int ACC_W = tinylstm_net_pkg::ACC_W;
     localparam int LANES = tinylstm_net_pkg::LANES;
+    localparam int LANE_AW = tinylstm_net_pkg::LANE_AW;
     localparam int NPASS = tinylstm_net_pkg::NPASS;
     localparam int PI_W = tinylstm_net_pkg::PI_W;
     localparam int NFIELD = tinylstm_net_pkg::NFIELD;
     localparam int SCHED_BITS = tinylstm_net_pkg::SCHED_BITS;
     localparam int WSLOTS = tinylstm_net_pkg::WSLOTS;
     localparam int WS_AW = tinylstm_net_pkg::WS_AW;
-    localparam int BSLOTS = tinylstm_net_pkg::BSLOTS;
-    localparam int BS_AW = tinylstm_net_pkg::BS_AW;
     localparam int VM_DEPTH = tinylstm_net_pkg::VM_DEPTH;
     localparam int VM_AW = tinylstm_net_pkg::VM_AW;
     localparam int C_DEPTH = tinylstm_net_pkg::C_DEPTH;
@@ -79,22 +86,20 @@ module tl_core
     localparam int F_B_LEN = tinylstm_net_pkg::F_B_LEN;
     localparam int F_NROUNDS = tinylstm_net_pkg::F_NROUNDS;
     localparam int F_WBASE = tinylstm_net_pkg::F_WBASE;
-    localparam int F_BBASE = tinylstm_net_pkg::F_BBASE;
+    localparam int F_WSTRIDE = tinylstm_net_pkg::F_WSTRIDE;
+    localparam int F_WSKIP = tinylstm_net_pkg::F_WSKIP;
     localparam int F_DST_BASE = tinylstm_net_pkg::F_DST_BASE;
     localparam int F_DST_LEN = tinylstm_net_pkg::F_DST_LEN;
     localparam int F_C_BASE = tinylstm_net_pkg::F_C_BASE;
     localparam int F_C_ZERO = tinylstm_net_pkg::F_C_ZERO;
     localparam logic [tinylstm_net_pkg::SCHED_BITS-1:0] SCHED = tinylstm_net_pkg::SCHED;
+    localparam int GB_RW = GB_AW - 1;                // row bits within one GBUF half
     // ------------------------------------------------------------------------------------------ memories
     logic [LANES*W-1:0] wmem [0:WSLOTS-1];
-    logic [LANES*W-1:0] bmem [0:BSLOTS-1];
     logic [W-1:0]       vm   [0:VM_DEPTH-1];
     logic [W-1:0]       cmem [0:C_DEPTH-1];
     logic [W-1:0]       gbuf [0:2*GROWS-1];
-    initial begin
-        $readmemh(WEIGHTS_FILE, wmem);
-        $readmemh(BIAS_FILE, bmem);
-    end
+    initial $readmemh(WEIGHTS_FILE, wmem);
 
     wire [SCHED_BITS-1:0] sched = SCHED;
 
@@ -106,6 +111,8 @@ module tl_core
     localparam logic signed [ACC_W-1:0] RQ_HALF = ACC_W'(1) <<< (FRAC - 1);
     localparam logic signed [ACC_W-1:0] QMAX = ACC_W'((1 << (W - 1)) - 1);
     localparam logic signed [ACC_W-1:0] QMIN = -ACC_W'(1 << (W - 1));
+    localparam logic [W-1:0] ONE = W'(1) << FRAC;
+    localparam logic signed [W-1:0] ZERO = '0;  // operand of the bias slot (1.0 fits: at least 2 integer bits)
 
     // round to nearest (ties up) and saturate a value with 2*FRAC fractional bits
     function automatic logic [W-1:0] rq(input logic signed [ACC_W-1:0] a);
@@ -117,67 +124,83 @@ module tl_core
     endfunction
 
     // ------------------------------------------------------------------------------------------ issue
+    // The fields of the current pass are registered (loaded at start and at each pass change).
     logic                 iss_run;
     logic [PI_W-1:0]      pi;
-    logic [15:0]          rnd, k, wslot;
-    logic                 hz_active;
-    logic [15:0]          hz_lo, hz_hi;
-
-    // 16-bit schedule fields and counters: the upper bits are unused for small networks
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [15:0] d_a_base, d_a_len, d_b_base, d_nrounds, d_bbase, d_klen, vm_addr, bslot;
-    logic        last_k, last_round, hz_hit, issue;
-    always_comb begin
-        d_a_base  = fld(pi, F_A_BASE);
-        d_a_len   = fld(pi, F_A_LEN);
-        d_b_base  = fld(pi, F_B_BASE);
-        d_nrounds = fld(pi, F_NROUNDS);
-        d_bbase   = fld(pi, F_BBASE);
-        d_klen    = d_a_len + fld(pi, F_B_LEN);
-        bslot     = d_bbase + rnd;
-        vm_addr   = (k < d_a_len) ? d_a_base + k : d_b_base + (k - d_a_len);
-        last_k     = (k == d_klen - 16'd1);
-        last_round = (rnd == d_nrounds - 16'd1);
-        hz_hit     = hz_active && (vm_addr >= hz_lo) && (vm_addr < hz_hi);
-        issue      = iss_run && !hz_hit && !(last_k && last_round && hz_active);
-    end
+    logic [15:0]          rnd, k, wslot, rbase, opaddr, rowbase;
+    logic [15:0]          d_a_base, d_a_len, d_b_base, d_klen, d_nrounds, d_wstride, d_wskip, d_dst, d_dlen, d_nrows;
+    logic [15:0]          hz_lo, hz_hi, rows_left;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic                 hz_active;
+    logic                 last_k, last_round, hz_hit, cap_stall, issue, is_bias, pass_last;
+    logic [15:0]          n_valid;
 
-    // ------------------------------------------------------------------------------------------ MAC pipeline
-    // stage M: memory reads
-    logic                 m_valid, m_first, m_last;
+    task automatic load_pass(input logic [PI_W-1:0] p);
+        d_a_base  <= fld(p, F_A_BASE);
+        d_a_len   <= fld(p, F_A_LEN);
+        d_b_base  <= fld(p, F_B_BASE);
+        d_klen    <= fld(p, F_A_LEN) + fld(p, F_B_LEN);
+        d_nrounds <= fld(p, F_NROUNDS);
+        d_wstride <= fld(p, F_WSTRIDE);
+        d_wskip   <= fld(p, F_WSKIP);
+        d_dst     <= fld(p, F_DST_BASE);
+        d_dlen    <= fld(p, F_DST_LEN);
+        d_nrows   <= (fld(p, F_KIND) == 16'(K_LSTM)) ? (fld(p, F_DST_LEN) << 2) : fld(p, F_DST_LEN);
+        wslot     <= fld(p, F_WBASE);
+        rbase     <= fld(p, F_WBASE);
+    endtask
+
+    // MAC pipeline registers
+    logic                 m_valid, m_last, m_bias;
     logic [PI_W-1:0]      m_pass;
-    logic [15:0]          m_rnd;
-    logic [W-1:0]         m_x;
-    logic [LANES*W-1:0]   m_w, m_b;
-    // stage P: products
-    logic                 p_valid, p_first, p_last;
+    logic [15:0]          m_row, m_nvalid;
+    logic [W-1:0]         m_xv;
+    logic [LANES*W-1:0]   m_w;
+    logic                 p_valid, p_last;
     logic [PI_W-1:0]      p_pass;
-    logic [15:0]          p_rnd;
+    logic [15:0]          p_row, p_nvalid;
     logic signed [2*W-1:0] p_prod [0:LANES-1];
-    logic [LANES*W-1:0]   p_b;
-    // stage A: accumulate
+    logic                 p_first;
     logic signed [ACC_W-1:0] acc [0:LANES-1];
     logic signed [ACC_W-1:0] acc_next [0:LANES-1];
+    // capture register: the rounded results of the last round, written into GBUF one row per cycle
+    logic [W-1:0]         cap [0:LANES-1];
+    logic [15:0]          cap_cnt, cap_row;
+    logic                 cap_half;
 
-    always_ff @(posedge clk) begin
-        m_x <= vm[vm_addr[VM_AW-1:0]];
-        m_w <= wmem[wslot[WS_AW-1:0]];
-        m_b <= bmem[bslot[BS_AW-1:0]];
-        p_b <= m_b;
+    always_comb begin
+        is_bias    = (k == 16'd0);
+        last_k     = (k == d_klen);
+        last_round = (rnd == d_nrounds - 16'd1);
+        pass_last  = last_k && last_round;
+        hz_hit     = hz_active && !is_bias && (opaddr >= hz_lo) && (opaddr < hz_hi);
+        // a round's results enter the capture register 2 cycles after its last operand: it must be drained
+        cap_stall  = last_k && ((cap_cnt > 16'd2) || (m_valid && m_last) || (p_valid && p_last));
+        issue      = iss_run && !hz_hit && !(pass_last && hz_active) && !cap_stall;
+        rows_left  = d_nrows - rowbase;
+        n_valid    = (rows_left < 16'(LANES)) ? rows_left : 16'(LANES);
     end
+
+    // ------------------------------------------------------------------------------------------ MAC lanes
+    logic [LANE_AW-1:0] rb_lane_q;
+    always_ff @(posedge clk) begin
+        m_xv <= vm[opaddr[VM_AW-1:0]];
+        m_w  <= wmem[iss_run ? wslot[WS_AW-1:0] : rb_slot[WS_AW-1:0]];
+        rb_lane_q <= rb_lane;
+    end
+    assign w_rdata = m_w[int'(rb_lane_q) * W +: W];
 
     genvar gl;
     generate
         for (gl = 0; gl < LANES; gl = gl + 1) begin : g_lane
             always_ff @(posedge clk) begin
-                p_prod[gl] <= $signed(m_x) * $signed(m_w[gl*W +: W]);
+                p_prod[gl] <= $signed(m_bias ? ONE : m_xv) * $signed(m_w[gl*W +: W]);
                 if (p_valid) acc[gl] <= acc_next[gl];   // bubbles (interlock stalls) must not accumulate
             end
             always_comb begin
-                if (p_first)
-                    acc_next[gl] = (ACC_W'($signed(p_b[gl*W +: W])) <<< FRAC) + ACC_W'(p_prod[gl]);
-                else
-                    acc_next[gl] = acc[gl] + ACC_W'(p_prod[gl]);
+                if (p_first) acc_next[gl] = ACC_W'(p_prod[gl]);
+                else         acc_next[gl] = acc[gl] + ACC_W'(p_prod[gl]);
             end
         end
     endgenerate
@@ -186,133 +209,181 @@ module tl_core
     logic            pp_run;
     logic [PI_W-1:0] pp_pi;
     logic [15:0]     pp_u;
+    logic [1:0]      ph;                    // LSTM unit read phase (row 4u + ph)
     logic [15:0]     rc [0:1];              // rows captured into each GBUF half
-    logic [15:0]     e_kind, e_cnt, e_cbase, e_czero, e_dst;
-    logic [15:0]     need_row, gidx;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [15:0]     e_kind, e_cnt, e_cbase, e_czero, e_dst, need_row, grow;
     /* verilator lint_on UNUSEDSIGNAL */
-    logic            pp_go, pp_lastu;
-    logic [15:0]     a_cidx_n;
+    logic            e_lstm, pp_go, pp_lastu, g_re;
+    logic [GB_AW-1:0] g_addr, g_base;       // GBUF read address; base row of the LSTM unit being read
     always_comb begin
         e_kind   = fld(pp_pi, F_KIND);
         e_cnt    = fld(pp_pi, F_DST_LEN);
         e_cbase  = fld(pp_pi, F_C_BASE);
         e_czero  = fld(pp_pi, F_C_ZERO);
         e_dst    = fld(pp_pi, F_DST_BASE);
-        need_row = (e_kind[1:0] == K_LSTM) ? {pp_u[13:0], 2'b11} : pp_u;
-        gidx     = (pp_pi[0] ? 16'(GROWS) : 16'd0) + ((e_kind[1:0] == K_LSTM) ? {pp_u[13:0], 2'b00} : pp_u);
-        pp_go    = pp_run && (need_row < rc[pp_pi[0]]);
+        e_lstm   = (e_kind[1:0] == K_LSTM);
+        need_row = e_lstm ? {pp_u[13:0], 2'b11} : pp_u;
+        pp_go    = pp_run && (ph == 2'd0) && (need_row < rc[pp_pi[0]]);
         pp_lastu = (pp_u == e_cnt - 16'd1);
-        a_cidx_n = e_cbase + pp_u;
+        grow     = e_lstm ? {pp_u[13:0], ph} : pp_u;
+        g_re     = pp_go || (ph != 2'd0);
+        g_addr   = (ph == 2'd0) ? {pp_pi[0], grow[GB_RW-1:0]} : g_base + GB_AW'(ph);
     end
 
-    // activation inputs (gate pre-activations straight from GBUF) -> registered LUT outputs at stage A
-    logic signed [W-1:0] a_i, a_f, a_g, a_o, b_tc;
-    logic signed [W-1:0] c_new;
-    tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(SIG_DEPTH), .AW(SIG_AW), .SHIFT(LUT_SHIFT), .TANH(0), .FILE(SIG_FILE))
-        u_sig_i (.clk(clk), .x(gbuf[gidx[GB_AW-1:0]]), .y(a_i));
-    tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(SIG_DEPTH), .AW(SIG_AW), .SHIFT(LUT_SHIFT), .TANH(0), .FILE(SIG_FILE))
-        u_sig_f (.clk(clk), .x(gbuf[gidx[GB_AW-1:0] + GB_AW'(1)]), .y(a_f));
-    tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(TANH_DEPTH), .AW(TANH_AW), .SHIFT(LUT_SHIFT), .TANH(1), .FILE(TANH_FILE))
-        u_tanh_g (.clk(clk), .x(gbuf[gidx[GB_AW-1:0] + GB_AW'(2)]), .y(a_g));
-    tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(SIG_DEPTH), .AW(SIG_AW), .SHIFT(LUT_SHIFT), .TANH(0), .FILE(SIG_FILE))
-        u_sig_o (.clk(clk), .x(gbuf[gidx[GB_AW-1:0] + GB_AW'(3)]), .y(a_o));
-    tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(TANH_DEPTH), .AW(TANH_AW), .SHIFT(LUT_SHIFT), .TANH(1), .FILE(TANH_FILE))
-        u_tanh_c (.clk(clk), .x(c_new), .y(b_tc));
+    // GBUF read (one row per cycle)
+    logic signed [W-1:0] gq;
+    always_ff @(posedge clk)
+        if (g_re) gq <= gbuf[g_addr];
 
-    // stage A registers
-    logic            a_valid, a_lstm, a_relu, a_last, a_final;
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [15:0]     a_dst, a_cidx;
-    /* verilator lint_on UNUSEDSIGNAL */
-    logic [W-1:0]    a_cprev, a_val;
-    // stage B registers
-    logic            b_valid, b_lstm, b_last, b_final;
-    logic [15:0]     b_dst;
-    logic [W-1:0]    b_o, b_val;
-    logic signed [ACC_W-1:0] cell_sum, h_prod;
-    logic [W-1:0]    h_val, w_val;
+    // LSTM token pipeline (bit d: a unit is at offset d) and its per-unit info
+    localparam int ND = 9;
+    logic [ND-1:0]   tok;
+    logic [VM_AW-1:0] t_dst [0:ND-1];
+    logic [C_AW-1:0]  t_cidx [0:ND-1];
+    logic [ND-1:0]   t_last, t_final, t_czero;
+    // dense pipeline (offsets 1, 2)
+    logic [1:0]      dtok;
+    logic [VM_AW-1:0] dt_dst [0:1];
+    logic [1:0]      dt_last, dt_final, dt_relu;
 
+    // shared activation tables: the sigmoid table always looks up the GBUF output (i, f, o at d1, d2, d4); the
+    // tanh table looks up g (d3) or c (d6)
+    logic signed [W-1:0] sig_y, tanh_x, tanh_y, c_q, h_q, dv, cq;
+    logic signed [W-1:0] si_h, sf_h, so_h;
+    logic signed [2*W-1:0] ig_p, fc_p, h_p;
+    assign tanh_x = tok[5] ? c_q : gq;
+    tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(SIG_DEPTH), .AW(SIG_AW), .SHIFT(LUT_SHIFT), .TANH(0), .FILE(SIG_FILE))
+        u_sig (.clk(clk), .x(gq), .y(sig_y));
+    tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(TANH_DEPTH), .AW(TANH_AW), .SHIFT(LUT_SHIFT), .TANH(1), .FILE(TANH_FILE))
+        u_tanh (.clk(clk), .x(tanh_x), .y(tanh_y));
+
+    logic signed [ACC_W-1:0] c_sum;
+    logic signed [W-1:0]     cq_z;                   // c(t-1), 0 at t = 0
     always_comb begin
-        cell_sum = ACC_W'($signed(a_f) * $signed(a_cprev)) + ACC_W'($signed(a_i) * $signed(a_g));
-        c_new    = rq(cell_sum);
-        h_prod   = ACC_W'($signed(b_o) * $signed(b_tc));
-        h_val    = rq(h_prod);
-        w_val    = b_lstm ? h_val : b_val;
+        c_sum = ACC_W'(ig_p) + ACC_W'(fc_p);
+        cq_z  = t_czero[3] ? ZERO : cq;
+    end
+
+    always_ff @(posedge clk) begin
+        // token bit j is set in cycle T + 1 + j of a unit whose first GBUF read is in cycle T
+        if (tok[1]) si_h <= sig_y;                       // sigmoid(i)
+        if (tok[2]) sf_h <= sig_y;                       // sigmoid(f)
+        if (tok[2]) cq   <= cmem[t_cidx[2]];             // c(t-1)
+        if (tok[3]) begin                                // tanh(g) in tanh_y
+            ig_p <= si_h * tanh_y;
+            fc_p <= sf_h * cq_z;
+        end
+        if (tok[4]) so_h <= sig_y;                       // sigmoid(o)
+        if (tok[4]) c_q  <= rq(c_sum);
+        if (tok[5]) cmem[t_cidx[5]] <= c_q;              // and tanh(c) looked up
+        if (tok[6]) h_p  <= so_h * tanh_y;
+        if (tok[7]) h_q  <= rq(ACC_W'(h_p));
+        if (dtok[0]) dv  <= (dt_relu[0] && gq[W-1]) ? ZERO : gq;
     end
 
     // ------------------------------------------------------------------------------------------ control
     logic [NOUT*W-1:0] out_q;
     assign out_flat = out_q;
+    logic            wr_lstm, wr_dense, wr_en, wr_last, wr_final;
+    logic [VM_AW-1:0] wr_addr;
+    logic [W-1:0]    wr_val;
+    always_comb begin
+        wr_lstm  = tok[8];
+        wr_dense = dtok[1];
+        wr_en    = wr_lstm || wr_dense;
+        wr_addr  = wr_lstm ? t_dst[8] : dt_dst[1];
+        wr_val   = wr_lstm ? h_q : dv;
+        wr_last  = wr_lstm ? t_last[8] : dt_last[1];
+        wr_final = wr_lstm ? t_final[8] : dt_final[1];
+    end
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
-            iss_run <= 1'b0; pi <= '0; rnd <= '0; k <= '0; wslot <= '0;
+            iss_run <= 1'b0; pi <= '0; rnd <= '0; k <= '0; wslot <= '0; rbase <= '0; opaddr <= '0; rowbase <= '0;
+            d_a_base <= '0; d_a_len <= '0; d_b_base <= '0; d_klen <= '0; d_nrounds <= '0; d_wstride <= '0;
+            d_wskip <= '0; d_dst <= '0; d_dlen <= '0; d_nrows <= '0;
             hz_active <= 1'b0; hz_lo <= '0; hz_hi <= '0;
-            m_valid <= 1'b0; p_valid <= 1'b0;
-            m_first <= 1'b0; m_last <= 1'b0; m_pass <= '0; m_rnd <= '0;
-            p_first <= 1'b0; p_last <= 1'b0; p_pass <= '0; p_rnd <= '0;
-            pp_run <= 1'b0; pp_pi <= '0; pp_u <= '0; rc[0] <= '0; rc[1] <= '0;
-            a_valid <= 1'b0; b_valid <= 1'b0;
-            a_lstm <= 1'b0; a_relu <= 1'b0; a_last <= 1'b0; a_final <= 1'b0;
-            a_dst <= '0; a_cidx <= '0; a_cprev <= '0; a_val <= '0;
-            b_lstm <= 1'b0; b_last <= 1'b0; b_final <= 1'b0; b_dst <= '0; b_o <= '0; b_val <= '0;
+            m_valid <= 1'b0; m_last <= 1'b0; m_bias <= 1'b0; m_pass <= '0; m_row <= '0; m_nvalid <= '0;
+            p_valid <= 1'b0; p_last <= 1'b0; p_first <= 1'b0; p_pass <= '0; p_row <= '0; p_nvalid <= '0;
+            cap_cnt <= '0; cap_row <= '0; cap_half <= 1'b0;
+            pp_run <= 1'b0; pp_pi <= '0; pp_u <= '0; ph <= '0; rc[0] <= '0; rc[1] <= '0; g_base <= '0;
+            tok <= '0; dtok <= '0;
             busy <= 1'b0; done <= 1'b0; overrun <= 1'b0; cycles <= '0; out_q <= '0;
         end else begin
             // ---------------- start
             if (start && !busy) begin
-                iss_run <= 1'b1; pi <= '0; rnd <= '0; k <= '0; wslot <= fld('0, F_WBASE);
+                iss_run <= 1'b1; pi <= '0; rnd <= '0; k <= '0; rowbase <= '0;
+                load_pass('0);
                 hz_active <= 1'b0;
-                pp_run <= 1'b1; pp_pi <= '0; pp_u <= '0; rc[0] <= '0; rc[1] <= '0;
+                pp_run <= 1'b1; pp_pi <= '0; pp_u <= '0; ph <= '0; rc[0] <= '0; rc[1] <= '0;
                 busy <= 1'b1; done <= 1'b0; cycles <= '0;
             end
             if (busy) cycles <= cycles + 32'd1;
 
-            // ---------------- issue
-            m_valid <= issue;
-            m_first <= (k == 16'd0);
-            m_last  <= last_k;
-            m_pass  <= pi;
-            m_rnd   <= rnd;
+            // ---------------- issue: k = 0 is the bias slot, then operands 1..klen
+            m_valid  <= issue;
+            m_last   <= last_k;
+            m_bias   <= is_bias;
+            m_pass   <= pi;
+            m_row    <= rowbase;
+            m_nvalid <= n_valid;
             if (issue) begin
-                wslot <= wslot + 16'd1;
+                if (is_bias) begin
+                    wslot  <= wslot + 16'd1 + d_wskip;
+                    opaddr <= (d_a_len != 16'd0) ? d_a_base : d_b_base;
+                end else begin
+                    wslot  <= wslot + 16'd1;
+                    opaddr <= (k == d_a_len) ? d_b_base : opaddr + 16'd1;
+                end
                 if (!last_k) begin
                     k <= k + 16'd1;
                 end else begin
                     k <= '0;
                     if (!last_round) begin
-                        rnd <= rnd + 16'd1;
+                        rnd     <= rnd + 16'd1;
+                        rowbase <= rowbase + 16'(LANES);
+                        wslot   <= rbase + d_wstride;
+                        rbase   <= rbase + d_wstride;
                     end else begin
-                        rnd <= '0;
-                        hz_lo <= fld(pi, F_DST_BASE);
-                        hz_hi <= fld(pi, F_DST_BASE) + fld(pi, F_DST_LEN);
+                        rnd <= '0; rowbase <= '0;
+                        hz_lo <= d_dst;
+                        hz_hi <= d_dst + d_dlen;
                         if (pi == PI_W'(NPASS - 1)) begin
                             iss_run <= 1'b0;
                         end else begin
-                            pi    <= pi + PI_W'(1);
-                            wslot <= fld(pi + PI_W'(1), F_WBASE);
+                            pi <= pi + PI_W'(1);
+                            load_pass(pi + PI_W'(1));
                         end
                     end
                 end
             end
 
             // ---------------- MAC pipeline control, capture into GBUF
-            p_valid <= m_valid; p_first <= m_first; p_last <= m_last; p_pass <= m_pass; p_rnd <= m_rnd;
+            p_valid <= m_valid; p_last <= m_last; p_pass <= m_pass; p_row <= m_row; p_nvalid <= m_nvalid;
+            if (m_valid) p_first <= m_bias;
+            if (cap_cnt != 16'd0) begin
+                cap_cnt <= cap_cnt - 16'd1;
+                cap_row <= cap_row + 16'd1;
+                rc[cap_half] <= cap_row + 16'd1;
+            end
             if (p_valid && p_last) begin
-                rc[p_pass[0]] <= (p_rnd + 16'd1) * 16'(LANES);
+                cap_cnt  <= p_nvalid;
+                cap_row  <= p_row;
+                cap_half <= p_pass[0];
+                if (cap_cnt > 16'd1) overrun <= 1'b1;
                 if (pp_run && p_pass != pp_pi && p_pass[0] == pp_pi[0]) overrun <= 1'b1;
             end
 
-            // ---------------- post-processor stage A
-            a_valid <= pp_go;
+            // ---------------- post-processor issue
+            tok  <= {tok[ND-2:0], pp_go && e_lstm};
+            dtok <= {dtok[0], pp_go && !e_lstm};
+            if (ph != 2'd0) ph <= ph + 2'd1;
             if (pp_go) begin
-                a_lstm  <= (e_kind[1:0] == K_LSTM);
-                a_relu  <= (e_kind[1:0] == K_RELU);
-                a_last  <= pp_lastu;
-                a_final <= pp_lastu && (pp_pi == PI_W'(NPASS - 1));
-                a_dst   <= e_dst + pp_u;
-                a_cidx  <= a_cidx_n;
-                a_cprev <= (e_czero[0]) ? '0 : cmem[a_cidx_n[C_AW-1:0]];
-                a_val   <= gbuf[gidx[GB_AW-1:0]];
+                if (e_lstm) begin
+                    ph <= 2'd1;
+                    g_base <= {pp_pi[0], grow[GB_RW-1:0]};
+                end
                 if (pp_lastu) begin
                     pp_u <= '0;
                     rc[pp_pi[0]] <= '0;
@@ -322,43 +393,61 @@ module tl_core
                     pp_u <= pp_u + 16'd1;
                 end
             end
-            // stage B
-            b_valid <= a_valid;
-            b_lstm  <= a_lstm;
-            b_last  <= a_last;
-            b_final <= a_final;
-            b_dst   <= a_dst;
-            b_o     <= a_o;
-            b_val   <= (a_relu && a_val[W-1]) ? '0 : a_val;
-            if (a_valid && a_lstm) cmem[a_cidx[C_AW-1:0]] <= c_new;
-            // stage W
-            if (b_valid) begin
-                if (b_last) hz_active <= 1'b0;
-                if (b_dst >= 16'(OUT_BASE) && b_dst < 16'(OUT_BASE + NOUT))
-                    out_q[(int'(b_dst) - OUT_BASE) * W +: W] <= w_val;
-                if (b_final) begin
+            // ---------------- write stage
+            if (wr_en) begin
+                if (wr_last) hz_active <= 1'b0;
+                if (32'(wr_addr) >= OUT_BASE && 32'(wr_addr) < OUT_BASE + NOUT)
+                    out_q[(int'(wr_addr) - OUT_BASE) * W +: W] <= wr_val;
+                if (wr_final) begin
                     busy <= 1'b0;
                     done <= 1'b1;
                 end
             end
+            if (wr_lstm && wr_dense) overrun <= 1'b1;
             // a pass that ends its issue in the same cycle as the PP finishes the previous one keeps its hazard
-            if (issue && last_k && last_round) hz_active <= 1'b1;
+            if (issue && pass_last) hz_active <= 1'b1;
         end
     end
 
+    // per-unit info down the PP pipelines (no reset needed: qualified by the tokens)
+    always_ff @(posedge clk) begin
+        t_dst[0]   <= VM_AW'(e_dst + pp_u);
+        t_cidx[0]  <= C_AW'(e_cbase + pp_u);
+        t_last[0]  <= pp_lastu;
+        t_final[0] <= pp_lastu && (pp_pi == PI_W'(NPASS - 1));
+        t_czero[0] <= e_czero[0];
+        for (int d = 1; d < ND; d = d + 1) begin
+            t_dst[d] <= t_dst[d - 1]; t_cidx[d] <= t_cidx[d - 1];
+            t_last[d] <= t_last[d - 1]; t_final[d] <= t_final[d - 1]; t_czero[d] <= t_czero[d - 1];
+        end
+        dt_dst[0]   <= VM_AW'(e_dst + pp_u);
+        dt_last[0]  <= pp_lastu;
+        dt_final[0] <= pp_lastu && (pp_pi == PI_W'(NPASS - 1));
+        dt_relu[0]  <= (e_kind[1:0] == K_RELU);
+        for (int d = 1; d < 2; d = d + 1) begin
+            dt_dst[d] <= dt_dst[d - 1]; dt_last[d] <= dt_last[d - 1]; dt_final[d] <= dt_final[d - 1];
+            dt_relu[d] <= dt_relu[d - 1];
+        end
+    end
+
+    // memories' write ports
+    always_ff @(posedge clk) begin
+        if (cap_cnt != 16'd0) gbuf[{cap_half, cap_row[GB_RW-1:0]}] <= cap[0];
+        // host writes (idle only): the masked bits of one lane's W bits of a wide word
+        for (int l = 0; l < LANES; l = l + 1)
+            for (int b = 0; b < W; b = b + 1)
+                if (w_we && !busy && int'(wb_lane) == l && wb_mask[b]) wmem[wb_slot[WS_AW-1:0]][l*W + b] <= wb_data[b];
+        // vector memory: one write port, post-processor while busy, host inputs while idle
+        if (wr_en) vm[wr_addr] <= wr_val;
+        else if (in_we && !busy) vm[in_addr] <= in_data;
+    end
+
+    // capture register: loaded at the end of a round, shifted out one row per cycle
     always_ff @(posedge clk) begin
         if (p_valid && p_last) begin
-            for (int l = 0; l < LANES; l = l + 1)
-                if (int'(p_rnd) * LANES + l < GROWS)
-                    gbuf[(p_pass[0] ? GROWS : 0) + int'(p_rnd) * LANES + l] <= rq(acc_next[l]);
+            for (int l = 0; l < LANES; l = l + 1) cap[l] <= rq(acc_next[l]);
+        end else if (cap_cnt != 16'd0) begin
+            for (int l = 0; l < LANES - 1; l = l + 1) cap[l] <= cap[l + 1];
         end
-        // host writes (idle only): one lane's W bits of a wide word (a bit-masked block-RAM write)
-        for (int l = 0; l < LANES; l = l + 1) begin
-            if (w_we && !busy && int'(wb_lane) == l) wmem[wb_slot[WS_AW-1:0]][l*W +: W] <= wb_data;
-            if (b_we && !busy && int'(wb_lane) == l) bmem[wb_slot[BS_AW-1:0]][l*W +: W] <= wb_data;
-        end
-        // vector memory: one write port, post-processor while busy, host inputs while idle
-        if (b_valid) vm[b_dst[VM_AW-1:0]] <= w_val;
-        else if (in_we && !busy) vm[in_addr] <= in_data;
     end
 endmodule

@@ -114,7 +114,7 @@ module tl_board #(
     logic [9:0]  f_x;                 // exponent digits (capped at 999)
     logic        is_digit, is_space, is_sign, is_e;
     logic [3:0]  dig;
-    logic signed [11:0] f_ee;
+    logic signed [11:0] f_ee, f_xs;
     logic        f_valid;
     always_comb begin
         is_digit = rx_data >= "0" && rx_data <= "9";
@@ -122,7 +122,8 @@ module tl_board #(
         is_sign  = rx_data == "+" || rx_data == "-";
         is_e     = rx_data == "e" || rx_data == "E";
         dig      = rx_data[3:0];
-        f_ee     = (e_neg ? -12'(f_x) : 12'(f_x)) + 12'(f_adj) - 12'(f_frac);
+        f_xs     = 12'(f_x);
+        f_ee     = (e_neg ? 12'sd0 - f_xs : f_xs) + 12'(f_adj) - 12'(f_frac);
         f_valid  = (fs == F_INT || fs == F_FRAC || fs == F_EXP || fs == F_TRAIL) && f_len <= 7'd40;
     end
     function automatic logic [7:0] info_ch(input logic [3:0] i);
@@ -136,7 +137,7 @@ module tl_board #(
     endfunction
 
     // ------------------------------------------------------------------ scaler (one field at a time)
-    logic              sc_busy, sc_neg, sc_zero, sc_ovf, sc_write;
+    logic              sc_busy, sc_neg, sc_zero, sc_ovf;
     logic [29:0]       sc_m;
     logic [4:0]        sc_bit;
     logic [2:0]        sc_kw;          // K words still to load
@@ -197,7 +198,7 @@ module tl_board #(
             len <= '0; overflow <= 1'b0; nonblank <= 1'b0; cm_lead <= 1'b1; m_info <= 1'b1; m_self <= 1'b1;
             cm_k <= '0; count <= '0; err_field <= '0;
             fs <= F_LEAD; f_neg <= 1'b0; e_neg <= 1'b0; f_m <= '0; f_frac <= '0; f_adj <= '0; f_len <= '0; f_x <= '0;
-            sc_busy <= 1'b0; sc_write <= 1'b0; sc_kw <= '0; sc_bit <= '0; sc_acc <= '0; sc_k <= '0; sc_m <= '0;
+            sc_busy <= 1'b0; sc_kw <= '0; sc_bit <= '0; sc_acc <= '0; sc_k <= '0; sc_m <= '0;
             sc_neg <= 1'b0; sc_zero <= 1'b0; sc_ovf <= 1'b0; sc_j <= '0; sc_kaddr <= '0;
             start <= 1'b0; in_we <= 1'b0; in_addr <= '0; in_data <= '0; ld_i <= '0;
             selfcheck <= 1'b0; sc_pass <= 1'b0; y_code <= '0; y_acc <= '0; y_bit <= '0; y_neg <= 1'b0;

@@ -12,7 +12,6 @@ the command).
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -231,12 +230,6 @@ def build(export_dir: Path, part_name: str, out_dir: Path, top: str | None = Non
         if pres.returncode == 0:
             result.bitstream = bit
     return result
-
-
-def nextpnr_overuse(log_text: str) -> str:
-    """The first 'Design uses N X, device only has M' line of a nextpnr log, if any."""
-    m = re.search(r"ERROR: .*", log_text)
-    return m.group(0) if m else ""
 
 
 def report_text(results: list[BuildResult], title: str = "FPGA build") -> str:

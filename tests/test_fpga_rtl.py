@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinylstm import fixedpoint as fx
-from tinylstm import hdlsim
-from tinylstm.bundle import Bundle
-from tinylstm.export import fpga
 from tests.conftest import require_tool, run_cli
 from tests.hdl.nets import HERE, cocotb_run, random_bundle, random_codes
+from tinylstm import fixedpoint as fx
+from tinylstm import hdlsim
+from tinylstm.export import fpga
 
 N_ROWS = 60  # test-set rows simulated per network-level test (>= 50)
 LINT_SOURCES = ("tinylstm_net_pkg.sv", "rtl/tl_act_lut.sv", "rtl/tl_core.sv", "rtl/tl_axil.sv")

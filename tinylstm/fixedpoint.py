@@ -334,7 +334,7 @@ _SPACES = (" ", "\t")
 
 @dataclass(frozen=True)
 class BoardScaler:
-    """Bit-exact model of the board top's fixed-point scaler and line protocol (``hdl/tl_board.sv``).
+    """Bit-exact model of the board top's fixed-point scaler and line protocol (``tinylstm/hdl/tl_board.sv``).
 
     A decimal value ``M * 10^e`` (``M``: its first 9 significant digits; further integer digits raise ``e``,
     further fraction digits are dropped) of input ``j`` becomes the code

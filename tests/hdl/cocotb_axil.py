@@ -8,10 +8,9 @@ import json
 import os
 
 import cocotb
+from axil import OKAY, SLVERR, AxiLiteMaster
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
-
-from axil import OKAY, SLVERR, AxiLiteMaster
 
 CASE = json.load(open(os.environ["TL_CASE"])) if os.environ.get("TL_CASE") else {}
 

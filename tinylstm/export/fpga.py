@@ -1,4 +1,4 @@
-"""``tinylstm export fpga``: the fixed-point network for the SystemVerilog core in ``hdl/``.
+"""``tinylstm export fpga``: the fixed-point network for the SystemVerilog core in ``tinylstm/hdl/``.
 
 A pure generator (:func:`generate` returns the files' bytes; it writes and simulates nothing). The files:
 
@@ -6,7 +6,7 @@ A pure generator (:func:`generate` returns the files' bytes; it writes and simul
   (lane 0 in the least significant bits); each round of a block is its bias slot, then one slot per operand
 * ``sigmoid.memh`` / ``tanh.memh`` — the activation tables (see :class:`tinylstm.fixedpoint.Lut`)
 * ``tinylstm_net_pkg.sv`` — the SystemVerilog package: widths, sizes, the pass schedule, register addresses
-* ``rtl/`` — the RTL sources (copied from ``hdl/``), so the directory simulates on its own
+* ``rtl/`` — the RTL sources (copied from ``tinylstm/hdl/``), so the directory simulates on its own
 * ``regmap.md`` — the AXI4-Lite register map (generated from the same constants as the package)
 * ``manifest.json`` — format, layout, files, SHA-256 of each file, scaler, schedule
 
@@ -33,7 +33,7 @@ from ..modeldir import ModelDir
 from ..options import option
 from . import register
 
-HDL_DIR = Path(__file__).resolve().parents[2] / "hdl"
+HDL_DIR = Path(__file__).resolve().parents[1] / "hdl"  # package data (tinylstm/hdl/)
 RTL_FILES = ("tl_act_lut.sv", "tl_core.sv", "tl_axil.sv", "tl_tb_batch.sv")
 BOARD_RTL = ("tl_uart.sv", "tl_board.sv", "tl_icebreaker.sv")
 BOARDS = {"icebreaker": {"part": "up5k-sg48", "top": "tl_icebreaker", "pcf": "icebreaker.pcf", "osc_mhz": 12}}
@@ -410,6 +410,8 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
     if design.n_out != 1 or bundle.layout != "feature_per_step" or design.n_in != bundle.n_inputs:
         raise UserError("the board top supports one output and one raw input per step (feature_per_step)")
     bs = BoardScaler.build(bundle, f)
+    if bs.ne > 64:
+        raise UserError(f"scaler table: {bs.ne} decimal exponents (the board top handles 64)")
     divr, divf, divq, filt = ice40_pll(spec["osc_mhz"], clock_mhz)
     cpb = int(round(clock_mhz * 1e6 / baud))
     if cpb < 4:
@@ -420,7 +422,7 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
         offs[name] = len(rom)
         rom += [ord(c) for c in text] + [0]
     msg_depth = 1 << _clog2(len(rom))
-    kwords = math.ceil(bs.AW / 16)
+    kwords = 1 << _clog2(math.ceil(bs.AW / 16))  # a power of two (address = shift)
     krom = []
     for j in range(bs.n_raw):
         for kv in bs.K[j]:
@@ -505,7 +507,7 @@ def design_files(design: Design, bundle: Bundle, board: str = "none", clock_mhz:
     text["tinylstm_net_pkg.sv"] = package_text(design)
     files = {k: v.encode() for k, v in text.items()}
     if not HDL_DIR.is_dir():
-        raise UserError(f"{HDL_DIR}: RTL sources not found (run from a tinylstm checkout)")
+        raise UserError(f"{HDL_DIR}: RTL sources not found (package data missing from this install)")
     for name in RTL_FILES:
         files[f"rtl/{name}"] = (HDL_DIR / name).read_bytes()
     files["regmap.md"] = regmap_text(design).encode()
@@ -564,7 +566,7 @@ def design_for(model: ModelDir, opts: FpgaOptions) -> Design:
     return build_design(model.bundle, opts.format, opts.lanes, opts.lut_frac, bundle_sha256(model))
 
 
-@register("fpga", "fixed-point SystemVerilog core: memh weights, LUTs, package, register map (hdl/)",
+@register("fpga", "fixed-point SystemVerilog core: memh weights, LUTs, package, register map (tinylstm/hdl/)",
           options=FpgaOptions, default_subdir="fpga")
 def generate(model: ModelDir, opts: FpgaOptions) -> dict[str, bytes]:
     return design_files(design_for(model, opts), model.bundle, opts.board, opts.clock_mhz, opts.baud)

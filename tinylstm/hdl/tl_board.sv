@@ -114,7 +114,9 @@ module tl_board #(
     logic [9:0]  f_x;                 // exponent digits (capped at 999)
     logic        is_digit, is_space, is_sign, is_e;
     logic [3:0]  dig;
-    logic signed [11:0] f_ee, f_xs;
+    logic signed [11:0] f_ee, f_xs, f_ei;   // f_ei = f_ee - EMIN (the K table index)
+    logic        f_ksat;
+    logic [KA-1:0] f_kaddr;
     logic        f_valid;
     always_comb begin
         is_digit = rx_data >= "0" && rx_data <= "9";
@@ -124,6 +126,14 @@ module tl_board #(
         dig      = rx_data[3:0];
         f_xs     = 12'(f_x);
         f_ee     = (e_neg ? 12'sd0 - f_xs : f_xs) + 12'(f_adj) - 12'(f_frac);
+        f_ei     = f_ee - 12'(EMIN);
+        f_ksat   = 1'b0;
+        f_kaddr  = '0;
+        for (int j = 0; j < NRAW; j = j + 1)
+            if (int'(count) == j) begin
+                f_ksat  = KSAT[j * NE + int'(f_ei[5:0])];
+                f_kaddr = KA'(j * NE * KWORDS) + (KA'(f_ei[5:0]) << $clog2(KWORDS));
+            end
         f_valid  = (fs == F_INT || fs == F_FRAC || fs == F_EXP || fs == F_TRAIL) && f_len <= 7'd40;
     end
     function automatic logic [7:0] info_ch(input logic [3:0] i);
@@ -144,15 +154,17 @@ module tl_board #(
     logic [AW-1:0]     sc_k, sc_acc;
     logic [JW-1:0] sc_j;
     logic [KA-1:0] sc_kaddr;
-    logic signed [AW:0] sc_val, sc_code;
+    logic signed [AW:0] sc_val, sc_code, sc_v, sc_c;   // sc_v, sc_c: registered steps (timing)
+    logic [1:0]        sc_fin;
     logic [AW-1:0]     sc_sum;
     logic signed [AW-1:0] c_sel;
     always_comb begin
-        c_sel   = CTAB[int'(sc_j) * AW +: AW];
+        c_sel   = '0;
+        for (int j = 0; j < NRAW; j = j + 1) if (int'(sc_j) == j) c_sel = CTAB[j * AW +: AW];
         sc_sum  = (sc_acc << 1) + (sc_m[29] ? sc_k : '0);
         sc_val  = (sc_neg ? -$signed({1'b0, sc_acc}) : $signed({1'b0, sc_acc}))
                   - c_sel;
-        sc_code = (sc_val + ((AW+1)'(1) <<< (G - 1))) >>> G;
+        sc_code = (sc_v + ((AW+1)'(1) <<< (G - 1))) >>> G;
     end
 
     // ------------------------------------------------------------------ output conversion and printing
@@ -160,7 +172,8 @@ module tl_board #(
     logic [YW-1:0]    y_acc;
     logic [4:0]       y_bit;
     logic [YW-1:0]    y_sum;
-    logic signed [YW-1:0] y_r;
+    logic signed [YW-1:0] y_r, y_rr;
+    logic [31:0]      y_abs;
     always_comb begin
         y_sum = (y_acc << 1) + (y_code[W-1] ? YA : '0);
         y_r   = $signed(y_acc + (YW'(1) << (YS - 1))) >>> YS;
@@ -180,7 +193,7 @@ module tl_board #(
     endfunction
 
     // ------------------------------------------------------------------ control
-    typedef enum logic [4:0] {S_RX, S_SCWAIT, S_LOAD, S_RUN, S_WAIT, S_YMUL, S_PROG, S_STR0, S_STR1, S_STR2,
+    typedef enum logic [4:0] {S_RX, S_SCWAIT, S_LOAD, S_RUN, S_WAIT, S_YMUL, S_YR, S_YABS, S_PROG, S_STR0, S_STR1, S_STR2,
                               S_NUM0, S_NUM1, S_NUM2, S_CHAR} state_t;
     state_t st;
     localparam logic [2:0] R_BANNER = 3'd0, R_SC = 3'd1, R_EMPTY = 3'd2, R_LONG = 3'd3, R_VAL = 3'd4,
@@ -189,6 +202,11 @@ module tl_board #(
     logic [2:0]  step;
     logic        selfcheck, sc_pass, y_neg;
     logic [$clog2(NIN+1)-1:0] ld_i;
+    logic [W-1:0] sc_code_i;
+    always_comb begin
+        sc_code_i = '0;
+        for (int i = 0; i < NIN; i = i + 1) if (int'(ld_i) == i) sc_code_i = SC_CODES[i * W +: W];
+    end
     logic [7:0]  ch;               // character to send in S_CHAR
     state_t      ret;              // state after S_CHAR / a string / a number
 
@@ -200,6 +218,7 @@ module tl_board #(
             fs <= F_LEAD; f_neg <= 1'b0; e_neg <= 1'b0; f_m <= '0; f_frac <= '0; f_adj <= '0; f_len <= '0; f_x <= '0;
             sc_busy <= 1'b0; sc_kw <= '0; sc_bit <= '0; sc_acc <= '0; sc_k <= '0; sc_m <= '0;
             sc_neg <= 1'b0; sc_zero <= 1'b0; sc_ovf <= 1'b0; sc_j <= '0; sc_kaddr <= '0;
+            sc_fin <= '0; sc_v <= '0; sc_c <= '0; y_rr <= '0; y_abs <= '0;
             start <= 1'b0; in_we <= 1'b0; in_addr <= '0; in_data <= '0; ld_i <= '0;
             selfcheck <= 1'b0; sc_pass <= 1'b0; y_code <= '0; y_acc <= '0; y_bit <= '0; y_neg <= 1'b0;
             us <= '0; us_pre <= '0; tx_send <= 1'b0; tx_data <= '0; ch <= '0; m_addr <= '0; k_addr <= '0;
@@ -220,14 +239,21 @@ module tl_board #(
                     sc_m   <= {sc_m[28:0], 1'b0};
                     if (sc_sum[AW-1:AW-2] != 2'b00 || sc_acc[AW-1:AW-2] != 2'b00) sc_ovf <= 1'b1;
                     sc_acc <= sc_sum;
+                end else if (sc_fin == 2'd0) begin
+                    sc_v   <= sc_val;                                // ±P - C
+                    sc_fin <= 2'd1;
+                end else if (sc_fin == 2'd1) begin
+                    sc_c   <= sc_code;                               // rounded, >> G
+                    sc_fin <= 2'd2;
                 end else begin
                     sc_busy <= 1'b0;
+                    sc_fin  <= 2'd0;
                     in_we   <= 1'b1;
                     in_addr <= VM_AW'(sc_j);
                     if (sc_ovf && !sc_zero) in_data <= sc_neg ? QMIN[W-1:0] : QMAX[W-1:0];
-                    else if (sc_code > QMAX) in_data <= QMAX[W-1:0];
-                    else if (sc_code < QMIN) in_data <= QMIN[W-1:0];
-                    else in_data <= sc_code[W-1:0];
+                    else if (sc_c > QMAX) in_data <= QMAX[W-1:0];
+                    else if (sc_c < QMIN) in_data <= QMIN[W-1:0];
+                    else in_data <= sc_c[W-1:0];
                 end
             end
 
@@ -244,10 +270,10 @@ module tl_board #(
                         sc_kw <= 3'(KWORDS + 2);
                         if (f_m == '0 || f_ee < 12'(EMIN)) begin              // zero
                             sc_m <= '0; sc_zero <= 1'b1; sc_kaddr <= '0;
-                        end else if (f_ee >= 12'(EMIN + NE) || KSAT[int'(count) * NE + int'(f_ee - 12'(EMIN))]) begin
+                        end else if (f_ee >= 12'(EMIN + NE) || f_ksat) begin
                             sc_ovf <= 1'b1; sc_kaddr <= '0;
                         end else begin
-                            sc_kaddr <= KA'((int'(count) * NE + int'(f_ee - 12'(EMIN))) * KWORDS);
+                            sc_kaddr <= f_kaddr;
                         end
                     end
                     if (count != 7'd127) count <= count + 7'd1;
@@ -319,7 +345,7 @@ module tl_board #(
             S_LOAD: begin                              // self-check: the stored input codes
                 in_we   <= 1'b1;
                 in_addr <= VM_AW'(ld_i);
-                in_data <= SC_CODES[int'(ld_i) * W +: W];
+                in_data <= sc_code_i;
                 if (32'(ld_i) == NIN - 1) st <= S_RUN;
                 ld_i <= ld_i + 1'b1;
             end
@@ -345,6 +371,15 @@ module tl_board #(
                 y_bit  <= y_bit - 5'd1;
             end else begin
                 y_acc <= y_acc + YB;
+                st <= S_YR;
+            end
+            S_YR: begin
+                y_rr <= y_r;
+                st <= S_YABS;
+            end
+            S_YABS: begin
+                y_neg <= y_rr < 0;
+                y_abs <= (y_rr < 0) ? 32'(-y_rr) : 32'(y_rr);
                 st <= S_PROG; reply <= R_OK; step <= '0;
             end
             // ---------------- reply programs: strings (S_STR*) and numbers (S_NUM*)
@@ -363,12 +398,9 @@ module tl_board #(
                     {R_VAL, 3'd2}:    begin m_addr <= MA'(M_VAL2); st <= S_STR0; end
                     {R_COUNT, 3'd0}:  begin m_addr <= MA'(M_COUNT); st <= S_STR0; end
                     {R_COUNT, 3'd1}:  begin n_val <= 32'(count); n_pt <= 1'b0; st <= S_NUM0; end
-                    {R_OK, 3'd0}:     begin
-                        m_addr <= MA'(M_OK); st <= S_STR0;
-                        y_neg <= y_r < 0;
-                    end
+                    {R_OK, 3'd0}:     begin m_addr <= MA'(M_OK); st <= S_STR0; end
                     {R_OK, 3'd1}:     if (y_neg) begin ch <= "-"; st <= S_CHAR; end
-                    {R_OK, 3'd2}:     begin n_val <= y_neg ? 32'(-y_r) : 32'(y_r); n_pt <= 1'b1; st <= S_NUM0; end
+                    {R_OK, 3'd2}:     begin n_val <= y_abs; n_pt <= 1'b1; st <= S_NUM0; end
                     {R_OK, 3'd3}:     begin m_addr <= MA'(M_US); st <= S_STR0; end
                     {R_OK, 3'd4}:     begin n_val <= us; n_pt <= 1'b0; st <= S_NUM0; end
                     default: begin                     // end of the program: newline, then back to receiving
@@ -420,5 +452,5 @@ module tl_board #(
     end
 
     logic unused;
-    assign unused = ^{overrun, cycles, w_rdata, out_flat, y_r[YW-1], ret};
+    assign unused = ^{overrun, cycles, w_rdata, out_flat, y_rr[YW-1], ret};
 endmodule

@@ -41,8 +41,8 @@ SELFCHECK_CODES = (0.5, -1.0, 1.5, -0.25, 0.75, -2.0)  # self-check input values
 DEFAULT_LANES = 4
 VERSION = 0x544C0100  # "TL" 1.0
 
-FIELDS = ("KIND", "A_BASE", "A_LEN", "B_BASE", "B_LEN", "NROUNDS", "WBASE", "WSTRIDE", "WSKIP", "DST_BASE",
-          "DST_LEN", "C_BASE", "C_ZERO")
+FIELDS = ("KIND", "A_BASE", "A_LEN", "B_BASE", "B_LEN", "LAST_RND", "KLEN", "NROWS", "WBASE", "WSTRIDE",
+          "WSKIP", "DST_BASE", "DST_LEN", "DST_END", "C_BASE", "C_ZERO")  # LAST_RND, KLEN, DST_END: derived (timing)
 KIND_LSTM, KIND_RELU, KIND_LINEAR = 0, 1, 2
 
 # AXI4-Lite register map (byte addresses)
@@ -74,6 +74,18 @@ class Pass:
     c_base: int
     c_zero: int
     label: str = ""
+
+    @property
+    def last_rnd(self) -> int:
+        return self.nrounds - 1
+
+    @property
+    def klen(self) -> int:
+        return self.a_len + self.b_len
+
+    @property
+    def dst_end(self) -> int:
+        return self.dst_base + self.dst_len
 
     def values(self) -> list[int]:
         return [getattr(self, f.lower()) for f in FIELDS]
@@ -315,8 +327,10 @@ def package_text(design: Design) -> str:
     lines += ["`timescale 1ns/1ps", "package tinylstm_net_pkg;"]
     for name, v, doc in params:
         lines.append(f"    localparam int {name} = {v};  // {doc}")
+    lines.append("    /* verilator lint_off UNUSEDPARAM */  // not every field is read by the RTL (e.g. B_LEN)")
     for fi, name in enumerate(FIELDS):
         lines.append(f"    localparam int F_{name} = {fi};")
+    lines.append("    /* verilator lint_on UNUSEDPARAM */")
     lines.append(f"    localparam logic [31:0] VERSION = {h32(VERSION)};")
     lines.append(f"    localparam logic [31:0] INFO = {h32(info)};")
     for name, (a, _, _) in REGS.items():
@@ -533,7 +547,7 @@ def design_files(design: Design, bundle: Bundle, board: str = "none", clock_mhz:
         "macs": net.macs(), "macs_issued": design.macs_issued, "issue_cycles": design.issue_cycles,
         "memories": {"weight_slots": len(design.wwords),
                      "vector_words": design.vm_depth, "cell_words": design.c_depth},
-        "passes": [{"label": p.label, "nrows": p.nrows, **{n.lower(): v for n, v in zip(FIELDS, p.values())}}
+        "passes": [{"label": p.label, "nrows": p.nrows, "nrounds": p.nrounds, **{n.lower(): v for n, v in zip(FIELDS, p.values())}}
                    for p in design.passes],
         "top": {"axi4_lite": "tl_axil", "core": "tl_core", "batch_testbench": "tl_tb_batch"},
         "board": board_manifest(board, clock_mhz, baud) if board != "none" else None,

@@ -83,8 +83,10 @@ module tl_core
     localparam int F_A_BASE = tinylstm_net_pkg::F_A_BASE;
     localparam int F_A_LEN = tinylstm_net_pkg::F_A_LEN;
     localparam int F_B_BASE = tinylstm_net_pkg::F_B_BASE;
-    localparam int F_B_LEN = tinylstm_net_pkg::F_B_LEN;
-    localparam int F_NROUNDS = tinylstm_net_pkg::F_NROUNDS;
+    localparam int F_LAST_RND = tinylstm_net_pkg::F_LAST_RND;
+    localparam int F_KLEN = tinylstm_net_pkg::F_KLEN;
+    localparam int F_NROWS = tinylstm_net_pkg::F_NROWS;
+    localparam int F_DST_END = tinylstm_net_pkg::F_DST_END;
     localparam int F_WBASE = tinylstm_net_pkg::F_WBASE;
     localparam int F_WSTRIDE = tinylstm_net_pkg::F_WSTRIDE;
     localparam int F_WSKIP = tinylstm_net_pkg::F_WSKIP;
@@ -116,11 +118,12 @@ module tl_core
 
     // round to nearest (ties up) and saturate a value with 2*FRAC fractional bits
     function automatic logic [W-1:0] rq(input logic signed [ACC_W-1:0] a);
-        logic signed [ACC_W-1:0] s;
-        s = (a + RQ_HALF) >>> FRAC;
-        if (s > QMAX)      rq = QMAX[W-1:0];
-        else if (s < QMIN) rq = QMIN[W-1:0];
-        else               rq = s[W-1:0];
+        rq = sat((a + RQ_HALF) >>> FRAC);
+    endfunction
+    // saturate to W bits: out of range iff the bits above W-1 are not all copies of the sign (no comparator)
+    function automatic logic [W-1:0] sat(input logic signed [ACC_W-1:0] s);
+        if (s[ACC_W-1:W-1] != {(ACC_W-W+1){s[ACC_W-1]}}) sat = s[ACC_W-1] ? QMIN[W-1:0] : QMAX[W-1:0];
+        else                                                sat = s[W-1:0];
     endfunction
 
     // ------------------------------------------------------------------------------------------ issue
@@ -129,26 +132,63 @@ module tl_core
     logic [PI_W-1:0]      pi;
     /* verilator lint_off UNUSEDSIGNAL */
     logic [15:0]          rnd, k, wslot, rbase, opaddr, rowbase;
-    logic [15:0]          d_a_base, d_a_len, d_b_base, d_klen, d_nrounds, d_wstride, d_wskip, d_dst, d_dlen, d_nrows;
+    logic [15:0]          d_a_base, d_a_len, d_b_base, d_klen, d_lastr, d_wstride, d_wskip, d_dst, d_dend, d_nrows;
     logic [15:0]          hz_lo, hz_hi, rows_left;
     /* verilator lint_on UNUSEDSIGNAL */
     logic                 hz_active;
     logic                 last_k, last_round, hz_hit, cap_stall, issue, is_bias, pass_last;
+    logic                 bias_q, lk_q, lr_q, n_lr0;
     logic [15:0]          n_valid;
 
-    task automatic load_pass(input logic [PI_W-1:0] p);
-        d_a_base  <= fld(p, F_A_BASE);
-        d_a_len   <= fld(p, F_A_LEN);
-        d_b_base  <= fld(p, F_B_BASE);
-        d_klen    <= fld(p, F_A_LEN) + fld(p, F_B_LEN);
-        d_nrounds <= fld(p, F_NROUNDS);
-        d_wstride <= fld(p, F_WSTRIDE);
-        d_wskip   <= fld(p, F_WSKIP);
-        d_dst     <= fld(p, F_DST_BASE);
-        d_dlen    <= fld(p, F_DST_LEN);
-        d_nrows   <= (fld(p, F_KIND) == 16'(K_LSTM)) ? (fld(p, F_DST_LEN) << 2) : fld(p, F_DST_LEN);
-        wslot     <= fld(p, F_WBASE);
-        rbase     <= fld(p, F_WBASE);
+    // the fields of pass pi + 1, registered while pass pi runs (the pass change is then a register copy)
+    logic [15:0] n_a_base, n_a_len, n_b_base, n_klen, n_lastr, n_wstride, n_wskip, n_dst, n_dend, n_nrows, n_wbase;
+    always_ff @(posedge clk) begin
+        n_a_base  <= fld(pi + PI_W'(1), F_A_BASE);
+        n_a_len   <= fld(pi + PI_W'(1), F_A_LEN);
+        n_b_base  <= fld(pi + PI_W'(1), F_B_BASE);
+        n_klen    <= fld(pi + PI_W'(1), F_KLEN);
+        n_lastr   <= fld(pi + PI_W'(1), F_LAST_RND);
+        n_wstride <= fld(pi + PI_W'(1), F_WSTRIDE);
+        n_wskip   <= fld(pi + PI_W'(1), F_WSKIP);
+        n_dst     <= fld(pi + PI_W'(1), F_DST_BASE);
+        n_dend    <= fld(pi + PI_W'(1), F_DST_END);
+        n_nrows   <= fld(pi + PI_W'(1), F_NROWS);
+        n_wbase   <= fld(pi + PI_W'(1), F_WBASE);
+        n_lr0     <= fld(pi + PI_W'(1), F_LAST_RND) == 16'd0;
+    end
+    task automatic load_first();
+        d_a_base  <= fld('0, F_A_BASE);
+        d_a_len   <= fld('0, F_A_LEN);
+        d_b_base  <= fld('0, F_B_BASE);
+        d_klen    <= fld('0, F_KLEN);
+        d_lastr   <= fld('0, F_LAST_RND);
+        d_wstride <= fld('0, F_WSTRIDE);
+        d_wskip   <= fld('0, F_WSKIP);
+        d_dst     <= fld('0, F_DST_BASE);
+        d_dend    <= fld('0, F_DST_END);
+        d_nrows   <= fld('0, F_NROWS);
+        wslot     <= fld('0, F_WBASE);
+        rbase     <= fld('0, F_WBASE);
+        bias_q    <= 1'b1;
+        lk_q      <= 1'b0;
+        lr_q      <= fld('0, F_LAST_RND) == 16'd0;
+    endtask
+    task automatic load_next();
+        d_a_base  <= n_a_base;
+        d_a_len   <= n_a_len;
+        d_b_base  <= n_b_base;
+        d_klen    <= n_klen;
+        d_lastr   <= n_lastr;
+        d_wstride <= n_wstride;
+        d_wskip   <= n_wskip;
+        d_dst     <= n_dst;
+        d_dend    <= n_dend;
+        d_nrows   <= n_nrows;
+        wslot     <= n_wbase;
+        rbase     <= n_wbase;
+        bias_q    <= 1'b1;
+        lk_q      <= 1'b0;
+        lr_q      <= n_lr0;
     endtask
 
     // MAC pipeline registers
@@ -167,16 +207,18 @@ module tl_core
     // capture register: the rounded results of the last round, written into GBUF one row per cycle
     logic [W-1:0]         cap [0:LANES-1];
     logic [15:0]          cap_cnt, cap_row;
-    logic                 cap_half;
+    logic                 cap_half, cap_load, cap_busy2, p_half_q;
+    logic [15:0]          p_nvalid_q, p_row_q;
 
     always_comb begin
-        is_bias    = (k == 16'd0);
-        last_k     = (k == d_klen);
-        last_round = (rnd == d_nrounds - 16'd1);
+        is_bias    = bias_q;                   // k == 0      (registered flags: off the issue path)
+        last_k     = lk_q;                     // k == klen
+        last_round = lr_q;                     // rnd == last round
         pass_last  = last_k && last_round;
-        hz_hit     = hz_active && !is_bias && (opaddr >= hz_lo) && (opaddr < hz_hi);
+        hz_hit     = hz_active && !is_bias && (opaddr[VM_AW-1:0] >= hz_lo[VM_AW-1:0])
+                     && (opaddr[VM_AW-1:0] < hz_hi[VM_AW-1:0]);
         // a round's results enter the capture register 2 cycles after its last operand: it must be drained
-        cap_stall  = last_k && ((cap_cnt > 16'd2) || (m_valid && m_last) || (p_valid && p_last));
+        cap_stall  = last_k && (cap_busy2 || (m_valid && m_last) || (p_valid && p_last) || cap_load);
         issue      = iss_run && !hz_hit && !(pass_last && hz_active) && !cap_stall;
         rows_left  = d_nrows - rowbase;
         n_valid    = (rows_left < 16'(LANES)) ? rows_left : 16'(LANES);
@@ -251,7 +293,8 @@ module tl_core
     // tanh table looks up g (d3) or c (d6)
     logic signed [W-1:0] sig_y, tanh_x, tanh_y, c_q, h_q, dv, cq;
     logic signed [W-1:0] si_h, sf_h, so_h;
-    logic signed [2*W-1:0] ig_p, fc_p, h_p;
+    logic signed [2*W-1:0] fc_p, h_p;
+    logic signed [ACC_W-1:0] ig_p;
     assign tanh_x = tok[5] ? c_q : gq;
     tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(SIG_DEPTH), .AW(SIG_AW), .SHIFT(LUT_SHIFT), .TANH(0), .FILE(SIG_FILE))
         u_sig (.clk(clk), .x(gq), .y(sig_y));
@@ -261,7 +304,7 @@ module tl_core
     logic signed [ACC_W-1:0] c_sum;
     logic signed [W-1:0]     cq_z;                   // c(t-1), 0 at t = 0
     always_comb begin
-        c_sum = ACC_W'(ig_p) + ACC_W'(fc_p);
+        c_sum = ig_p + ACC_W'(fc_p);
         cq_z  = t_czero[3] ? ZERO : cq;
     end
 
@@ -271,11 +314,11 @@ module tl_core
         if (tok[2]) sf_h <= sig_y;                       // sigmoid(f)
         if (tok[2]) cq   <= cmem[t_cidx[2]];             // c(t-1)
         if (tok[3]) begin                                // tanh(g) in tanh_y
-            ig_p <= si_h * tanh_y;
+            ig_p <= ACC_W'(si_h * tanh_y) + RQ_HALF;      // + half: c = sat((ig + fc) >> n)
             fc_p <= sf_h * cq_z;
         end
         if (tok[4]) so_h <= sig_y;                       // sigmoid(o)
-        if (tok[4]) c_q  <= rq(c_sum);
+        if (tok[4]) c_q  <= sat(c_sum >>> FRAC);
         if (tok[5]) cmem[t_cidx[5]] <= c_q;              // and tanh(c) looked up
         if (tok[6]) h_p  <= so_h * tanh_y;
         if (tok[7]) h_q  <= rq(ACC_W'(h_p));
@@ -301,8 +344,9 @@ module tl_core
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             iss_run <= 1'b0; pi <= '0; rnd <= '0; k <= '0; wslot <= '0; rbase <= '0; opaddr <= '0; rowbase <= '0;
-            d_a_base <= '0; d_a_len <= '0; d_b_base <= '0; d_klen <= '0; d_nrounds <= '0; d_wstride <= '0;
-            d_wskip <= '0; d_dst <= '0; d_dlen <= '0; d_nrows <= '0;
+            bias_q <= 1'b1; lk_q <= 1'b0; lr_q <= 1'b0;
+            d_a_base <= '0; d_a_len <= '0; d_b_base <= '0; d_klen <= '0; d_lastr <= '0; d_wstride <= '0;
+            d_wskip <= '0; d_dst <= '0; d_dend <= '0; d_nrows <= '0; cap_load <= 1'b0; cap_busy2 <= 1'b0;
             hz_active <= 1'b0; hz_lo <= '0; hz_hi <= '0;
             m_valid <= 1'b0; m_last <= 1'b0; m_bias <= 1'b0; m_pass <= '0; m_row <= '0; m_nvalid <= '0;
             p_valid <= 1'b0; p_last <= 1'b0; p_first <= 1'b0; p_pass <= '0; p_row <= '0; p_nvalid <= '0;
@@ -314,7 +358,7 @@ module tl_core
             // ---------------- start
             if (start && !busy) begin
                 iss_run <= 1'b1; pi <= '0; rnd <= '0; k <= '0; rowbase <= '0;
-                load_pass('0);
+                load_first();
                 hz_active <= 1'b0;
                 pp_run <= 1'b1; pp_pi <= '0; pp_u <= '0; ph <= '0; rc[0] <= '0; rc[1] <= '0;
                 busy <= 1'b1; done <= 1'b0; cycles <= '0;
@@ -329,6 +373,9 @@ module tl_core
             m_row    <= rowbase;
             m_nvalid <= n_valid;
             if (issue) begin
+                bias_q <= last_k;                        // the next operand is a bias slot after a round's last
+                lk_q   <= !last_k && (k + 16'd1 == d_klen);
+                if (last_k && !last_round) lr_q <= (rnd + 16'd1 == d_lastr);
                 if (is_bias) begin
                     wslot  <= wslot + 16'd1 + d_wskip;
                     opaddr <= (d_a_len != 16'd0) ? d_a_base : d_b_base;
@@ -348,12 +395,12 @@ module tl_core
                     end else begin
                         rnd <= '0; rowbase <= '0;
                         hz_lo <= d_dst;
-                        hz_hi <= d_dst + d_dlen;
+                        hz_hi <= d_dend;
                         if (pi == PI_W'(NPASS - 1)) begin
                             iss_run <= 1'b0;
                         end else begin
                             pi <= pi + PI_W'(1);
-                            load_pass(pi + PI_W'(1));
+                            load_next();
                         end
                     end
                 end
@@ -367,12 +414,17 @@ module tl_core
                 cap_row <= cap_row + 16'd1;
                 rc[cap_half] <= cap_row + 16'd1;
             end
+            cap_busy2 <= (cap_cnt > 16'd3) || (cap_load && p_nvalid_q > 16'd2);  // >= 2 rows left next cycle
+            cap_load <= p_valid && p_last;
             if (p_valid && p_last) begin
-                cap_cnt  <= p_nvalid;
-                cap_row  <= p_row;
-                cap_half <= p_pass[0];
-                if (cap_cnt > 16'd1) overrun <= 1'b1;
+                p_nvalid_q <= p_nvalid; p_row_q <= p_row; p_half_q <= p_pass[0];
                 if (pp_run && p_pass != pp_pi && p_pass[0] == pp_pi[0]) overrun <= 1'b1;
+            end
+            if (cap_load) begin
+                cap_cnt  <= p_nvalid_q;
+                cap_row  <= p_row_q;
+                cap_half <= p_half_q;
+                if (cap_cnt > 16'd1) overrun <= 1'b1;
             end
 
             // ---------------- post-processor issue
@@ -444,8 +496,8 @@ module tl_core
 
     // capture register: loaded at the end of a round, shifted out one row per cycle
     always_ff @(posedge clk) begin
-        if (p_valid && p_last) begin
-            for (int l = 0; l < LANES; l = l + 1) cap[l] <= rq(acc_next[l]);
+        if (cap_load) begin
+            for (int l = 0; l < LANES; l = l + 1) cap[l] <= rq(acc[l]);
         end else if (cap_cnt != 16'd0) begin
             for (int l = 0; l < LANES - 1; l = l + 1) cap[l] <= cap[l + 1];
         end

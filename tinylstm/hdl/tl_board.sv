@@ -114,7 +114,11 @@ module tl_board #(
     logic [9:0]  f_x;                 // exponent digits (capped at 999)
     logic        is_digit, is_space, is_sign, is_e;
     logic [3:0]  dig;
-    logic signed [11:0] f_ee, f_xs, f_ei;   // f_ei = f_ee - EMIN (the K table index)
+    logic signed [11:0] f_ee, f_xs, f_ei;   // f_ei = fe_ee - EMIN (the K table index)
+    logic        fe_go, fe_neg;            // a finished field, latched for the scaler
+    logic [JW-1:0] fe_j;
+    logic [29:0] fe_m;
+    logic signed [11:0] fe_ee;
     logic        f_ksat;
     logic [KA-1:0] f_kaddr;
     logic        f_valid;
@@ -126,11 +130,11 @@ module tl_board #(
         dig      = rx_data[3:0];
         f_xs     = 12'(f_x);
         f_ee     = (e_neg ? 12'sd0 - f_xs : f_xs) + 12'(f_adj) - 12'(f_frac);
-        f_ei     = f_ee - 12'(EMIN);
+        f_ei     = fe_ee - 12'(EMIN);
         f_ksat   = 1'b0;
         f_kaddr  = '0;
         for (int j = 0; j < NRAW; j = j + 1)
-            if (int'(count) == j) begin
+            if (int'(fe_j) == j) begin
                 f_ksat  = KSAT[j * NE + int'(f_ei[5:0])];
                 f_kaddr = KA'(j * NE * KWORDS) + (KA'(f_ei[5:0]) << $clog2(KWORDS));
             end
@@ -219,6 +223,7 @@ module tl_board #(
             sc_busy <= 1'b0; sc_kw <= '0; sc_bit <= '0; sc_acc <= '0; sc_k <= '0; sc_m <= '0;
             sc_neg <= 1'b0; sc_zero <= 1'b0; sc_ovf <= 1'b0; sc_j <= '0; sc_kaddr <= '0;
             sc_fin <= '0; sc_v <= '0; sc_c <= '0; y_rr <= '0; y_abs <= '0;
+            fe_go <= 1'b0; fe_j <= '0; fe_neg <= 1'b0; fe_m <= '0; fe_ee <= '0;
             start <= 1'b0; in_we <= 1'b0; in_addr <= '0; in_data <= '0; ld_i <= '0;
             selfcheck <= 1'b0; sc_pass <= 1'b0; y_code <= '0; y_acc <= '0; y_bit <= '0; y_neg <= 1'b0;
             us <= '0; us_pre <= '0; tx_send <= 1'b0; tx_data <= '0; ch <= '0; m_addr <= '0; k_addr <= '0;
@@ -227,6 +232,21 @@ module tl_board #(
             start <= 1'b0;
             in_we <= 1'b0;
             tx_send <= 1'b0;
+            // ---------------- scaler start (one cycle after the field's end)
+            fe_go <= 1'b0;
+            if (fe_go) begin
+                sc_busy <= 1'b1; sc_j <= fe_j; sc_neg <= fe_neg;
+                sc_m <= fe_m; sc_bit <= 5'd30; sc_acc <= '0; sc_k <= '0; sc_ovf <= 1'b0;
+                sc_zero <= (fe_m == '0);
+                sc_kw <= 3'(KWORDS + 2);
+                if (fe_m == '0 || fe_ee < 12'(EMIN)) begin              // zero
+                    sc_m <= '0; sc_zero <= 1'b1; sc_kaddr <= '0;
+                end else if (fe_ee >= 12'(EMIN + NE) || f_ksat) begin
+                    sc_ovf <= 1'b1; sc_kaddr <= '0;
+                end else begin
+                    sc_kaddr <= f_kaddr;
+                end
+            end
             // ---------------- scaler: load K (KWORDS words, most significant first), then Horner over M's bits
             k_addr <= sc_kaddr;
             if (sc_busy) begin
@@ -263,19 +283,9 @@ module tl_board #(
                 if (rx_data == 8'h0A || rx_data == ",") begin
                     // end of a field
                     if (32'(count) < NRAW && !f_valid && err_field == '0) err_field <= count + 7'd1;
-                    if (32'(count) < NRAW && f_valid && !overflow) begin
-                        sc_busy <= 1'b1; sc_j <= JW'(count); sc_neg <= f_neg;
-                        sc_m <= f_m; sc_bit <= 5'd30; sc_acc <= '0; sc_k <= '0; sc_ovf <= 1'b0;
-                        sc_zero <= (f_m == '0);
-                        sc_kw <= 3'(KWORDS + 2);
-                        if (f_m == '0 || f_ee < 12'(EMIN)) begin              // zero
-                            sc_m <= '0; sc_zero <= 1'b1; sc_kaddr <= '0;
-                        end else if (f_ee >= 12'(EMIN + NE) || f_ksat) begin
-                            sc_ovf <= 1'b1; sc_kaddr <= '0;
-                        end else begin
-                            sc_kaddr <= f_kaddr;
-                        end
-                    end
+                    // latch the field; the scaler starts next cycle (timing: f_ee is registered first)
+                    fe_go  <= 32'(count) < NRAW && f_valid && !overflow;
+                    fe_j   <= JW'(count); fe_neg <= f_neg; fe_m <= f_m; fe_ee <= f_ee;
                     if (count != 7'd127) count <= count + 7'd1;
                     fs <= F_LEAD; f_neg <= 1'b0; e_neg <= 1'b0; f_m <= '0; f_frac <= '0; f_adj <= '0; f_len <= '0;
                     f_x <= '0;
@@ -326,7 +336,7 @@ module tl_board #(
                 end
             end
             // ---------------- end of line: classify (after the last field's scaler finished)
-            S_SCWAIT: if (!sc_busy && !in_we) begin
+            S_SCWAIT: if (!sc_busy && !in_we && !fe_go) begin
                 step <= '0;
                 st   <= S_PROG;
                 selfcheck <= 1'b0;

@@ -138,6 +138,7 @@ module tl_core
     logic                 hz_active;
     logic                 last_k, last_round, hz_hit, cap_stall, issue, is_bias, pass_last;
     logic                 bias_q, lk_q, lr_q, n_lr0;
+    logic [15:0]          kl, rr;                 // operands after the next one; rounds after the current one
     logic [15:0]          n_valid;
 
     // the fields of pass pi + 1, registered while pass pi runs (the pass change is then a register copy)
@@ -172,6 +173,7 @@ module tl_core
         bias_q    <= 1'b1;
         lk_q      <= 1'b0;
         lr_q      <= fld('0, F_LAST_RND) == 16'd0;
+        rr        <= fld('0, F_LAST_RND);
     endtask
     task automatic load_next();
         d_a_base  <= n_a_base;
@@ -189,6 +191,7 @@ module tl_core
         bias_q    <= 1'b1;
         lk_q      <= 1'b0;
         lr_q      <= n_lr0;
+        rr        <= n_lastr;
     endtask
 
     // MAC pipeline registers
@@ -344,7 +347,7 @@ module tl_core
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             iss_run <= 1'b0; pi <= '0; rnd <= '0; k <= '0; wslot <= '0; rbase <= '0; opaddr <= '0; rowbase <= '0;
-            bias_q <= 1'b1; lk_q <= 1'b0; lr_q <= 1'b0;
+            bias_q <= 1'b1; lk_q <= 1'b0; lr_q <= 1'b0; kl <= '0; rr <= '0;
             d_a_base <= '0; d_a_len <= '0; d_b_base <= '0; d_klen <= '0; d_lastr <= '0; d_wstride <= '0;
             d_wskip <= '0; d_dst <= '0; d_dend <= '0; d_nrows <= '0; cap_load <= 1'b0; cap_busy2 <= 1'b0;
             hz_active <= 1'b0; hz_lo <= '0; hz_hi <= '0;
@@ -374,8 +377,17 @@ module tl_core
             m_nvalid <= n_valid;
             if (issue) begin
                 bias_q <= last_k;                        // the next operand is a bias slot after a round's last
-                lk_q   <= !last_k && (k + 16'd1 == d_klen);
-                if (last_k && !last_round) lr_q <= (rnd + 16'd1 == d_lastr);
+                if (is_bias) begin
+                    lk_q <= (d_klen == 16'd1);
+                    kl   <= d_klen - 16'd1;
+                end else begin
+                    lk_q <= !last_k && (kl == 16'd1);
+                    kl   <= kl - 16'd1;
+                end
+                if (last_k && !last_round) begin
+                    lr_q <= (rr == 16'd1);
+                    rr   <= rr - 16'd1;
+                end
                 if (is_bias) begin
                     wslot  <= wslot + 16'd1 + d_wskip;
                     opaddr <= (d_a_len != 16'd0) ? d_a_base : d_b_base;

@@ -140,6 +140,24 @@ module tl_board #(
             end
         f_valid  = (fs == F_INT || fs == F_FRAC || fs == F_EXP || fs == F_TRAIL) && f_len <= 7'd40;
     end
+    // the received character and its classes, registered (one cycle after rx_valid; characters are >= 10 bit
+    // times apart): the line parser acts on these
+    logic       rx_go, c_nl, c_comma, c_space, c_sign, c_digit, c_e, c_dot, c_minus, c_info, c_self;
+    logic [3:0] c_dig;
+    always_ff @(posedge clk) begin
+        rx_go   <= rst_n && rx_valid && rx_data != 8'h0D;
+        c_nl    <= rx_data == 8'h0A;
+        c_comma <= rx_data == ",";
+        c_space <= is_space;
+        c_sign  <= is_sign;
+        c_digit <= is_digit;
+        c_e     <= is_e;
+        c_dot   <= rx_data == ".";
+        c_minus <= rx_data == "-";
+        c_info  <= cm_k < 4'd4 && rx_data == info_ch(cm_k);
+        c_self  <= cm_k < 4'd9 && rx_data == self_ch(cm_k);
+        c_dig   <= dig;
+    end
     function automatic logic [7:0] info_ch(input logic [3:0] i);
         case (i) 4'd0: info_ch = "i"; 4'd1: info_ch = "n"; 4'd2: info_ch = "f"; 4'd3: info_ch = "o";
             default: info_ch = 8'h00; endcase
@@ -279,8 +297,8 @@ module tl_board #(
 
             case (st)
             // ---------------- receive a line
-            S_RX: if (rx_valid && rx_data != 8'h0D) begin
-                if (rx_data == 8'h0A || rx_data == ",") begin
+            S_RX: if (rx_go) begin
+                if (c_nl || c_comma) begin
                     // end of a field
                     if (32'(count) < NRAW && !f_valid && err_field == '0) err_field <= count + 7'd1;
                     // latch the field; the scaler starts next cycle (timing: f_ee is registered first)
@@ -290,48 +308,48 @@ module tl_board #(
                     fs <= F_LEAD; f_neg <= 1'b0; e_neg <= 1'b0; f_m <= '0; f_frac <= '0; f_adj <= '0; f_len <= '0;
                     f_x <= '0;
                 end
-                if (rx_data == 8'h0A) begin
+                if (c_nl) begin
                     st <= S_SCWAIT;
                 end else if (len >= 7'(MAX_LINE)) begin
                     overflow <= 1'b1;
                 end else begin
                     len <= len + 7'd1;
-                    if (!is_space) nonblank <= 1'b1;
-                    if (!(is_space && cm_lead)) begin
+                    if (!c_space) nonblank <= 1'b1;
+                    if (!(c_space && cm_lead)) begin
                         cm_lead <= 1'b0;
                         if (cm_k != 4'd15) cm_k <= cm_k + 4'd1;
-                        if (cm_k >= 4'd4 || rx_data != info_ch(cm_k)) m_info <= 1'b0;
-                        if (cm_k >= 4'd9 || rx_data != self_ch(cm_k)) m_self <= 1'b0;
+                        if (!c_info) m_info <= 1'b0;
+                        if (!c_self) m_self <= 1'b0;
                     end
-                    if (rx_data != ",") begin
-                        if (!is_space && f_len != 7'd127) f_len <= f_len + 7'd1;
+                    if (!c_comma) begin
+                        if (!c_space && f_len != 7'd127) f_len <= f_len + 7'd1;
                         case (fs)
-                            F_LEAD:  fs <= is_space ? F_LEAD : is_sign ? F_SIGN : is_digit ? F_INT :
-                                           (rx_data == ".") ? F_DOT0 : F_BAD;
-                            F_SIGN:  fs <= is_digit ? F_INT : (rx_data == ".") ? F_DOT0 : F_BAD;
-                            F_INT:   fs <= is_digit ? F_INT : (rx_data == ".") ? F_FRAC : is_e ? F_E :
-                                           is_space ? F_TRAIL : F_BAD;
-                            F_DOT0:  fs <= is_digit ? F_FRAC : F_BAD;
-                            F_FRAC:  fs <= is_digit ? F_FRAC : is_e ? F_E : is_space ? F_TRAIL : F_BAD;
-                            F_E:     fs <= is_sign ? F_ESIGN : is_digit ? F_EXP : F_BAD;
-                            F_ESIGN: fs <= is_digit ? F_EXP : F_BAD;
-                            F_EXP:   fs <= is_digit ? F_EXP : is_space ? F_TRAIL : F_BAD;
-                            F_TRAIL: fs <= is_space ? F_TRAIL : F_BAD;
+                            F_LEAD:  fs <= c_space ? F_LEAD : c_sign ? F_SIGN : c_digit ? F_INT :
+                                           c_dot ? F_DOT0 : F_BAD;
+                            F_SIGN:  fs <= c_digit ? F_INT : c_dot ? F_DOT0 : F_BAD;
+                            F_INT:   fs <= c_digit ? F_INT : c_dot ? F_FRAC : c_e ? F_E :
+                                           c_space ? F_TRAIL : F_BAD;
+                            F_DOT0:  fs <= c_digit ? F_FRAC : F_BAD;
+                            F_FRAC:  fs <= c_digit ? F_FRAC : c_e ? F_E : c_space ? F_TRAIL : F_BAD;
+                            F_E:     fs <= c_sign ? F_ESIGN : c_digit ? F_EXP : F_BAD;
+                            F_ESIGN: fs <= c_digit ? F_EXP : F_BAD;
+                            F_EXP:   fs <= c_digit ? F_EXP : c_space ? F_TRAIL : F_BAD;
+                            F_TRAIL: fs <= c_space ? F_TRAIL : F_BAD;
                             default: fs <= F_BAD;
                         endcase
-                        if (fs == F_LEAD && rx_data == "-") f_neg <= 1'b1;
-                        if ((fs == F_E) && rx_data == "-") e_neg <= 1'b1;
+                        if (fs == F_LEAD && c_minus) f_neg <= 1'b1;
+                        if ((fs == F_E) && c_minus) e_neg <= 1'b1;
                         // mantissa digits: up to 9 significant digits, later integer digits scale by 10
-                        if (is_digit && (fs == F_LEAD || fs == F_SIGN || fs == F_INT || fs == F_DOT0 || fs == F_FRAC)) begin
+                        if (c_digit && (fs == F_LEAD || fs == F_SIGN || fs == F_INT || fs == F_DOT0 || fs == F_FRAC)) begin
                             if (f_m < 30'd100000000) begin
-                                f_m <= (f_m << 3) + (f_m << 1) + 30'(dig);
+                                f_m <= (f_m << 3) + (f_m << 1) + 30'(c_dig);
                                 if (fs == F_DOT0 || fs == F_FRAC) f_frac <= f_frac + 7'd1;
                             end else if (fs != F_DOT0 && fs != F_FRAC) begin
                                 f_adj <= f_adj + 7'd1;
                             end
                         end
-                        if (is_digit && (fs == F_E || fs == F_ESIGN || fs == F_EXP))
-                            f_x <= (f_x < 10'd100) ? (f_x << 3) + (f_x << 1) + 10'(dig) : 10'd999;
+                        if (c_digit && (fs == F_E || fs == F_ESIGN || fs == F_EXP))
+                            f_x <= (f_x < 10'd100) ? (f_x << 3) + (f_x << 1) + 10'(c_dig) : 10'd999;
                     end
                 end
             end

@@ -42,7 +42,9 @@ DEFAULT_LANES = 4
 VERSION = 0x544C0100  # "TL" 1.0
 
 FIELDS = ("KIND", "A_BASE", "A_LEN", "B_BASE", "B_LEN", "LAST_RND", "KLEN", "NROWS", "WBASE", "WSTRIDE",
-          "WSKIP", "DST_BASE", "DST_LEN", "DST_END", "C_BASE", "C_ZERO")  # LAST_RND, KLEN, DST_END: derived (timing)
+          "WSKIP", "DST_BASE", "DST_LEN", "DST_END", "C_BASE", "C_ZERO", "HZ")
+# LAST_RND, KLEN, DST_END, HZ: derived (timing). HZ bit 0/1: segment A/B is the previous pass's destination (the
+# hardware interlock applies to it)
 KIND_LSTM, KIND_RELU, KIND_LINEAR = 0, 1, 2
 
 # AXI4-Lite register map (byte addresses)
@@ -74,6 +76,7 @@ class Pass:
     c_base: int
     c_zero: int
     label: str = ""
+    hz: int = 0
 
     @property
     def last_rnd(self) -> int:
@@ -204,6 +207,14 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
         kind = KIND_RELU if d.activation == "relu" else KIND_LINEAR
         passes.append(Pass(kind, src, src_len, 0, 0, nr, wb, ws, 0, n_o, dout[di], n_o, 0, 0, f"dense{di}"))
         src, src_len = dout[di], n_o
+    for prev, p in zip(passes, passes[1:]):
+        lo, hi = prev.dst_base, prev.dst_base + prev.dst_len
+        for bit, (base, n) in enumerate(((p.a_base, p.a_len), (p.b_base, p.b_len))):
+            if n == 0:
+                continue
+            inside = lo <= base and base + n <= hi
+            assert inside or base + n <= lo or base >= hi, "a segment partly overlaps the previous destination"
+            p.hz |= int(inside) << bit
     grows = 1 << _clog2(max(p.nrounds for p in passes) * lanes)
     ls = 1 << max(1, math.ceil(math.log2(lanes)))
     if len(wwords) * ls * 4 > 0x10000 - WIN_WEIGHTS:

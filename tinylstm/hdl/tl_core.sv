@@ -94,6 +94,7 @@ module tl_core
     localparam int F_DST_LEN = tinylstm_net_pkg::F_DST_LEN;
     localparam int F_C_BASE = tinylstm_net_pkg::F_C_BASE;
     localparam int F_C_ZERO = tinylstm_net_pkg::F_C_ZERO;
+    localparam int F_HZ = tinylstm_net_pkg::F_HZ;
     localparam logic [tinylstm_net_pkg::SCHED_BITS-1:0] SCHED = tinylstm_net_pkg::SCHED;
     localparam int GB_RW = GB_AW - 1;                // row bits within one GBUF half
     // ------------------------------------------------------------------------------------------ memories
@@ -133,12 +134,14 @@ module tl_core
     /* verilator lint_off UNUSEDSIGNAL */
     logic [15:0]          rnd, k, wslot, rbase, opaddr, rowbase;
     logic [15:0]          d_a_base, d_a_len, d_b_base, d_klen, d_lastr, d_wstride, d_wskip, d_dst, d_dend, d_nrows;
-    logic [15:0]          hz_lo, hz_hi, rows_left;
+    logic [15:0]          rows_left;
     /* verilator lint_on UNUSEDSIGNAL */
     logic                 hz_active;
     logic                 last_k, last_round, hz_hit, cap_stall, issue, is_bias, pass_last;
     logic                 bias_q, lk_q, lr_q, n_lr0;
-    logic [15:0]          kl, rr;                 // operands after the next one; rounds after the current one
+    logic [15:0]          kl, rr;
+    logic [1:0]           d_hz, n_hz;             // segment A / B is the previous pass's destination
+    logic                 in_b;                   // the next operand is in segment B                 // operands after the next one; rounds after the current one
     logic [15:0]          n_valid;
 
     // the fields of pass pi + 1, registered while pass pi runs (the pass change is then a register copy)
@@ -156,6 +159,7 @@ module tl_core
         n_nrows   <= fld(pi + PI_W'(1), F_NROWS);
         n_wbase   <= fld(pi + PI_W'(1), F_WBASE);
         n_lr0     <= fld(pi + PI_W'(1), F_LAST_RND) == 16'd0;
+        n_hz      <= 2'(fld(pi + PI_W'(1), F_HZ));
     end
     task automatic load_first();
         d_a_base  <= fld('0, F_A_BASE);
@@ -174,6 +178,7 @@ module tl_core
         lk_q      <= 1'b0;
         lr_q      <= fld('0, F_LAST_RND) == 16'd0;
         rr        <= fld('0, F_LAST_RND);
+        d_hz      <= '0;
     endtask
     task automatic load_next();
         d_a_base  <= n_a_base;
@@ -192,6 +197,7 @@ module tl_core
         lk_q      <= 1'b0;
         lr_q      <= n_lr0;
         rr        <= n_lastr;
+        d_hz      <= n_hz;
     endtask
 
     // MAC pipeline registers
@@ -218,8 +224,7 @@ module tl_core
         last_k     = lk_q;                     // k == klen
         last_round = lr_q;                     // rnd == last round
         pass_last  = last_k && last_round;
-        hz_hit     = hz_active && !is_bias && (opaddr[VM_AW-1:0] >= hz_lo[VM_AW-1:0])
-                     && (opaddr[VM_AW-1:0] < hz_hi[VM_AW-1:0]);
+        hz_hit     = hz_active && !is_bias && (in_b ? d_hz[1] : d_hz[0]);
         // a round's results enter the capture register 2 cycles after its last operand: it must be drained
         cap_stall  = last_k && (cap_busy2 || (m_valid && m_last) || (p_valid && p_last) || cap_load);
         issue      = iss_run && !hz_hit && !(pass_last && hz_active) && !cap_stall;
@@ -347,10 +352,10 @@ module tl_core
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             iss_run <= 1'b0; pi <= '0; rnd <= '0; k <= '0; wslot <= '0; rbase <= '0; opaddr <= '0; rowbase <= '0;
-            bias_q <= 1'b1; lk_q <= 1'b0; lr_q <= 1'b0; kl <= '0; rr <= '0;
+            bias_q <= 1'b1; lk_q <= 1'b0; lr_q <= 1'b0; kl <= '0; rr <= '0; d_hz <= '0; in_b <= 1'b0;
             d_a_base <= '0; d_a_len <= '0; d_b_base <= '0; d_klen <= '0; d_lastr <= '0; d_wstride <= '0;
             d_wskip <= '0; d_dst <= '0; d_dend <= '0; d_nrows <= '0; cap_load <= 1'b0; cap_busy2 <= 1'b0;
-            hz_active <= 1'b0; hz_lo <= '0; hz_hi <= '0;
+            hz_active <= 1'b0;
             m_valid <= 1'b0; m_last <= 1'b0; m_bias <= 1'b0; m_pass <= '0; m_row <= '0; m_nvalid <= '0;
             p_valid <= 1'b0; p_last <= 1'b0; p_first <= 1'b0; p_pass <= '0; p_row <= '0; p_nvalid <= '0;
             cap_cnt <= '0; cap_row <= '0; cap_half <= 1'b0;
@@ -388,6 +393,7 @@ module tl_core
                     lr_q <= (rr == 16'd1);
                     rr   <= rr - 16'd1;
                 end
+                in_b <= is_bias ? (d_a_len == 16'd0) : (in_b || k == d_a_len);
                 if (is_bias) begin
                     wslot  <= wslot + 16'd1 + d_wskip;
                     opaddr <= (d_a_len != 16'd0) ? d_a_base : d_b_base;
@@ -406,8 +412,6 @@ module tl_core
                         rbase   <= rbase + d_wstride;
                     end else begin
                         rnd <= '0; rowbase <= '0;
-                        hz_lo <= d_dst;
-                        hz_hi <= d_dend;
                         if (pi == PI_W'(NPASS - 1)) begin
                             iss_run <= 1'b0;
                         end else begin

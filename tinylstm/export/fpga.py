@@ -297,7 +297,7 @@ def _memh(words: list[list[int]], width: int, header: list[str]) -> str:
 
 def package_text(design: Design) -> str:
     f, net = design.fmt, design.net
-    nf = len(FIELDS)
+    nf = 1 << _clog2(len(FIELDS))  # field stride padded to a power of two: the RTL's field select is a plain mux
     sched = 0
     for pi, p in enumerate(design.passes):
         for fi, v in enumerate(p.values()):
@@ -314,7 +314,7 @@ def package_text(design: Design) -> str:
         ("LANE_AW", design.lane_aw, "lane index bits (lane stride of the AXI weight windows = 2^LANE_AW)"),
         ("NPASS", len(design.passes), "passes in the schedule"),
         ("PI_W", _clog2(len(design.passes)), "pass index bits"),
-        ("NFIELD", nf, "16-bit fields per pass"),
+        ("NFIELD", nf, f"16-bit field slots per pass ({len(FIELDS)} used; a power of two)"),
         ("SCHED_BITS", bits, "bits of SCHED"),
         ("WSLOTS", len(design.wwords), "weight memory words (LANES*W bits each; bias slots included)"),
         ("WS_AW", _clog2(len(design.wwords)), "weight memory address bits"),

@@ -262,23 +262,28 @@ module tl_core
     logic [1:0]      ph;                    // LSTM unit read phase (row 4u + ph)
     logic [15:0]     rc [0:1];              // rows captured into each GBUF half
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [15:0]     e_kind, e_cnt, e_cbase, e_czero, e_dst, need_row, grow;
+    logic [15:0]     e_kind, e_last, e_cbase, e_czero, e_dst, need_row, grow;
+    logic            pp_hold;               // the cycle after a PP pass change (the e_* registers reload)
     /* verilator lint_on UNUSEDSIGNAL */
     logic            e_lstm, pp_go, pp_lastu, g_re;
     logic [GB_AW-1:0] g_addr, g_base;       // GBUF read address; base row of the LSTM unit being read
     always_comb begin
-        e_kind   = fld(pp_pi, F_KIND);
-        e_cnt    = fld(pp_pi, F_DST_LEN);
-        e_cbase  = fld(pp_pi, F_C_BASE);
-        e_czero  = fld(pp_pi, F_C_ZERO);
-        e_dst    = fld(pp_pi, F_DST_BASE);
         e_lstm   = (e_kind[1:0] == K_LSTM);
         need_row = e_lstm ? {pp_u[13:0], 2'b11} : pp_u;
-        pp_go    = pp_run && (ph == 2'd0) && (need_row < rc[pp_pi[0]]);
-        pp_lastu = (pp_u == e_cnt - 16'd1);
+        pp_go    = pp_run && !pp_hold && (ph == 2'd0) && (need_row < rc[pp_pi[0]]);
+        pp_lastu = (pp_u == e_last);
         grow     = e_lstm ? {pp_u[13:0], ph} : pp_u;
         g_re     = pp_go || (ph != 2'd0);
         g_addr   = (ph == 2'd0) ? {pp_pi[0], grow[GB_RW-1:0]} : g_base + GB_AW'(ph);
+    end
+
+    // the PP pass's fields, registered (one cycle behind pp_pi: pp_hold blocks that cycle)
+    always_ff @(posedge clk) begin
+        e_kind  <= fld(pp_pi, F_KIND);
+        e_last  <= fld(pp_pi, F_DST_LEN) - 16'd1;
+        e_cbase <= fld(pp_pi, F_C_BASE);
+        e_czero <= fld(pp_pi, F_C_ZERO);
+        e_dst   <= fld(pp_pi, F_DST_BASE);
     end
 
     // GBUF read (one row per cycle)
@@ -360,6 +365,7 @@ module tl_core
             p_valid <= 1'b0; p_last <= 1'b0; p_first <= 1'b0; p_pass <= '0; p_row <= '0; p_nvalid <= '0;
             cap_cnt <= '0; cap_row <= '0; cap_half <= 1'b0;
             pp_run <= 1'b0; pp_pi <= '0; pp_u <= '0; ph <= '0; rc[0] <= '0; rc[1] <= '0; g_base <= '0;
+            pp_hold <= 1'b1;
             tok <= '0; dtok <= '0;
             busy <= 1'b0; done <= 1'b0; overrun <= 1'b0; cycles <= '0; out_q <= '0;
         end else begin
@@ -368,7 +374,7 @@ module tl_core
                 iss_run <= 1'b1; pi <= '0; rnd <= '0; k <= '0; rowbase <= '0;
                 load_first();
                 hz_active <= 1'b0;
-                pp_run <= 1'b1; pp_pi <= '0; pp_u <= '0; ph <= '0; rc[0] <= '0; rc[1] <= '0;
+                pp_run <= 1'b1; pp_pi <= '0; pp_u <= '0; ph <= '0; rc[0] <= '0; rc[1] <= '0; pp_hold <= 1'b1;
                 busy <= 1'b1; done <= 1'b0; cycles <= '0;
             end
             if (busy) cycles <= cycles + 32'd1;
@@ -444,6 +450,7 @@ module tl_core
             end
 
             // ---------------- post-processor issue
+            pp_hold <= 1'b0;
             tok  <= {tok[ND-2:0], pp_go && e_lstm};
             dtok <= {dtok[0], pp_go && !e_lstm};
             if (ph != 2'd0) ph <= ph + 2'd1;
@@ -456,7 +463,10 @@ module tl_core
                     pp_u <= '0;
                     rc[pp_pi[0]] <= '0;
                     if (pp_pi == PI_W'(NPASS - 1)) pp_run <= 1'b0;
-                    else pp_pi <= pp_pi + PI_W'(1);
+                    else begin
+                        pp_pi <= pp_pi + PI_W'(1);
+                        pp_hold <= 1'b1;
+                    end
                 end else begin
                     pp_u <= pp_u + 16'd1;
                 end

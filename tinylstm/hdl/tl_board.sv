@@ -215,7 +215,7 @@ module tl_board #(
     endfunction
 
     // ------------------------------------------------------------------ control
-    typedef enum logic [4:0] {S_RX, S_SCWAIT, S_LOAD, S_RUN, S_WAIT, S_YMUL, S_YR, S_YABS, S_PROG, S_STR0, S_STR1, S_STR2,
+    typedef enum logic [4:0] {S_RX, S_SCWAIT, S_CLASS, S_LOAD, S_RUN, S_WAIT, S_YMUL, S_YR, S_YABS, S_PROG, S_STR0, S_STR1, S_STR2,
                               S_NUM0, S_NUM1, S_NUM2, S_CHAR} state_t;
     state_t st;
     localparam logic [2:0] R_BANNER = 3'd0, R_SC = 3'd1, R_EMPTY = 3'd2, R_LONG = 3'd3, R_VAL = 3'd4,
@@ -354,7 +354,8 @@ module tl_board #(
                 end
             end
             // ---------------- end of line: classify (after the last field's scaler finished)
-            S_SCWAIT: if (!sc_busy && !in_we && !fe_go) begin
+            S_SCWAIT: if (!sc_busy && !in_we && !fe_go) st <= S_CLASS;
+            S_CLASS: begin
                 step <= '0;
                 st   <= S_PROG;
                 selfcheck <= 1'b0;

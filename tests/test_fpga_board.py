@@ -5,6 +5,8 @@ bit by bit), place and route of the default configuration on an iCE40 UP5K (fits
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -109,9 +111,12 @@ def test_up5k_default_design_fits_at_30mhz(tmp_path):
 def test_export_fpga_from_a_wheel_install(tmp_path):
     """The RTL ships as package data: a wheel of this checkout installed into a fresh venv exports the FPGA
     design, and its rtl/ files are the checkout's sources byte for byte."""
-    wheels = tmp_path / "wheels"
+    wheels, src = tmp_path / "wheels", tmp_path / "src"
+    # a clean copy: an in-tree build/ directory of an earlier build would mask missing package data
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "data",
+                                                              "artifacts", "notebooks", "figures", "firmware"))
     res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                          str(wheels), str(ROOT)], capture_output=True, text=True, timeout=600)
+                          str(wheels), str(src)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     whl = next(wheels.glob("tinylstm-*.whl"))
     venv = tmp_path / "venv"
@@ -125,12 +130,14 @@ def test_export_fpga_from_a_wheel_install(tmp_path):
     (site / "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     work = tmp_path / "work"
     work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of this checkout on the path
     code = "import tinylstm, sys; print(tinylstm.__file__)"
-    where = subprocess.run([str(py), "-c", code], cwd=work, capture_output=True, text=True, check=True).stdout
+    where = subprocess.run([str(py), "-c", code], cwd=work, capture_output=True, text=True, check=True,
+                           env=env).stdout
     assert where.startswith(str(site)), where
     res = subprocess.run([str(py), "-m", "tinylstm", "export", "fpga", "--model", str(ROOT / "models/reference"),
                           "--out", str(work / "fpga"), "--no-report"], cwd=work, capture_output=True, text=True,
-                         timeout=600)
+                         timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     man = json.loads((work / "fpga" / "manifest.json").read_text())
     for name in [*fpga.RTL_FILES, *fpga.BOARD_RTL]:

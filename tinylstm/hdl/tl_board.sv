@@ -180,13 +180,15 @@ module tl_board #(
     logic [1:0]        sc_fin;
     logic [AW-1:0]     sc_sum;
     logic signed [AW-1:0] c_sel;
+    logic signed [AW:0]   c_ext, c_negv;
     always_comb begin
         c_sel   = '0;
         for (int j = 0; j < NRAW; j = j + 1) if (int'(sc_j) == j) c_sel = CTAB[j * AW +: AW];
         sc_sum  = (sc_acc << 1) + (sc_m[29] ? sc_k : '0);
         // ±P - C as ONE adder: -P = ~P + 1, so (neg ? ~P : P) + (-C) + neg
-        sc_val  = $signed(sc_neg ? ~{1'b0, sc_acc} : {1'b0, sc_acc}) + $signed(-(AW+1)'(c_sel))
-                  + $signed({{AW{1'b0}}, sc_neg});
+        c_ext   = (AW+1)'(c_sel);
+        c_negv  = {(AW+1){1'b0}} - c_ext;
+        sc_val  = $signed(sc_neg ? ~{1'b0, sc_acc} : {1'b0, sc_acc}) + c_negv + $signed({{AW{1'b0}}, sc_neg});
         sc_code = (sc_v + ((AW+1)'(1) <<< (G - 1))) >>> G;
     end
 

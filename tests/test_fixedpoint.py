@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from tests.hdl.nets import random_bundle, random_codes
 from tinylstm import fixedpoint as fx
 from tinylstm import reference
 from tinylstm.errors import UserError
-from tests.hdl.nets import random_bundle, random_codes
 
 FORMATS = ["Q8.8", "Q6.10", "Q5.11", "Q4.12"]
 

@@ -4,6 +4,7 @@ testbenches for the activation tables (exhaustive) and the AXI4-Lite wrapper."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -42,8 +43,6 @@ def _decode_memh(path: Path, lanes: int, width: int) -> np.ndarray:
 def test_export_files_decode_to_the_quantised_bundle(trained, export_dir):
     """Reading weights.memh back through the manifest's schedule (per round: bias slot, then one slot per operand;
     t = 0 passes skip the recurrent slots) gives exactly the quantised kernels and biases."""
-    import hashlib
-
     man = json.loads((export_dir / "manifest.json").read_text())
     fmt = fx.QFormat.parse(man["format"]["name"])
     P, b = man["lanes"], trained.bundle

@@ -558,7 +558,8 @@ def design_files(design: Design, bundle: Bundle, board: str = "none", clock_mhz:
         "macs": net.macs(), "macs_issued": design.macs_issued, "issue_cycles": design.issue_cycles,
         "memories": {"weight_slots": len(design.wwords),
                      "vector_words": design.vm_depth, "cell_words": design.c_depth},
-        "passes": [{"label": p.label, "nrows": p.nrows, "nrounds": p.nrounds, **{n.lower(): v for n, v in zip(FIELDS, p.values())}}
+        "passes": [{"label": p.label, "nrows": p.nrows, "nrounds": p.nrounds,
+                    **{n.lower(): v for n, v in zip(FIELDS, p.values())}}
                    for p in design.passes],
         "top": {"axi4_lite": "tl_axil", "core": "tl_core", "batch_testbench": "tl_tb_batch"},
         "board": board_manifest(board, clock_mhz, baud) if board != "none" else None,

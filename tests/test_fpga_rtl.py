@@ -4,6 +4,7 @@ testbenches for the activation tables (exhaustive) and the AXI4-Lite wrapper."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -40,24 +41,28 @@ def _decode_memh(path: Path, lanes: int, width: int) -> np.ndarray:
 
 
 def test_export_files_decode_to_the_quantised_bundle(trained, export_dir):
-    """Reading weights.memh/bias.memh back through the manifest's schedule gives exactly the quantised kernels."""
+    """Reading weights.memh back through the manifest's schedule (per round: bias slot, then one slot per operand;
+    t = 0 passes skip the recurrent slots) gives exactly the quantised kernels and biases."""
     man = json.loads((export_dir / "manifest.json").read_text())
     fmt = fx.QFormat.parse(man["format"]["name"])
     P, b = man["lanes"], trained.bundle
     W = _decode_memh(export_dir / "weights.memh", P, fmt.width)
-    B = _decode_memh(export_dir / "bias.memh", P, fmt.width)
     seen = set()
     for p in man["passes"]:
         K = p["a_len"] + p["b_len"]
         rows = np.zeros((p["nrows"], K), dtype=np.int64)
         bias = np.zeros(p["nrows"], dtype=np.int64)
         for r in range(p["nrows"]):
-            rows[r] = W[p["wbase"] + (r // P) * K: p["wbase"] + (r // P + 1) * K, r % P]
-            bias[r] = B[p["bbase"] + r // P, r % P]
+            base = p["wbase"] + (r // P) * p["wstride"]
+            bias[r] = W[base, r % P]
+            ops = list(range(base + 1, base + 1 + p["a_len"])) + \
+                list(range(base + 1 + p["a_len"] + p["wskip"], base + 1 + p["a_len"] + p["wskip"] + p["b_len"]))
+            rows[r] = W[ops, r % P]
         if p["label"].startswith("lstm"):
             li, t = (int(v) for v in re.findall(r"\d+", p["label"]))
             layer = b.lstm[li]
             H = layer.units
+            assert p["wskip"] == (H if t == 0 else 0)
             cols = [g * H + j for j in range(H) for g in range(4)]  # unit-major rows
             want = np.concatenate([layer.U, layer.W], axis=0) if t else layer.W
             assert np.array_equal(rows, fmt.quantize(want[:, cols].T)), p["label"]
@@ -67,9 +72,12 @@ def test_export_files_decode_to_the_quantised_bundle(trained, export_dir):
             assert np.array_equal(rows, fmt.quantize(d.W.T)) and np.array_equal(bias, fmt.quantize(d.b))
         seen.add(p["label"])
     assert len(seen) == len(b.lstm) * b.n_steps + len(b.dense)
+    # one copy of every parameter: the memory holds exactly the bundle's parameters plus idle-lane padding
+    n_params = sum(layer.W.size + layer.U.size + layer.b.size for layer in b.lstm) + \
+        sum(d.W.size + d.b.size for d in b.dense)
+    assert len(W) * P >= n_params and (P > 1 or len(W) == n_params)
     # every file listed with its hash; LUT files are the golden tables
     for name, sha in man["files"].items():
-        import hashlib
         assert hashlib.sha256((export_dir / name).read_bytes()).hexdigest() == sha
     net = fx.FixedNet.from_bundle(b, fmt)
     for lut in (net.sig, net.tanh):
@@ -194,22 +202,24 @@ def test_cocotb_axi4_lite(trained, export_dir):
     d_last, l0 = passes[f"dense{len(b.dense) - 1}"], passes["lstm0 t1"]
     H = b.lstm[0].units
     row = 4 * 2 + 1                              # unit 2, gate f
-    K = l0["a_len"] + l0["b_len"]
-    u_slot = l0["wbase"] + (row // P) * K + 3    # operand 3 of segment A = h[3]
-    # the hand-computed addresses agree with the library's address lookup (and W is stored twice)
+    u_slot = l0["wbase"] + (row // P) * l0["wstride"] + 1 + 3    # after the bias slot: operand 3 = h[3]
+    # the hand-computed addresses agree with the library's address lookup (one copy of every parameter)
     design = fpga.build_design(b, man["format"]["name"], P)
     addr = fpga.weight_addresses(design, f"dense{len(b.dense) - 1}.b", (0,))
-    assert addr == [fpga.WIN_BIAS + 4 * d_last["bbase"] * ls]
+    assert addr == [fpga.WIN_WEIGHTS + 4 * d_last["wbase"] * ls]
     assert fpga.weight_addresses(design, "lstm0.U", (3, 1 * H + 2)) == [fpga.WIN_WEIGHTS + 4 * (u_slot * ls + row % P)]
-    assert len(fpga.weight_addresses(design, "lstm0.W", (0, 5))) == 2
-    writes = [(fpga.WIN_BIAS + 4 * (d_last["bbase"] * ls), -300),
-              (fpga.WIN_WEIGHTS + 4 * ((d_last["wbase"] + 5) * ls), 1000),
+    assert len(fpga.weight_addresses(design, "lstm0.W", (0, 5))) == 1
+    writes = [(fpga.WIN_WEIGHTS + 4 * (d_last["wbase"] * ls), -300),
+              (fpga.WIN_WEIGHTS + 4 * ((d_last["wbase"] + 1 + 5) * ls), 1000),
               (fpga.WIN_WEIGHTS + 4 * (u_slot * ls + row % P), -700)]
     net.dense[-1].b[0], net.dense[-1].W[5, 0], net.lstm[0].U[3, 1 * H + 2] = -300, 1000, -700
-    # and an input-kernel entry of LSTM layer 1 (output gate of unit 1, input 2) in both of its copies
+    # and an input-kernel entry of LSTM layer 1 (output gate of unit 1, input 2)
     H1 = b.lstm[1].units
     writes += [(a, 555) for a in fpga.weight_addresses(design, "lstm1.W", (2, 3 * H1 + 1))]
     net.lstm[1].W[2, 3 * H1 + 1] = 555
+    # read-back: every weight word of the export, as weights.memh holds it (sign-extended)
+    wq = _decode_memh(export_dir / "weights.memh", P, net.fmt.width)
+    readback = [[fpga.WIN_WEIGHTS + 4 * (s * ls + p), int(wq[s, p])] for s in range(len(wq)) for p in range(P)]
     mod_expected = net.forward(xq[:1])[0].tolist()
     assert mod_expected != want[0].tolist()
     f = net.fmt
@@ -218,7 +228,8 @@ def test_cocotb_axi4_lite(trained, export_dir):
                      **{k: a for k, (a, _, _) in fpga.REGS.items()}},
             "version": fpga.VERSION,
             "info": f.width | (f.frac_bits << 8) | (P << 16) | (xq[0].size << 24),
-            "modified": {"writes": writes, "row": xq[0].reshape(-1).tolist(), "expected": mod_expected}}
+            "modified": {"writes": writes, "row": xq[0].reshape(-1).tolist(), "expected": mod_expected},
+            "readback": readback, "weights_end": fpga.WIN_WEIGHTS + 4 * len(wq) * ls}
     (export_dir / "axil_case.json").write_text(json.dumps(case))
     sources = [export_dir / s for s in LINT_SOURCES]
     cocotb_run(sources, "tl_axil", "cocotb_axil", export_dir, {"TL_CASE": str(export_dir / "axil_case.json")})

@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -324,3 +325,150 @@ def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str | None = None,
     net = FixedNet.from_bundle(bundle, fmt or DEFAULT_FORMAT, lut_frac)
     return net.outputs_to_target(bundle, net.forward(net.quantize_inputs(bundle, X_raw)))
 
+
+
+# ------------------------------------------------------------------------------------------ board (UART) model
+MAX_LINE = 96
+_SPACES = (" ", "\t")
+
+
+@dataclass(frozen=True)
+class BoardScaler:
+    """Bit-exact model of the board top's fixed-point scaler and line protocol (``tinylstm/hdl/tl_board.sv``).
+
+    A decimal value ``M * 10^e`` (``M``: its first 9 significant digits; further integer digits raise ``e``,
+    further fraction digits are dropped) of input ``j`` becomes the code
+    ``sat((±M * K[j][e] - C[j] + 2^(G-1)) >> G)`` with ``K[j][e] = round(10^e * 2^(n+G) / x_scale[j])`` and
+    ``C[j] = round(x_mean[j] * 2^(n+G) / x_scale[j])`` (exact rationals, ties to even); ``e`` below the table
+    reads as 0, a product of ``2^(AW-2)`` or more (or ``e`` above the table) saturates. The output code ``q``
+    prints as ``(q * YA + YB + 2^(YS-1)) >> YS`` in units of ``10^-YD`` with ``YA = round(y_scale * 10^YD *
+    2^YS / 2^n)`` and ``YB = round(y_mean * 10^YD * 2^YS)``."""
+
+    fmt: QFormat
+    n_raw: int
+    G: int
+    AW: int
+    emin: int
+    ne: int
+    K: tuple  # K[j][e - emin] (0 where saturating)
+    ksat: tuple  # ksat[j][e - emin]
+    C: tuple
+    YA: int
+    YB: int
+    YS: int
+    YD: int
+    YW: int
+
+    @classmethod
+    def build(cls, bundle: Bundle, fmt: QFormat | str, G: int = 33, YS: int = 20, YD: int = 4) -> "BoardScaler":
+        fmt = QFormat.parse(fmt) if isinstance(fmt, str) else fmt
+        sc = bundle.scaler
+        n = fmt.frac_bits
+        sig = [Fraction(float(v)) for v in sc.x_scale]
+        C = tuple(int(round(Fraction(float(m)) * 2 ** (n + G) / s)) for m, s in zip(sc.x_mean, sig))
+        B = max(max(abs(c) for c in C).bit_length(), G + fmt.width) + 1
+        AW = B + 2
+        lim = 1 << (AW - 2)
+
+        def k(j: int, e: int) -> int:
+            return int(round(Fraction(10) ** e * 2 ** (n + G) / sig[j]))
+
+        emin = min(next(e for e in range(-60, 60) if k(j, e) >= 1) for j in range(len(sig)))
+        emax = max(next(e for e in range(60, -60, -1) if k(j, e) < lim) for j in range(len(sig)))
+        ne = emax - emin + 1
+        K = tuple(tuple(k(j, e) if k(j, e) < lim else 0 for e in range(emin, emax + 1)) for j in range(len(sig)))
+        ksat = tuple(tuple(k(j, e) >= lim for e in range(emin, emax + 1)) for j in range(len(sig)))
+        YA = int(round(Fraction(float(sc.y_scale)) * 10 ** YD * 2 ** YS / 2 ** n))
+        YB = int(round(Fraction(float(sc.y_mean)) * 10 ** YD * 2 ** YS))
+        YW = max((YA << (fmt.width - 1)).bit_length(), abs(YB).bit_length()) + 3
+        return cls(fmt, len(sig), G, AW, emin, ne, K, ksat, C, YA, YB, YS, YD, YW)
+
+    # ---------------------------------------------------------------- inputs
+    def parse_field(self, text: str) -> tuple[bool, bool, int, int]:
+        """(valid, negative, M, e) of one comma-separated field, exactly as the RTL's field state machine."""
+        st, neg, eneg, m, frac, adj, x, ln = "lead", False, False, 0, 0, 0, 0, 0
+        for ch in text:
+            dig = ch.isascii() and ch.isdigit()
+            space, sign, is_e = ch in _SPACES, ch in "+-", ch in "eE"
+            if not space:
+                ln = min(ln + 1, 127)
+            old = st
+            st = {"lead": "lead" if space else "sign" if sign else "int" if dig else "dot0" if ch == "." else "bad",
+                  "sign": "int" if dig else "dot0" if ch == "." else "bad",
+                  "int": "int" if dig else "frac" if ch == "." else "e" if is_e else "trail" if space else "bad",
+                  "dot0": "frac" if dig else "bad",
+                  "frac": "frac" if dig else "e" if is_e else "trail" if space else "bad",
+                  "e": "esign" if sign else "exp" if dig else "bad",
+                  "esign": "exp" if dig else "bad",
+                  "exp": "exp" if dig else "trail" if space else "bad",
+                  "trail": "trail" if space else "bad"}.get(old, "bad")
+            if old == "lead" and ch == "-":
+                neg = True
+            if old == "e" and ch == "-":
+                eneg = True
+            if dig and old in ("lead", "sign", "int", "dot0", "frac"):
+                if m < 100_000_000:
+                    m = m * 10 + int(ch)
+                    frac += old in ("dot0", "frac")
+                elif old not in ("dot0", "frac"):
+                    adj += 1
+            if dig and old in ("e", "esign", "exp"):
+                x = x * 10 + int(ch) if x < 100 else 999
+        valid = st in ("int", "frac", "exp", "trail") and ln <= 40
+        return valid, neg, m, (-x if eneg else x) + adj - frac
+
+    def code(self, j: int, neg: bool, m: int, e: int) -> int:
+        f = self.fmt
+        if m == 0 or e < self.emin:
+            p, ovf = 0, False
+        elif e >= self.emin + self.ne or self.ksat[j][e - self.emin]:
+            p, ovf = 0, True
+        else:
+            p = m * self.K[j][e - self.emin]
+            ovf = p >= 1 << (self.AW - 2)
+        if ovf:
+            return f.qmin if neg else f.qmax
+        v = ((-p if neg else p) - self.C[j] + (1 << (self.G - 1))) >> self.G
+        return int(min(max(v, f.qmin), f.qmax))
+
+    def codes(self, line: str) -> list[int] | None:
+        """Input codes of a request line (None when the line is not a valid request)."""
+        fields = line.split(",")
+        out = []
+        for j, fld in enumerate(fields[: self.n_raw]):
+            valid, neg, m, e = self.parse_field(fld)
+            if not valid:
+                return None
+            out.append(self.code(j, neg, m, e))
+        return out if len(fields) == self.n_raw else None
+
+    # ---------------------------------------------------------------- outputs
+    def y_units(self, q: int) -> int:
+        """Output code → prediction in units of 10^-YD (what the board prints)."""
+        return (int(q) * self.YA + self.YB + (1 << (self.YS - 1))) >> self.YS
+
+    def y_text(self, q: int) -> str:
+        v = self.y_units(q)
+        s = f"{abs(v):0{self.YD + 1}d}"
+        return ("-" if v < 0 else "") + s[: -self.YD] + "." + s[-self.YD:]
+
+    def reply(self, line: str, banner: str, predict_code) -> str:
+        """The board's reply to one received line (without '\\n'; '\\r' removed), ``predict_code(codes) -> output
+        code``; the ``us=`` value is left as ``{us}`` for the caller to fill in."""
+        line = line.replace("\r", "")
+        if len(line) > MAX_LINE:
+            return f"err line too long (max {MAX_LINE} characters)"
+        p = line.lstrip(" \t")
+        if not p.strip(" \t"):
+            return "err empty line"
+        if p == "info":
+            return banner
+        if p == "selfcheck":
+            return "selfcheck"
+        fields = line.split(",")
+        for j, fld in enumerate(fields[: self.n_raw]):
+            if not self.parse_field(fld)[0]:
+                return f"err value {j + 1} is not a number"
+        if len(fields) != self.n_raw:
+            return f"err expected {self.n_raw} values, got {min(len(fields), 127)}"
+        return f"ok {self.y_text(predict_code(self.codes(line)))} us={{us}}"

@@ -1,7 +1,7 @@
 """Simulating the exported FPGA core in Icarus Verilog: one inference per row, all rows in one simulation.
 
 :func:`write_design` publishes an export (:func:`tinylstm.export.fpga.design_files`) into a directory and
-:func:`simulate_batch` runs integer input codes through it with the batch testbench ``hdl/tl_tb_batch.sv``.
+:func:`simulate_batch` runs integer input codes through it with the batch testbench ``tinylstm/hdl/tl_tb_batch.sv``.
 """
 
 from __future__ import annotations

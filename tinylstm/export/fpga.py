@@ -1,12 +1,12 @@
-"""``tinylstm export fpga``: the fixed-point network for the SystemVerilog core in ``hdl/``.
+"""``tinylstm export fpga``: the fixed-point network for the SystemVerilog core in ``tinylstm/hdl/``.
 
 A pure generator (:func:`generate` returns the files' bytes; it writes and simulates nothing). The files:
 
-* ``weights.memh`` / ``bias.memh`` — the weight and bias memories in the RTL's schedule order: one word per
-  line of ``LANES × W`` bits (lane 0 in the least significant bits), one line per cycle of the schedule
+* ``weights.memh`` — the weight memory in the RTL's schedule order: one word per line of ``LANES × W`` bits
+  (lane 0 in the least significant bits); each round of a block is its bias slot, then one slot per operand
 * ``sigmoid.memh`` / ``tanh.memh`` — the activation tables (see :class:`tinylstm.fixedpoint.Lut`)
 * ``tinylstm_net_pkg.sv`` — the SystemVerilog package: widths, sizes, the pass schedule, register addresses
-* ``rtl/`` — the RTL sources (copied from ``hdl/``), so the directory simulates on its own
+* ``rtl/`` — the RTL sources (copied from ``tinylstm/hdl/``), so the directory simulates on its own
 * ``regmap.md`` — the AXI4-Lite register map (generated from the same constants as the package)
 * ``manifest.json`` — format, layout, files, SHA-256 of each file, scaler, schedule
 
@@ -28,18 +28,23 @@ import numpy as np
 from .. import cgen
 from ..bundle import Bundle
 from ..errors import UserError
-from ..fixedpoint import DEFAULT_FORMAT, FixedNet, QFormat
+from ..fixedpoint import DEFAULT_FORMAT, MAX_LINE, BoardScaler, FixedNet, QFormat
 from ..modeldir import ModelDir
 from ..options import option
 from . import register
 
-HDL_DIR = Path(__file__).resolve().parents[2] / "hdl"
+HDL_DIR = Path(__file__).resolve().parents[1] / "hdl"  # package data (tinylstm/hdl/)
 RTL_FILES = ("tl_act_lut.sv", "tl_core.sv", "tl_axil.sv", "tl_tb_batch.sv")
+BOARD_RTL = ("tl_uart.sv", "tl_board.sv", "tl_icebreaker.sv")
+BOARDS = {"icebreaker": {"part": "up5k-sg48", "top": "tl_icebreaker", "pcf": "icebreaker.pcf", "osc_mhz": 12}}
+SELFCHECK_CODES = (0.5, -1.0, 1.5, -0.25, 0.75, -2.0)  # self-check input values (cycled), in format units
 DEFAULT_LANES = 4
 VERSION = 0x544C0100  # "TL" 1.0
 
-FIELDS = ("KIND", "A_BASE", "A_LEN", "B_BASE", "B_LEN", "NROUNDS", "WBASE", "BBASE", "DST_BASE", "DST_LEN",
-          "C_BASE", "C_ZERO")
+FIELDS = ("KIND", "A_BASE", "A_LEN", "B_BASE", "B_LEN", "LAST_RND", "KLEN", "NROWS", "WBASE", "WSTRIDE",
+          "WSKIP", "DST_BASE", "DST_LEN", "DST_END", "C_BASE", "C_ZERO", "HZ")
+# LAST_RND, KLEN, DST_END, HZ: derived (timing). HZ bit 0/1: segment A/B is the previous pass's destination (the
+# hardware interlock applies to it)
 KIND_LSTM, KIND_RELU, KIND_LINEAR = 0, 1, 2
 
 # AXI4-Lite register map (byte addresses)
@@ -51,7 +56,7 @@ REGS = {
     "CYCLES": (0x000C, "RO", "clock cycles of the last inference (start to done)"),
     "INFO": (0x0010, "RO", "bits 7:0 word width W, 15:8 fractional bits, 23:16 MAC lanes, 31:24 input count"),
 }
-REG_INPUT, REG_OUTPUT, WIN_BIAS, WIN_WEIGHTS = 0x0100, 0x0200, 0x4000, 0x8000
+REG_INPUT, REG_OUTPUT, WIN_WEIGHTS = 0x0100, 0x0200, 0x8000
 
 
 @dataclass
@@ -63,13 +68,27 @@ class Pass:
     b_len: int
     nrounds: int
     wbase: int
-    bbase: int
+    wstride: int
+    wskip: int
     nrows: int
     dst_base: int
     dst_len: int
     c_base: int
     c_zero: int
     label: str = ""
+    hz: int = 0
+
+    @property
+    def last_rnd(self) -> int:
+        return self.nrounds - 1
+
+    @property
+    def klen(self) -> int:
+        return self.a_len + self.b_len
+
+    @property
+    def dst_end(self) -> int:
+        return self.dst_base + self.dst_len
 
     def values(self) -> list[int]:
         return [getattr(self, f.lower()) for f in FIELDS]
@@ -82,8 +101,7 @@ class Design:
     net: FixedNet
     lanes: int
     passes: list[Pass]
-    wwords: list[list[int]]  # per slot: LANES integer codes
-    bwords: list[list[int]]
+    wwords: list[list[int]]  # per slot: LANES integer codes (bias slots included)
     vm_depth: int
     c_depth: int
     grows: int
@@ -105,8 +123,9 @@ class Design:
 
     @property
     def issue_cycles(self) -> int:
-        """Operand cycles of the schedule (the MAC lanes' busy time, without pipeline and interlock cycles)."""
-        return sum(p.nrounds * (p.a_len + p.b_len) for p in self.passes)
+        """Operand cycles of the schedule, bias slots included (the MAC lanes' busy time, without pipeline and
+        interlock cycles)."""
+        return sum(p.nrounds * (1 + p.a_len + p.b_len) for p in self.passes)
 
     @property
     def macs_issued(self) -> int:
@@ -141,21 +160,23 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
     for layer in net.lstm:
         cb.append(c_depth)
         c_depth += layer.units
+    if net.fmt.int_bits < 2:
+        raise UserError(f"{net.fmt.name}: the core needs 1.0 in range (the bias operand): at least 2 integer bits")
     wwords: list[list[int]] = []
-    bwords: list[list[int]] = []
 
     def add_block(rows_w: list[np.ndarray], biases: np.ndarray) -> tuple[int, int, int]:
-        """rows_w[r] = operand-ordered weights of row r; returns (wbase, bbase, nrounds)."""
+        """rows_w[r] = operand-ordered weights of row r; each round is [bias slot, operand slots...];
+        returns (wbase, wstride, nrounds)."""
         nrows = len(rows_w)
         nrounds = math.ceil(nrows / lanes)
-        wbase, bbase = len(wwords), len(bwords)
+        wbase = len(wwords)
         K = len(rows_w[0])
         for rnd in range(nrounds):
             rows = [rnd * lanes + p for p in range(lanes)]
+            wwords.append([int(biases[r]) if r < nrows else 0 for r in rows])
             for k in range(K):
                 wwords.append([int(rows_w[r][k]) if r < nrows else 0 for r in rows])
-            bwords.append([int(biases[r]) if r < nrows else 0 for r in rows])
-        return wbase, bbase, nrounds
+        return wbase, K + 1, nrounds
 
     blocks = {}
     for li, layer in enumerate(net.lstm):
@@ -163,33 +184,40 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
         order = [(g, j) for j in range(H) for g in range(4)]  # row 4j+g: gate g of unit j
         bias = np.array([layer.b[g * H + j] for g, j in order])
         rows_full = [np.concatenate([layer.U[:, g * H + j], layer.W[:, g * H + j]]) for g, j in order]
-        rows_t0 = [layer.W[:, g * H + j] for g, j in order]
-        blocks[li] = (add_block(rows_full, bias), add_block(rows_t0, bias))
+        blocks[li] = add_block(rows_full, bias)
     passes: list[Pass] = []
     for t in range(T):
         for li, layer in enumerate(net.lstm):
             H = layer.units
-            (wb, bb, nr), (wb0, bb0, nr0) = blocks[li]
+            wb, ws, nr = blocks[li]
             if li == 0:
                 b_base, b_len = t * I0, I0
             else:
                 b_base, b_len = hb[li - 1][t % 2], net.lstm[li - 1].units
-            if t == 0:
-                a_base, a_len, wb, bb, nr = 0, 0, wb0, bb0, nr0
+            if t == 0:  # h(-1) = 0: skip the recurrent slots of every round
+                a_base, a_len, skip = 0, 0, H
             else:
-                a_base, a_len = hb[li][(t - 1) % 2], H
-            passes.append(Pass(KIND_LSTM, a_base, a_len, b_base, b_len, nr, wb, bb, 4 * H, hb[li][t % 2], H,
+                a_base, a_len, skip = hb[li][(t - 1) % 2], H, 0
+            passes.append(Pass(KIND_LSTM, a_base, a_len, b_base, b_len, nr, wb, ws, skip, 4 * H, hb[li][t % 2], H,
                                cb[li], int(t == 0), f"lstm{li} t{t}"))
     src, src_len = hb[-1][(T - 1) % 2], net.lstm[-1].units
     for di, d in enumerate(net.dense):
         n_o = int(d.W.shape[1])
-        wb, bb, nr = add_block([d.W[:, r] for r in range(n_o)], d.b)
+        wb, ws, nr = add_block([d.W[:, r] for r in range(n_o)], d.b)
         kind = KIND_RELU if d.activation == "relu" else KIND_LINEAR
-        passes.append(Pass(kind, src, src_len, 0, 0, nr, wb, bb, n_o, dout[di], n_o, 0, 0, f"dense{di}"))
+        passes.append(Pass(kind, src, src_len, 0, 0, nr, wb, ws, 0, n_o, dout[di], n_o, 0, 0, f"dense{di}"))
         src, src_len = dout[di], n_o
+    for prev, p in zip(passes, passes[1:]):
+        lo, hi = prev.dst_base, prev.dst_base + prev.dst_len
+        for bit, (base, n) in enumerate(((p.a_base, p.a_len), (p.b_base, p.b_len))):
+            if n == 0:
+                continue
+            inside = lo <= base and base + n <= hi
+            assert inside or base + n <= lo or base >= hi, "a segment partly overlaps the previous destination"
+            p.hz |= int(inside) << bit
     grows = 1 << _clog2(max(p.nrounds for p in passes) * lanes)
     ls = 1 << max(1, math.ceil(math.log2(lanes)))
-    if len(wwords) * ls * 4 > 0x10000 - WIN_WEIGHTS or len(bwords) * ls * 4 > WIN_WEIGHTS - WIN_BIAS:
+    if len(wwords) * ls * 4 > 0x10000 - WIN_WEIGHTS:
         raise UserError(f"network too large for the 16-bit AXI4-Lite address map with {lanes} lanes")
     if T * I0 > (REG_OUTPUT - REG_INPUT) // 4:
         raise UserError("too many input values for the register map (max 64)")
@@ -199,15 +227,15 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
             "seed": bundle.meta.get("seed"), "architecture": bundle.describe()}
     sc = bundle.scaler
     scaler = ([float(v) for v in sc.x_mean], [float(v) for v in sc.x_scale], float(sc.y_mean), float(sc.y_scale))
-    return Design(net, lanes, passes, wwords, bwords, vm_depth, c_depth, grows, T * I0, net.dense[-1].W.shape[1],
+    return Design(net, lanes, passes, wwords, vm_depth, c_depth, grows, T * I0, net.dense[-1].W.shape[1],
                   dout[-1], prov, scaler, lut_frac is not None)
 
 
 def weight_addresses(design: Design, param: str, index: tuple[int, ...]) -> list[int]:
-    """AXI4-Lite byte addresses that hold one parameter of the bundle (all copies: an LSTM input kernel W is
-    stored twice, in the t = 0 block and the t >= 1 block). ``param`` is ``lstmK.W`` / ``lstmK.U`` /
-    ``lstmK.b`` / ``denseK.W`` / ``denseK.b``; ``index`` is (row, column) in the bundle's layout (kernels
-    inputs × 4H in gate order i, f, c, o; dense inputs × outputs) or (column,) for a bias."""
+    """AXI4-Lite byte addresses that hold one parameter of the bundle (one per parameter: every pass of a layer
+    reads the same block). ``param`` is ``lstmK.W`` / ``lstmK.U`` / ``lstmK.b`` / ``denseK.W`` / ``denseK.b``;
+    ``index`` is (row, column) in the bundle's layout (kernels inputs × 4H in gate order i, f, c, o; dense
+    inputs × outputs) or (column,) for a bias."""
     layer, name = param.split(".")
     ls = 1 << design.lane_aw
     P = design.lanes
@@ -216,25 +244,22 @@ def weight_addresses(design: Design, param: str, index: tuple[int, ...]) -> list
         if not p.label.startswith(layer + " ") and p.label != layer:
             continue
         col = index[-1]
-        if layer.startswith("lstm"):
-            H = p.dst_len
-            row = 4 * (col % H) + col // H
-        else:
-            row = col
+        is_lstm = layer.startswith("lstm")
+        H = p.dst_len
+        row = 4 * (col % H) + col // H if is_lstm else col
         rnd, lane = divmod(row, P)
-        K = p.a_len + p.b_len
+        base = p.wbase + rnd * p.wstride
         if name == "b":
-            out.add(WIN_BIAS + 4 * ((p.bbase + rnd) * ls + lane))
-            continue
-        if name == "U" and p.a_len and layer.startswith("lstm"):
-            k = index[0]
-        elif name == "W" and layer.startswith("lstm"):
-            k = p.a_len + index[0]
+            k = 0
+        elif name == "U" and is_lstm:
+            k = 1 + index[0]
+        elif name == "W" and is_lstm:
+            k = 1 + H + index[0]
         elif name == "W":
-            k = index[0]
+            k = 1 + index[0]
         else:
             continue
-        out.add(WIN_WEIGHTS + 4 * ((p.wbase + rnd * K + k) * ls + lane))
+        out.add(WIN_WEIGHTS + 4 * ((base + k) * ls + lane))
     if not out:
         raise UserError(f"no parameter {param}{list(index)} in this design")
     return sorted(out)
@@ -272,7 +297,7 @@ def _memh(words: list[list[int]], width: int, header: list[str]) -> str:
 
 def package_text(design: Design) -> str:
     f, net = design.fmt, design.net
-    nf = len(FIELDS)
+    nf = 1 << _clog2(len(FIELDS))  # field stride padded to a power of two: the RTL's field select is a plain mux
     sched = 0
     for pi, p in enumerate(design.passes):
         for fi, v in enumerate(p.values()):
@@ -289,12 +314,10 @@ def package_text(design: Design) -> str:
         ("LANE_AW", design.lane_aw, "lane index bits (lane stride of the AXI weight windows = 2^LANE_AW)"),
         ("NPASS", len(design.passes), "passes in the schedule"),
         ("PI_W", _clog2(len(design.passes)), "pass index bits"),
-        ("NFIELD", nf, "16-bit fields per pass"),
+        ("NFIELD", nf, f"16-bit field slots per pass ({len(FIELDS)} used; a power of two)"),
         ("SCHED_BITS", bits, "bits of SCHED"),
-        ("WSLOTS", len(design.wwords), "weight memory words (LANES*W bits each)"),
+        ("WSLOTS", len(design.wwords), "weight memory words (LANES*W bits each; bias slots included)"),
         ("WS_AW", _clog2(len(design.wwords)), "weight memory address bits"),
-        ("BSLOTS", len(design.bwords), "bias memory words (LANES*W bits each)"),
-        ("BS_AW", _clog2(len(design.bwords)), "bias memory address bits"),
         ("VM_DEPTH", 1 << _clog2(design.vm_depth), "vector memory words (inputs, h buffers, dense outputs)"),
         ("VM_AW", _clog2(design.vm_depth), "vector memory address bits"),
         ("C_DEPTH", 1 << _clog2(design.c_depth), "cell-state memory words"),
@@ -315,15 +338,16 @@ def package_text(design: Design) -> str:
     lines += ["`timescale 1ns/1ps", "package tinylstm_net_pkg;"]
     for name, v, doc in params:
         lines.append(f"    localparam int {name} = {v};  // {doc}")
+    lines.append("    /* verilator lint_off UNUSEDPARAM */  // not every field is read by the RTL (e.g. B_LEN)")
     for fi, name in enumerate(FIELDS):
         lines.append(f"    localparam int F_{name} = {fi};")
+    lines.append("    /* verilator lint_on UNUSEDPARAM */")
     lines.append(f"    localparam logic [31:0] VERSION = {h32(VERSION)};")
     lines.append(f"    localparam logic [31:0] INFO = {h32(info)};")
     for name, (a, _, _) in REGS.items():
         lines.append(f"    localparam logic [15:0] REG_{name} = {h16(a)};")
     lines += [f"    localparam logic [15:0] REG_INPUT = {h16(REG_INPUT)};",
               f"    localparam logic [15:0] REG_OUTPUT = {h16(REG_OUTPUT)};",
-              f"    localparam logic [15:0] WIN_BIAS = {h16(WIN_BIAS)};",
               f"    localparam logic [15:0] WIN_WEIGHTS = {h16(WIN_WEIGHTS)};"]
     lines.append("    // pass schedule: field f of pass p at bits [(p*NFIELD+f)*16 +: 16]")
     for pi, p in enumerate(design.passes):
@@ -343,39 +367,163 @@ def regmap_text(design: Design) -> str:
              f"[{design.n_in - 1}] starts an inference; SLVERR while busy |",
              f"| `0x{REG_OUTPUT:04X}` + 4·o | OUTPUT[o], o < {design.n_out} | RO | output code o of the last "
              f"inference, {f.name}, sign-extended |",
-             f"| `0x{WIN_BIAS:04X}` + 4·(slot·{ls} + lane) | BIAS | WO | bias word of `lane` in bias slot `slot` "
-             f"(slot < {len(design.bwords)}, lane < {design.lanes}); SLVERR while busy |",
-             f"| `0x{WIN_WEIGHTS:04X}` + 4·(slot·{ls} + lane) | WEIGHT | WO | weight word of `lane` in slot "
-             f"`slot` (slot < {len(design.wwords)}, lane < {design.lanes}); SLVERR while busy |"]
+             f"| `0x{WIN_WEIGHTS:04X}` + 4·(slot·{ls} + lane) | WEIGHT | RW | weight (or bias) word of `lane` in "
+             f"slot `slot` (slot < {len(design.wwords)}, lane < {design.lanes}), sign-extended on read; SLVERR "
+             f"while busy |"]
     head = _header_lines(design, "AXI4-Lite register map of tl_axil")
     return "\n".join([
         "# tinylstm FPGA core: AXI4-Lite register map", "",
         *[f"<!-- {h} -->" for h in head], "",
-        "32-bit data, 16-bit byte addresses, whole-word accesses (WSTRB ignored). Writes to read-only or unmapped "
+        "32-bit data, 16-bit byte addresses. WSTRB is honoured: a write changes only the bytes whose strobe is set "
+        f"(of the {f.width}-bit fields; CTRL starts only with strobe 0). Writes to read-only or unmapped "
         "addresses and reads of write-only or unmapped addresses answer SLVERR.", "",
         "| address | name | access | meaning |", "|---|---|---|---|", *rows, "",
-        f"Weight slot `s`, lane `p` holds the weight of row `round·{design.lanes} + p` for the operand of schedule "
-        "cycle `s` (the line `s` of `weights.memh`, lane p in bits `p·W`); see `manifest.json` → `passes` for "
-        "which rows and operands each pass covers. LSTM rows are unit-major: row `4j + g` is gate g (i, f, c, o) "
-        "of unit j; an LSTM pass reads h(t−1) first, then x(t). An LSTM layer's input kernel W is stored twice (the "
-        "t = 0 block, which skips the h = 0 products, and the t ≥ 1 block): rewrite both copies. "
+        f"Weight slot `s`, lane `p` holds the weight of row `round·{design.lanes} + p` (line `s` of `weights.memh`, "
+        "lane p in bits `p·W`). A block (one per layer) is `nrounds` rounds of `wstride` slots: the bias slot, then "
+        "one slot per operand; see `manifest.json` → `passes` (`wbase`, `wstride`, `wskip`). LSTM rows are "
+        "unit-major: row `4j + g` is gate g (i, f, c, o) of unit j; an LSTM round's operands are h(t−1) (U), then "
+        "x(t) (W); the t = 0 passes skip the U slots (h = 0). "
         "`tinylstm.export.fpga.weight_addresses(design, 'lstm0.W', (row, col))` lists every address of a "
         "parameter.", "",
         "Typical use: write INPUT[0..] with `round((raw − mean) / scale · 2^n)` (saturated), poll STATUS until "
         f"done (or wait for `irq`), read OUTPUT[0] and compute `code / 2^{f.frac_bits} · y_scale + y_mean`.", ""])
 
 
+def ice40_pll(f_in: float, f_out: float) -> tuple[int, int, int, int]:
+    """(DIVR, DIVF, DIVQ, FILTER_RANGE) of an SB_PLL40 (SIMPLE feedback) giving exactly ``f_out`` MHz."""
+    best = None
+    for divr in range(16):
+        pfd = f_in / (divr + 1)
+        if not 10 <= pfd <= 133:
+            continue
+        for divq in range(1, 7):
+            for divf in range(128):
+                vco = pfd * (divf + 1)
+                if not 533 <= vco <= 1066:
+                    continue
+                err = abs(vco / 2 ** divq - f_out)
+                if best is None or err < best[0] - 1e-9:
+                    filt = 1 if pfd < 17 else 2 if pfd < 26 else 3 if pfd < 44 else 4 if pfd < 66 else 5 if pfd < 101 \
+                        else 6
+                    best = (err, (divr, divf, divq, filt))
+    if best is None or best[0] > 1e-6:
+        raise UserError(f"--clock-mhz {f_out:g}: no exact iCE40 PLL setting from {f_in:g} MHz")
+    return best[1]
+
+
+def board_messages(design: Design, n_raw: int) -> dict[str, str]:
+    f = design.fmt
+    return {"BANNER": f"tinylstm ready engine=fpga-{f.name.lower()} inputs={n_raw} protocol=1 max_line={MAX_LINE}",
+            "PASS": "selfcheck 0 PASS", "FAIL": "selfcheck 0 FAIL",
+            "DONE_OK": "selfcheck done pass=1 fail=0", "DONE_BAD": "selfcheck done pass=0 fail=1",
+            "EMPTY": "err empty line", "LONG": f"err line too long (max {MAX_LINE} characters)",
+            "VAL1": "err value ", "VAL2": " is not a number", "COUNT": f"err expected {n_raw} values, got ",
+            "OK": "ok ", "US": " us="}
+
+
+def selfcheck_codes(design: Design) -> list[int]:
+    f = design.fmt
+    return [int(f.quantize(np.array([SELFCHECK_CODES[i % len(SELFCHECK_CODES)]]))[0]) for i in range(design.n_in)]
+
+
+def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud: int) -> dict[str, bytes]:
+    """The board top's package (scaler and protocol constants, PLL), its ROMs and the pin constraints."""
+    if board not in BOARDS:
+        raise UserError(f"--board {board}: one of {', '.join(BOARDS)} or none")
+    spec = BOARDS[board]
+    f = design.fmt
+    if design.n_out != 1 or bundle.layout != "feature_per_step" or design.n_in != bundle.n_inputs:
+        raise UserError("the board top supports one output and one raw input per step (feature_per_step)")
+    bs = BoardScaler.build(bundle, f)
+    if bs.ne > 64:
+        raise UserError(f"scaler table: {bs.ne} decimal exponents (the board top handles 64)")
+    divr, divf, divq, filt = ice40_pll(spec["osc_mhz"], clock_mhz)
+    cpb = int(round(clock_mhz * 1e6 / baud))
+    if cpb < 4:
+        raise UserError(f"--baud {baud}: too fast for a {clock_mhz} MHz clock")
+    msgs = board_messages(design, bs.n_raw)
+    rom, offs = [], {}
+    for name, text in msgs.items():
+        offs[name] = len(rom)
+        rom += [ord(c) for c in text] + [0]
+    msg_depth = 1 << _clog2(len(rom))
+    kwords = 1 << _clog2(math.ceil(bs.AW / 16))  # a power of two (address = shift)
+    krom = []
+    for j in range(bs.n_raw):
+        for kv in bs.K[j]:
+            krom += [(kv >> (16 * (kwords - 1 - w))) & 0xFFFF for w in range(kwords)]
+    k_depth = 1 << _clog2(len(krom))
+    sc_codes = selfcheck_codes(design)
+    sc_expect = int(design.net.forward(np.array(sc_codes, dtype=np.int64).reshape(1, design.net.n_steps, -1))[0, 0])
+    aw = bs.AW
+    ctab = 0
+    for j, c in enumerate(bs.C):
+        ctab |= (c & ((1 << aw) - 1)) << (j * aw)
+    ksat = 0
+    for j in range(bs.n_raw):
+        for e, flag in enumerate(bs.ksat[j]):
+            ksat |= int(flag) << (j * bs.ne + e)
+    codes = 0
+    for i, c in enumerate(sc_codes):
+        codes |= (c & ((1 << f.width) - 1)) << (i * f.width)
+    head = _header_lines(design, f"tinylstm_board_pkg: {board} board top ({spec['top']}), {clock_mhz} MHz core clock, "
+                                 f"{baud} baud")
+    params = [("CLK_MHZ", clock_mhz, "core clock (MHz): the us= counter's prescaler"),
+              ("CLKS_PER_BIT", cpb, f"UART bit time in core clocks ({baud} baud)"),
+              ("PLL_DIVR", divr, f"SB_PLL40 from the {spec['osc_mhz']} MHz oscillator"), ("PLL_DIVF", divf, ""),
+              ("PLL_DIVQ", divq, ""), ("PLL_FILTER", filt, ""),
+              ("NRAW", bs.n_raw, "raw input values per request"), ("NE", bs.ne, "decimal exponents in the K table"),
+              ("EMIN", bs.emin, "smallest decimal exponent of the K table (smaller: the value reads as 0)"),
+              ("G", bs.G, "guard bits of the scaler"), ("AW", aw, "scaler accumulator bits"),
+              ("KWORDS", kwords, "16-bit words per K entry (most significant first)"),
+              ("KROM_DEPTH", k_depth, "K table words"), ("MSG_DEPTH", msg_depth, "message ROM bytes"),
+              ("YW", bs.YW, "output conversion bits"), ("YS", bs.YS, "output conversion shift"),
+              ("YD", bs.YD, "decimals printed")]
+    params += [(f"M_{k}", v, repr(msgs[k])) for k, v in offs.items()]
+    lines = [f"// {h}" for h in head] + ["`timescale 1ns/1ps", "package tinylstm_board_pkg;"]
+    lines += [f"    localparam int {k} = {v};" + (f"  // {d}" if d else "") for k, v, d in params]
+    hx = cgen.sv_hex
+    lines += [f"    localparam logic [{bs.n_raw * aw - 1}:0] CTAB = {hx(bs.n_raw * aw)(ctab)};  // C[j], AW bits each",
+              f"    localparam logic [{bs.n_raw * bs.ne - 1}:0] KSAT = {hx(bs.n_raw * bs.ne)(ksat)};  // K saturates",
+              f"    localparam logic [{bs.YW - 1}:0] YA = {hx(bs.YW)(bs.YA)};",
+              f"    localparam logic [{bs.YW - 1}:0] YB = {hx(bs.YW)(bs.YB & ((1 << bs.YW) - 1))};",
+              f"    localparam logic [{design.n_in * f.width - 1}:0] SC_CODES = {hx(design.n_in * f.width)(codes)};"
+              f"  // self-check input codes {sc_codes}",
+              f"    localparam logic [{f.width - 1}:0] SC_EXPECT = {hx(f.width)(sc_expect & ((1 << f.width) - 1))};"
+              f"  // golden output code {sc_expect}",
+              "endpackage"]
+    out = {"tinylstm_board_pkg.sv": "\n".join(lines) + "\n"}
+    kh = [f"// {h}" for h in _header_lines(design, "board_k.memh: scaler K table, K[j][e - EMIN] as KWORDS words")]
+    out["board_k.memh"] = "\n".join(kh + [cgen.memh_word(16)(v) for v in krom + [0] * (k_depth - len(krom))]) + "\n"
+    mh = [f"// {h}" for h in _header_lines(design, "board_msg.memh: reply strings, zero-terminated")]
+    out["board_msg.memh"] = "\n".join(mh + [cgen.memh_word(8)(v) for v in rom + [0] * (msg_depth - len(rom))]) + "\n"
+    files = {k: v.encode() for k, v in out.items()}
+    files[spec["pcf"]] = (HDL_DIR / spec["pcf"]).read_bytes()
+    for name in BOARD_RTL:
+        files[f"rtl/{name}"] = (HDL_DIR / name).read_bytes()
+    return files
+
+
+def board_manifest(board: str, clock_mhz: int, baud: int) -> dict:
+    spec = BOARDS[board]
+    return {"name": board, "part": spec["part"], "top": spec["top"], "pcf": spec["pcf"], "clock_mhz": clock_mhz,
+            "baud": baud, "osc_mhz": spec["osc_mhz"],
+            "sources": ["tinylstm_net_pkg.sv", "tinylstm_board_pkg.sv", "rtl/tl_act_lut.sv", "rtl/tl_core.sv",
+                        *[f"rtl/{n}" for n in BOARD_RTL]]}
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def design_files(design: Design, bundle: Bundle) -> dict[str, bytes]:
+def design_files(design: Design, bundle: Bundle, board: str = "none", clock_mhz: int = 30,
+                 baud: int = 115200) -> dict[str, bytes]:
     """Every file of the export ({relative path: bytes}); nothing is written."""
     net, f = design.net, design.fmt
     text: dict[str, str] = {}
-    for name, words in (("weights", design.wwords), ("bias", design.bwords)):
-        what = f"{name}.memh: {len(words)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs"
-        text[f"{name}.memh"] = _memh(words, f.width, _header_lines(design, what))
+    what = (f"weights.memh: {len(design.wwords)} slots x {design.lanes} lanes x {f.width} bits, lane 0 in the LSBs; "
+            "each round: bias slot, then one slot per operand")
+    text["weights.memh"] = _memh(design.wwords, f.width, _header_lines(design, what))
     for lut in (net.sig, net.tanh):
         head = _header_lines(design, f"{lut.kind}.memh: f(k * 2^-{lut.lut_frac}) in {f.name}, k = 0..{lut.depth - 1} "
                                      f"({lut.addr_bits} address bits); index (|x| + half) >> {lut.shift}; |x| >= "
@@ -384,10 +532,12 @@ def design_files(design: Design, bundle: Bundle) -> dict[str, bytes]:
     text["tinylstm_net_pkg.sv"] = package_text(design)
     files = {k: v.encode() for k, v in text.items()}
     if not HDL_DIR.is_dir():
-        raise UserError(f"{HDL_DIR}: RTL sources not found (run from a tinylstm checkout)")
+        raise UserError(f"{HDL_DIR}: RTL sources not found (package data missing from this install)")
     for name in RTL_FILES:
         files[f"rtl/{name}"] = (HDL_DIR / name).read_bytes()
     files["regmap.md"] = regmap_text(design).encode()
+    if board != "none":
+        files.update(board_files(design, bundle, board, clock_mhz, baud))
     sc = bundle.scaler
     manifest = {
         "generator": "tinylstm export fpga",
@@ -406,11 +556,13 @@ def design_files(design: Design, bundle: Bundle) -> dict[str, bytes]:
         "inputs": {"count": design.n_in, "steps": net.n_steps, "per_step": net.lstm[0].inputs},
         "outputs": design.n_out,
         "macs": net.macs(), "macs_issued": design.macs_issued, "issue_cycles": design.issue_cycles,
-        "memories": {"weight_slots": len(design.wwords), "bias_slots": len(design.bwords),
+        "memories": {"weight_slots": len(design.wwords),
                      "vector_words": design.vm_depth, "cell_words": design.c_depth},
-        "passes": [{"label": p.label, "nrows": p.nrows, **{n.lower(): v for n, v in zip(FIELDS, p.values())}}
+        "passes": [{"label": p.label, "nrows": p.nrows, "nrounds": p.nrounds,
+                    **{n.lower(): v for n, v in zip(FIELDS, p.values())}}
                    for p in design.passes],
         "top": {"axi4_lite": "tl_axil", "core": "tl_core", "batch_testbench": "tl_tb_batch"},
+        "board": board_manifest(board, clock_mhz, baud) if board != "none" else None,
         "simulate": "iverilog -g2012 -o tb.vvp -s tl_tb_batch tinylstm_net_pkg.sv rtl/tl_act_lut.sv "
                     "rtl/tl_core.sv rtl/tl_tb_batch.sv && vvp tb.vvp +rows=N +inputs=in.memh +out=out.txt",
         "files": {name: _sha(data) for name, data in sorted(files.items())},
@@ -425,6 +577,10 @@ class FpgaOptions:
     lanes: int = option(DEFAULT_LANES, "parallel MAC lanes", type=int)
     lut_frac: int | None = option(None, "fractional bits of the activation-table input step (default: min(n, 8))",
                                   type=int)
+    board: str = option("icebreaker", "board top with a UART speaking the firmware's line protocol (none: core "
+                        "only)", choices=("icebreaker", "none"))
+    clock_mhz: int = option(30, "core clock of the board top (MHz, from the board's PLL)", type=int)
+    baud: int = option(115200, "UART baud rate of the board top", type=int)
 
 
 def bundle_sha256(model: ModelDir) -> str:
@@ -436,7 +592,7 @@ def design_for(model: ModelDir, opts: FpgaOptions) -> Design:
     return build_design(model.bundle, opts.format, opts.lanes, opts.lut_frac, bundle_sha256(model))
 
 
-@register("fpga", "fixed-point SystemVerilog core: memh weights, LUTs, package, register map (hdl/)",
+@register("fpga", "fixed-point SystemVerilog core: memh weights, LUTs, package, register map (tinylstm/hdl/)",
           options=FpgaOptions, default_subdir="fpga")
 def generate(model: ModelDir, opts: FpgaOptions) -> dict[str, bytes]:
-    return design_files(design_for(model, opts), model.bundle)
+    return design_files(design_for(model, opts), model.bundle, opts.board, opts.clock_mhz, opts.baud)

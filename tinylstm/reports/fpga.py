@@ -9,7 +9,8 @@ from ..modeldir import ModelDir
 
 
 def section(model: ModelDir, opts: FpgaOptions | None, out_dir: Path) -> str:
-    design = design_for(model, FpgaOptions() if opts is None else opts)
+    opts = FpgaOptions() if opts is None else opts
+    design = design_for(model, opts)
     net, f = design.net, design.fmt
     ratio = design.issue_cycles / (net.macs() / design.lanes)
     return "\n".join([
@@ -17,5 +18,10 @@ def section(model: ModelDir, opts: FpgaOptions | None, out_dir: Path) -> str:
         f"{f.name} fixed point ({f.width}-bit words, {net.acc_bits}-bit accumulators), "
         f"{design.lanes} MAC lanes, {len(design.passes)} passes; sigmoid table {net.sig.depth} entries, tanh "
         f"{net.tanh.depth}; {net.macs()} MACs per inference ({design.macs_issued} issued: h(t=0) = 0 products are "
-        f"skipped), {design.issue_cycles} MAC cycles ({ratio:.3f} × MACs/lanes) plus pipeline/interlock cycles. "
-        "Simulate: see `manifest.json` → `simulate`; register map: `regmap.md`.", ""])
+        f"skipped), {design.issue_cycles} MAC cycles (bias slots included; {ratio:.3f} × MACs/lanes) plus "
+        "pipeline/interlock cycles. "
+        "Simulate: see `manifest.json` → `simulate`; register map: `regmap.md`."
+        + (f" Board top `tl_icebreaker` (iCEBreaker, {opts.clock_mhz} MHz core clock from the PLL, UART "
+           f"{opts.baud} baud, the firmware's line protocol: `tinylstm monitor --port`); synthesise, place and "
+           "route and write the bitstream with `tinylstm fpga build <this directory> --part up5k-sg48`."
+           if opts.board != "none" else ""), ""])

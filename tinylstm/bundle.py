@@ -8,7 +8,11 @@ A bundle holds, in float32:
   order (E-LSTM uses f, i, c, o) reorder with :func:`gate_slices`.
 * Dense layers ``y = act(x @ W + b)`` with ``W`` (inputs × outputs) and ``act`` in ``relu``/``linear``/``softmax``.
 * The :class:`~tinylstm.data.Scaler` (raw CSV units ⇄ standardised units), feature/target names and units.
-* The input layout: ``feature_per_step`` means a raw row of F features becomes F time steps of one value.
+* The input layout: ``feature_per_step`` means a raw row of F features becomes F time steps of one value;
+  ``window`` means a sample is W consecutive rows of a time series, F feature values per step (``meta["window"]``
+  = W, ``meta["horizon"]`` = H). A sample's raw values are step-major either way: ``x[t * F + f]``.
+* The task: ``regression`` (one output, in target units through the scaler) or ``classification`` (a softmax over
+  K classes named, in output order, by ``meta["classes"]``; the target scaler is the identity).
 * ``meta``: provenance (data file SHA-256, seed, training config, metrics) for generated-file headers.
 
 On disk it is one ``.npz`` file (arrays + a ``meta.json`` member) written with fixed zip timestamps, so the same
@@ -97,17 +101,71 @@ class Bundle:
     # ---------------------------------------------------------------- shape facts exporters need
     @property
     def n_steps(self) -> int:
-        """Time steps per sample (``feature_per_step``: one per feature)."""
+        """Time steps per sample (``feature_per_step``: one per feature; ``window``: the window length W)."""
         return len(self.features) if self.layout == "feature_per_step" else int(self.meta["window"])
 
     @property
+    def values_per_step(self) -> int:
+        """Raw values per time step (``feature_per_step``: 1; ``window``: F, one per feature column)."""
+        return 1 if self.layout == "feature_per_step" else len(self.features)
+
+    @property
     def n_inputs(self) -> int:
-        """Raw input values per sample (what ``predict`` takes)."""
-        return len(self.features)
+        """Raw input values per sample, step-major (``x[t * values_per_step + f]``): W×F for a window."""
+        return self.n_steps * self.values_per_step
 
     @property
     def n_outputs(self) -> int:
+        """Network outputs K (1 for a regression, one probability per class for a classifier)."""
         return self.dense[-1].units
+
+    @property
+    def horizon(self) -> int:
+        """Steps from a window's last row to the row its target is read from (0: that row; feature_per_step: 0)."""
+        return int(self.meta.get("horizon", 0))
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names in output order (sorted labels, numbers numerically); empty for a regression."""
+        return [str(c) for c in self.meta.get("classes", [])]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task == "classification"
+
+    def input_mean(self) -> np.ndarray:
+        """Scaler mean per raw input value (length :attr:`n_inputs`, step-major), float64."""
+        return np.tile(np.asarray(self.scaler.x_mean, np.float64), self.n_inputs // len(self.scaler.x_mean))
+
+    def input_scale(self) -> np.ndarray:
+        """Scaler scale per raw input value (length :attr:`n_inputs`, step-major), float64."""
+        return np.tile(np.asarray(self.scaler.x_scale, np.float64), self.n_inputs // len(self.scaler.x_scale))
+
+    def sequences(self, X_raw: np.ndarray) -> np.ndarray:
+        """Raw samples → standardised network input (n, steps, values_per_step), float32.
+
+        ``X_raw`` is (n, n_inputs) step-major raw values (a window may also be given as (n, W, F)); one sample
+        may be given as a 1-D array.
+        """
+        X = np.asarray(X_raw, dtype=np.float64)
+        if X.ndim == 1:
+            X = X[None, :]
+        X = X.reshape(X.shape[0], self.n_steps, self.values_per_step)
+        if self.layout == "feature_per_step":
+            scaled = self.scaler.transform_x(X[:, :, 0])[:, :, None]
+        else:
+            scaled = self.scaler.transform_x(X)
+        return np.asarray(scaled, dtype=np.float32)
+
+    def outputs(self, out_scaled: np.ndarray) -> np.ndarray:
+        """Network outputs (n, K) → the user's units: (n,) target units for a regression (the scaler inverted),
+        (n, K) class probabilities for a classifier (as they are)."""
+        out = np.asarray(out_scaled, dtype=np.float64)
+        if out.ndim == 1:
+            out = out[:, None]
+        if self.is_classifier:
+            return out
+        return self.scaler.inverse_y(out[:, 0])
 
     def params(self) -> int:
         return sum(layer.params() for layer in [*self.lstm, *self.dense])

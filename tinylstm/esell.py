@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import activations, numerics
-from .data import to_sequences
 from .numerics import Capabilities, check_supported
 
 #: Column tuples of the 3-bit column codes (E-LSTM's codebook).
@@ -402,7 +401,7 @@ def forward(net: EsellNet, x_seq: np.ndarray, ht: float | None = None) -> np.nda
 
 def scale_inputs(bundle, X_raw: np.ndarray) -> np.ndarray:
     """Raw rows → standardised float32 sequences, as the host hands them to the engine."""
-    return to_sequences(bundle.scaler.transform_x(np.atleast_2d(np.asarray(X_raw, np.float64))), bundle.layout)
+    return bundle.sequences(np.atleast_2d(np.asarray(X_raw, np.float64)))
 
 
 def predict(bundle, X_raw: np.ndarray, ht: float = 0.0) -> np.ndarray:

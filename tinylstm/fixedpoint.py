@@ -54,7 +54,7 @@ import numpy as np
 
 from . import cgen
 from .bundle import Bundle
-from .data import LAYOUTS, to_sequences
+from .data import LAYOUTS
 from .errors import UserError
 from .numerics import Capabilities, check_supported, forward
 
@@ -274,7 +274,7 @@ class FixedNet:
     def quantize_inputs(self, bundle: Bundle, X_raw: np.ndarray) -> np.ndarray:
         """Raw rows (n, features) → standardised, quantised input codes (n, steps, inputs)."""
         X_raw = np.atleast_2d(np.asarray(X_raw, dtype=np.float64))
-        return self.fmt.quantize(to_sequences(bundle.scaler.transform_x(X_raw), bundle.layout).astype(np.float64))
+        return self.fmt.quantize(bundle.sequences(X_raw).astype(np.float64))
 
     def outputs_to_target(self, bundle: Bundle, yq: np.ndarray) -> np.ndarray:
         """Output codes (n, outputs) → predictions (n,) in target units (first output)."""

@@ -67,8 +67,13 @@ def build_model(
 
 
 def bundle_from_keras(model, scaler: Scaler, features: Sequence[str], target: str,
-                      units: dict[str, str] | None = None, meta: dict | None = None) -> Bundle:
-    """Copy a trained Keras model's weights into a framework-free bundle (gate order i, f, c, o)."""
+                      units: dict[str, str] | None = None, meta: dict | None = None,
+                      layout: str = "feature_per_step") -> Bundle:
+    """Copy a trained Keras model's weights into a framework-free bundle (gate order i, f, c, o).
+
+    A ``window`` layout needs ``meta["window"]`` (and ``meta["horizon"]``); a softmax head makes a classifier,
+    whose class names are ``meta["classes"]``.
+    """
     k = keras()
     lstm, dense = [], []
     for layer in model.layers:
@@ -84,5 +89,4 @@ def bundle_from_keras(model, scaler: Scaler, features: Sequence[str], target: st
         else:
             raise ValueError(f"{layer.name}: layer type {type(layer).__name__} has no bundle form")
     task = "classification" if dense and dense[-1].activation == "softmax" else "regression"
-    return Bundle(lstm, dense, scaler, list(features), target, dict(units or {}), "feature_per_step", task,
-                  dict(meta or {}))
+    return Bundle(lstm, dense, scaler, list(features), target, dict(units or {}), layout, task, dict(meta or {}))

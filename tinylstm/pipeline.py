@@ -23,7 +23,7 @@ import numpy as np
 
 from . import atomic, export, plots, reports
 from .bundle import Bundle
-from .data import Dataset, Scaler, Split, ensure_default_dataset, load_dataset, split, to_sequences
+from .data import Dataset, Scaler, Split, ensure_default_dataset, load_dataset, split
 from .errors import DataError, UserError
 from .evaluate import baselines, regression_metrics
 from .modeldir import ModelDir
@@ -114,7 +114,7 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
     model = _load_keras(model_dir)
     preds, splits = {}, {}
     for name, idx in (("train", sp.train), ("test", sp.test)):
-        seq = to_sequences(bundle.scaler.transform_x(ds.X[idx]), bundle.layout)
+        seq = bundle.sequences(ds.X[idx])
         preds[name] = bundle.scaler.inverse_y(np.asarray(model.predict(seq, verbose=0))[:, 0])
         splits[name] = (ds.y[idx], preds[name])
     bundle_gap = float(np.abs(numpy_predict(bundle, ds.X[sp.test]) - preds["test"]).max())

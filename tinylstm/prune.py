@@ -26,7 +26,6 @@ import numpy as np
 
 from . import atomic, esell, reference
 from .bundle import Bundle
-from .data import to_sequences
 from .errors import UserError
 from .modeldir import ModelDir
 
@@ -165,7 +164,7 @@ def finetune(model_dir: Path, bundle: Bundle, masks, data: Path | None, epochs: 
             impose()
 
     impose()
-    x = to_sequences(bundle.scaler.transform_x(X_train), bundle.layout)
+    x = bundle.sequences(X_train)
     y = bundle.scaler.transform_y(y_train).astype(np.float32)
     cfg = bundle.meta.get("train_config", {})
     model.compile(optimizer=k.optimizers.Adam(learning_rate=lr), loss=cfg.get("loss", "mae"))

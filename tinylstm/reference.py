@@ -10,7 +10,6 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .bundle import Bundle, DenseLayer, LstmLayer, gate_slices
-from .data import to_sequences
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -57,11 +56,10 @@ def forward_scaled(bundle: Bundle, x_seq: np.ndarray, dtype=np.float64) -> np.nd
 
 
 def predict(bundle: Bundle, X_raw: np.ndarray, dtype=np.float64) -> np.ndarray:
-    """Raw rows (n, features) in CSV units → predictions (n,) in target units (scaler applied both ways)."""
-    X_raw = np.atleast_2d(np.asarray(X_raw, dtype=np.float64))
-    seq = to_sequences(bundle.scaler.transform_x(X_raw), bundle.layout).astype(np.float64)
-    out = forward_scaled(bundle, seq, dtype)
-    return bundle.scaler.inverse_y(out[:, 0])
+    """Raw samples (n, n_inputs) in CSV units → predictions: (n,) in target units for a regression (scaler applied
+    both ways), (n, K) class probabilities for a classifier (see :meth:`~tinylstm.bundle.Bundle.outputs`)."""
+    seq = bundle.sequences(X_raw).astype(np.float64)
+    return bundle.outputs(forward_scaled(bundle, seq, dtype))
 
 
 # ------------------------------------------------------------------------------------- batched (fast) path
@@ -89,8 +87,8 @@ class BatchForward:
                        layer.activation) for layer in bundle.dense]
 
     def scaled_sequences(self, X_raw: np.ndarray) -> np.ndarray:
-        """Raw rows (n, F) → standardised float32-rounded inputs, feature-major (steps, inputs, n)."""
-        seq = to_sequences(self.bundle.scaler.transform_x(np.asarray(X_raw, dtype=np.float64)), self.bundle.layout)
+        """Raw samples (n, n_inputs) → standardised float32-rounded inputs, feature-major (steps, inputs, n)."""
+        seq = self.bundle.sequences(X_raw)
         return np.ascontiguousarray(seq.transpose(1, 2, 0), dtype=self.dtype)
 
     def _lstm(self, Wt, Ut, b, H, return_sequences, xs):
@@ -144,22 +142,22 @@ class BatchForward:
         return x
 
     def __call__(self, X_raw: np.ndarray) -> np.ndarray:
-        """Raw rows (n, features) → predictions (n,) float64 in target units.
+        """Raw samples (n, n_inputs) → predictions as :func:`predict` gives them ((n,) or (n, K)), float64.
 
         Rows go through in blocks of exactly :data:`BLOCK` samples (the last one zero-padded): BLAS picks its code
         path by matrix size and column position, so a fixed block shape makes row ``r``'s result depend only on
         its values and ``r % BLOCK``. Calls whose row offsets are multiples of ``BLOCK`` therefore give
         bit-identical results however the rows are split between calls.
         """
-        X_raw = np.atleast_2d(np.asarray(X_raw, dtype=np.float64))
-        n = X_raw.shape[0]
+        X_raw = np.asarray(X_raw, dtype=np.float64)
+        n = 1 if X_raw.ndim == 1 else X_raw.shape[0]
         xs = self.scaled_sequences(X_raw)
-        out = np.empty(n, dtype=np.float64)
+        out = np.empty((n, self.bundle.n_outputs), dtype=np.float64)
         with threadpool_limits(1, user_api="blas"):  # one thread: BLAS threads only slow down such thin products
             for start in range(0, n, BLOCK):
                 block = xs[:, :, start:start + BLOCK]
                 m = block.shape[2]
                 if m < BLOCK:
                     block = np.concatenate([block, np.zeros(block.shape[:2] + (BLOCK - m,), self.dtype)], axis=2)
-                out[start:start + m] = self.forward_scaled_fm(np.ascontiguousarray(block))[0, :m]
-        return self.bundle.scaler.inverse_y(out)
+                out[start:start + m] = self.forward_scaled_fm(np.ascontiguousarray(block))[:, :m].T
+        return self.bundle.outputs(out)

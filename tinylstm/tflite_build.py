@@ -33,7 +33,6 @@ import numpy as np
 
 from . import tflm
 from .bundle import Bundle
-from .data import to_sequences
 from .errors import UserError
 from .modeldir import ModelDir
 from .reference import predict as ref_predict
@@ -79,16 +78,16 @@ def calibration_rows(model: ModelDir, data: Path | None, calib_samples: int,
     bundle = model.bundle
     X_train, _ = model.rows("train", data)
     n_cal = len(X_train) if calib_samples == 0 else min(calib_samples, len(X_train))
-    scaled = bundle.scaler.transform_x(X_train[:n_cal])
+    scaled = bundle.sequences(X_train[:n_cal])
     if calib_margin > 0:
         lo, hi = scaled.min(axis=0), scaled.max(axis=0)
         span = hi - lo
-        scaled = np.vstack([scaled, lo - calib_margin * span, hi + calib_margin * span])
+        scaled = np.concatenate([scaled, (lo - calib_margin * span)[None], (hi + calib_margin * span)[None]])
     text = (f"min-max calibration (TFLite converter) on {n_cal} of {len(X_train)} training rows"
             + (" (all)" if n_cal == len(X_train) else " (the first, split order)")
             + (f" + 2 guard rows at each feature's training min/max widened by {calib_margin:g} x its span"
                if calib_margin > 0 else ""))
-    return to_sequences(scaled, bundle.layout), text, n_cal
+    return scaled.astype(np.float32), text, n_cal
 
 
 def _convert_worker(bundle_path: str, calib_path: str, out_prefix: str) -> None:

@@ -27,8 +27,6 @@ from functools import lru_cache
 import flatbuffers
 import numpy as np
 
-from .data import to_sequences
-
 #: Builtin ops TFLite Micro implements (its MicroMutableOpResolver), as TFLite schema names.
 TFLM_OPS = (
     "ABS ADD ADD_N ARG_MAX ARG_MIN ASSIGN_VARIABLE AVERAGE_POOL_2D BATCH_MATMUL BATCH_TO_SPACE_ND BROADCAST_ARGS "
@@ -570,7 +568,7 @@ def run_scaled(buf: bytes, seqs: np.ndarray, runtime: str, arena_size: int = 655
 
 def predict(buf: bytes, bundle, X_raw: np.ndarray, runtime: str, arena_size: int = 65536) -> np.ndarray:
     """Raw rows (n, features) → predictions (n,) in target units through the flatbuffer in ``runtime``."""
-    seqs = to_sequences(bundle.scaler.transform_x(np.atleast_2d(X_raw)), bundle.layout)
+    seqs = bundle.sequences(np.atleast_2d(X_raw))
     return bundle.scaler.inverse_y(run_scaled(buf, seqs, runtime, arena_size))
 
 

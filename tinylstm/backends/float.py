@@ -21,9 +21,8 @@ def _keras_model(model_dir):
 
 
 def _keras_predict(bundle, model, X_raw):
-    from ..data import to_sequences
 
-    seq = to_sequences(bundle.scaler.transform_x(X_raw), bundle.layout)
+    seq = bundle.sequences(X_raw)
     return bundle.scaler.inverse_y(np.asarray(model.predict(seq, verbose=0))[:, 0])
 
 

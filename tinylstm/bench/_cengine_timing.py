@@ -43,11 +43,10 @@ def tflite_model(bundle) -> bytes:
 def main(cfg: dict) -> dict:
     sys.path.insert(0, cfg["root"])
     from tinylstm.bundle import Bundle
-    from tinylstm.data import to_sequences
 
     bundle = Bundle.load(cfg["model"])
     X = np.array(cfg["rows"], dtype=np.float64)
-    seq = to_sequences(bundle.scaler.transform_x(X), bundle.layout)
+    seq = bundle.sequences(X)
     tfl = tflite_model(bundle)
     with open(cfg["tflite_out"], "wb") as fh:
         fh.write(tfl)

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import to_sequences
 from ..errors import UserError
 from ..export import _cbuild as cb
 from ..export.c import selfcheck_inputs
@@ -132,7 +131,7 @@ def _host_timing(model_dir: Path, bundle, X: np.ndarray, libs: dict[str, Path], 
         subprocess.run(["gcc", *cb.HOST_CFLAGS, *FAST_HOST, "-shared", "-fPIC", "-I", str(lib),
                         str(cb.engine_source(lib)), "-o", str(so)], check=True)
         shared[name] = str(so)
-    ref_std = forward_scaled(bundle, to_sequences(bundle.scaler.transform_x(X), bundle.layout))[:, 0]
+    ref_std = forward_scaled(bundle, bundle.sequences(X))[:, 0]
     cfg = {"root": str(cb.ROOT), "model": str(model_dir), "rows": X.tolist(), "libs": shared, "passes": 7, "repeat": 20,
            "arena": 64 * 1024, "tflite_out": str(tmp / "model.tflite"), "ref_std": ref_std.tolist()}
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
@@ -142,7 +141,7 @@ def _host_timing(model_dir: Path, bundle, X: np.ndarray, libs: dict[str, Path], 
         raise RuntimeError(f"timing subprocess failed: {proc.stderr[-1500:]}")
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     if cb.tool("valgrind"):
-        seq32 = to_sequences(bundle.scaler.transform_x(X), bundle.layout).astype(np.float32)
+        seq32 = bundle.sequences(X).astype(np.float32)
         res["instructions"] = _host_instructions(libs, X, seq32, tmp / "model.tflite", tmp)
     # C loop without Python: the host test program's 'bench' mode (thread CPU ns per tinylstm_run)
     for name, lib in libs.items():

@@ -21,7 +21,6 @@ import numpy as np
 
 from .. import crossbuild as xb
 from .. import intgolden
-from ..data import to_sequences
 from ..errors import UserError
 from ..export import _cbuild as cb
 from ..export.c import FLOAT_TOLERANCE, selfcheck_inputs
@@ -47,10 +46,8 @@ def _keras(model: ModelDir, X: np.ndarray) -> np.ndarray | None:
         return None
     from ..train import load_keras_model  # deferred on purpose: TensorFlow
 
-    sc = model.bundle.scaler
     keras = load_keras_model(model.path)
-    return sc.inverse_y(np.asarray(keras.predict(to_sequences(sc.transform_x(X), model.bundle.layout),
-                                                 verbose=0))[:, 0])
+    return model.bundle.outputs(np.asarray(keras.predict(model.bundle.sequences(X), verbose=0)))
 
 
 def _m4_text(lib: Path, tmp: Path) -> int | None:

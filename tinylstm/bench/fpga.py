@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import atomic, fpgaflow, hdlsim
 from .. import fixedpoint as fx
-from ..data import DEFAULT_CSV, to_sequences
+from ..data import DEFAULT_CSV
 from ..export import _cbuild as cb
 from ..export.fpga import FpgaOptions, build_design, design_files, design_for
 from ..modeldir import ModelDir
@@ -62,7 +62,7 @@ class _PeakCells:
 def max_magnitude(bundle, X) -> float:
     """Largest |value| of the standardised inputs and every intermediate (gate pre-activations, c, h, dense
     outputs) of the float model on rows X."""
-    x = to_sequences(bundle.scaler.transform_x(X), bundle.layout).astype(np.float64)
+    x = bundle.sequences(X).astype(np.float64)
     cells = _PeakCells()
     forward(cells, bundle.lstm, bundle.dense, x)
     return max(float(np.abs(x).max()), cells.top)

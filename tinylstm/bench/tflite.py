@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from .. import export, tflite_build, tflm
-from ..data import to_sequences
 from ..errors import UserError
 from ..modeldir import ModelDir
 from ..reports.tflite import read_files
@@ -42,7 +41,7 @@ def bench_tflite(model_dir: Path, args: argparse.Namespace) -> str:
     files = exported_files(model, getattr(args, "tflite_dir", None))
     summary = json.loads(files[tflite_build.SUMMARY_FILE])
     X_test, _ = model.rows("test", data)
-    seqs = to_sequences(model.bundle.scaler.transform_x(X_test), model.bundle.layout)
+    seqs = model.bundle.sequences(X_test)
     lines = ["| variant | runtime | bytes | op kinds | TFLM arena host min | max abs diff vs reference | "
              "MAE increase | µs / inference (median of 3 passes over the test rows, incl. reset) |",
              "|---|---|---|---|---|---|---|---|"]

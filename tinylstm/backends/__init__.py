@@ -1,9 +1,10 @@
 """The ``--backend`` registry of ``tinylstm predict``: one name per way of running the trained model.
 
 Each backend is a module in this package that calls :func:`register` when imported; modules are discovered, so
-adding a backend means adding a module. A backend takes the model directory and raw input rows (n, features) in CSV
-units and returns
-predictions (n,) in target units, so every target can be compared on the same rows.
+adding a backend means adding a module. A backend takes the model directory and raw input samples (n, n_inputs) in CSV
+units (step-major: W×F values for a window model) and returns predictions as
+:meth:`~tinylstm.bundle.Bundle.outputs` gives them: (n,) in target units for a regression, (n, K) class
+probabilities for a classifier — so every target can be compared on the same samples.
 """
 
 from __future__ import annotations
@@ -60,9 +61,17 @@ def get(name: str) -> Backend:
 
 
 def run(name: str, model_dir: Path, X_raw: np.ndarray, args: argparse.Namespace | None = None) -> np.ndarray:
-    """Predict raw rows with backend ``name``; returns (n,) float64 in target units."""
-    y = get(name).predict(Path(model_dir), np.asarray(X_raw, dtype=np.float64), args or argparse.Namespace())
-    return np.asarray(y, dtype=np.float64).reshape(-1)
+    """Predict raw samples with backend ``name``; returns (n,) float64 in target units, or (n, K) probabilities."""
+    return _shaped(get(name).predict(Path(model_dir), np.asarray(X_raw, dtype=np.float64),
+                                     args or argparse.Namespace()))
+
+
+def _shaped(y) -> np.ndarray:
+    """float64; (n,) for one output per sample, (n, K) for K > 1."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y[:, 0]
+    return y if y.ndim == 2 else y.reshape(-1)
 
 
 @contextlib.contextmanager
@@ -76,7 +85,7 @@ def session(name: str, model_dir: Path, args: argparse.Namespace | None = None) 
 
     def cast(ys: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for y in ys:
-            yield np.asarray(y, dtype=np.float64).reshape(-1)
+            yield _shaped(y)
 
     if backend.session is None:
         yield lambda batches: cast(backend.predict(Path(model_dir), np.asarray(X, dtype=np.float64), args)

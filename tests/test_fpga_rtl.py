@@ -152,7 +152,7 @@ def test_random_networks_with_saturation_rtl_equals_golden(tmp_path, case):
     design = fpga.build_design(b, case["fmt"], case["lanes"])
     hdlsim.write_design(design, b, tmp_path)
     net = design.net
-    xq = random_codes(net.fmt, 40, b.n_steps, b.n_inputs, seed=case["seed"])
+    xq = random_codes(net.fmt, 40, b.n_steps, b.values_per_step, seed=case["seed"])
     trace: dict = {}
     want = net.forward(xq, trace)
     zs = np.concatenate([v.ravel() for k, v in trace.items() if k.endswith("_z")])

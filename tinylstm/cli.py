@@ -46,9 +46,61 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     from .data import DEFAULT_CSV, DEFAULT_FEATURES, DEFAULT_TARGET
 
     p.add_argument("--data", type=Path, default=DEFAULT_CSV, help="CSV file (default: %(default)s)")
-    p.add_argument("--features", type=_csv_list, default=list(DEFAULT_FEATURES),
-                   help="comma-separated feature columns, one time step each (default: %(default)s)")
-    p.add_argument("--target", default=DEFAULT_TARGET, help="target column (default: %(default)s)")
+    p.add_argument("--features", type=_csv_list, default=None,
+                   help="comma-separated feature columns: one time step each (feature_per_step), or the values "
+                        f"read at every step (window; required) (default: {','.join(DEFAULT_FEATURES)})")
+    p.add_argument("--target", default=None, help=f"target column (default: {DEFAULT_TARGET})")
+    _add_layout_args(p)
+
+
+def _add_layout_args(p: argparse.ArgumentParser) -> None:
+    from .data import LAYOUTS
+    from .series import SPLITS, TASKS
+
+    g = p.add_argument_group("time series (--layout window)")
+    g.add_argument("--layout", choices=LAYOUTS, default=None,
+                   help="feature_per_step (default: a row's F features are F steps of one value) or window (the CSV "
+                        "is a time series, one row per step; a sample is --window consecutive rows)")
+    g.add_argument("--window", type=int, default=None, help="rows (time steps) per window")
+    g.add_argument("--horizon", type=int, default=None,
+                   help="the target is read this many rows after the window's last row (default: 1 for regress, "
+                        "0 for classify)")
+    g.add_argument("--time-column", default=None, help="sort the rows by this column (numbers or date/times)")
+    g.add_argument("--group-column", default=None,
+                   help="independent sequences: windows never cross a change of this column; a group never lands "
+                        "in two splits")
+    g.add_argument("--task", choices=TASKS, default=None, help="regress (default) or classify (softmax head)")
+    g.add_argument("--split", choices=SPLITS, default=None,
+                   help="chronological (default: first 70 %% train, last 30 %% test, purged) or random")
+
+
+def _series_spec(args: argparse.Namespace):
+    """The :class:`~tinylstm.series.SeriesSpec` the flags ask for, or None for the feature_per_step layout (whose
+    defaults for --features/--target are then filled in)."""
+    from .data import DEFAULT_FEATURES, DEFAULT_TARGET
+    from .series import SeriesSpec
+
+    window_flags = [f"--{n.replace('_', '-')}" for n in ("window", "horizon", "time_column", "group_column", "task",
+                                                         "split") if getattr(args, n, None) is not None]
+    if (args.layout or "feature_per_step") == "feature_per_step":
+        if window_flags:
+            raise UserError(f"{', '.join(window_flags)}: only with --layout window")
+        if args.features is None:
+            args.features = list(DEFAULT_FEATURES)
+        if args.target is None:
+            args.target = DEFAULT_TARGET
+        return None
+    if args.window is None:
+        raise UserError("--layout window needs --window W (rows per window)")
+    if not args.features:
+        raise UserError("--layout window needs --features (the columns read at every step)")
+    if not args.target:
+        raise UserError("--layout window needs --target (the column to forecast or classify)")
+    spec = SeriesSpec(window=args.window, horizon=args.horizon, time_column=args.time_column,
+                      group_column=args.group_column, task=args.task or "regress",
+                      split=args.split or "chronological")
+    spec.check()
+    return spec
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -102,10 +154,20 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_example(args: argparse.Namespace) -> int:
+    from . import examples
+
+    path = examples.write(args.name, args.dest or Path("data") / f"{args.name}.csv")
+    if not args.quiet:
+        print(f"wrote {path}; train on it with: tinylstm train --data {path} {examples.OPTIONS[args.name]}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from . import pipeline
 
-    pipeline.train_only(args.data, args.features, args.target, _train_config(args), args.out, args.quiet)
+    spec = _series_spec(args)
+    pipeline.train_only(args.data, args.features, args.target, _train_config(args), args.out, args.quiet, spec=spec)
     return 0
 
 
@@ -119,8 +181,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
 
+    spec = _series_spec(args)
     pipeline.run(args.data, args.features, args.target, _train_config(args), args.out, args.figures, args.quiet,
-                 exports_enabled=not args.no_exports)
+                 exports_enabled=not args.no_exports, spec=spec)
     return 0
 
 
@@ -201,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_fetch.add_argument("--url", default=DATASET_URL, help="source URL (default: the tutorial's published copy)")
     p_fetch.add_argument("--force", action="store_true", help="download even when a verified copy is there")
     p_fetch.set_defaults(func=cmd_data_fetch)
+    from .examples import NAMES as EXAMPLES
+
+    p_ex = data_sub.add_parser("example", parents=[common],
+                               help="write an example time-series CSV (digits: sequence classification; forecast: "
+                                    "a 3-channel series) generated from installed packages, no download")
+    p_ex.add_argument("name", choices=EXAMPLES)
+    p_ex.add_argument("--dest", type=Path, default=None, help="where to write it (default: data/NAME.csv)")
+    p_ex.set_defaults(func=cmd_data_example)
 
     p_train = sub.add_parser("train", help="train the model and write the weight bundle", parents=[common])
     _add_data_args(p_train)
@@ -231,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_pred.add_argument("--out", type=Path, required=True, help="output CSV (input rows + a prediction column)")
     p_pred.add_argument("--chunk-rows", type=int, default=None,
                         help="rows read and predicted per batch (rounded up to a multiple of 2048; default 65536)")
+    p_pred.add_argument("--proba", action="store_true",
+                        help="classifier: also one <target>_p_<class> probability column per class")
+    p_pred.add_argument("--next", action="store_true",
+                        help="window model: also print the prediction H steps after each sequence's last row")
     names = [b.name for b in backends.all_backends()]
     p_pred.add_argument("--backend", default="keras", choices=names,
                         help="; ".join(f"{b.name}: {b.help}" for b in backends.all_backends()))

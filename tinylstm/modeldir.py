@@ -3,7 +3,8 @@
 Layout (written by ``tinylstm train`` / :func:`tinylstm.train.save`)::
 
     bundle.npz    the weight bundle (:class:`~tinylstm.bundle.Bundle`)
-    split.json    {"train": [row indices], "test": [row indices]} into the cleaned training CSV
+    split.json    {"train": [row indices], "test": [row indices]} into the cleaned training CSV; for the window
+                  layout {"unit": "window", "train", "validation", "test": [window indices]} (tinylstm.series)
     config.json   the training configuration
     history.json  loss curves (optional)
     model.keras   the Keras model (optional: not needed by any exporter)
@@ -35,6 +36,8 @@ class ModelDir:
     bundle: Bundle
     split: Split | None
     config: dict[str, Any] = field(default_factory=dict)
+    #: window layout: validation window indices (the train/test ones are in ``split``)
+    validation: np.ndarray | None = None
     prune: dict[str, Any] | None = None
     _datasets: dict[str, Dataset] = field(default_factory=dict, repr=False)
 
@@ -43,16 +46,18 @@ class ModelDir:
         path = Path(path)
         bundle = Bundle.load(path)
         split_file = path / "split.json"
-        split = None
+        split, validation = None, None
         if split_file.exists():
             try:
                 obj = json.loads(split_file.read_text())
                 split = Split(np.asarray(obj["train"], dtype=np.int64), np.asarray(obj["test"], dtype=np.int64))
+                if obj.get("unit") == "window":
+                    validation = np.asarray(obj["validation"], dtype=np.int64)
             except (ValueError, KeyError, TypeError) as err:
                 raise UserError(f"{split_file}: not a tinylstm split file ({err})") from err
         config = _json_or_empty(path / "config.json")
         prune = _json_or_empty(path / "prune.json") or None
-        return cls(path, bundle, split, config, prune)
+        return cls(path, bundle, split, config, prune=prune, validation=validation)
 
     @property
     def is_pruned(self) -> bool:
@@ -95,12 +100,43 @@ class ModelDir:
             self._datasets[key] = load_dataset(path, self.bundle.features, self.bundle.target)
         return self._datasets[key]
 
+    @property
+    def series_spec(self):
+        """The :class:`~tinylstm.series.SeriesSpec` of a window-layout model (None for feature_per_step)."""
+        from .series import SeriesSpec
+
+        meta = self.bundle.meta.get("series")
+        return SeriesSpec.from_dict(meta) if self.bundle.layout == "window" and meta else None
+
+    def windows(self, data: str | Path | None = None):
+        """(series, windows) of a window-layout model's training CSV (loaded once per path)."""
+        from .series import load_series, windows
+
+        path = self.data_path(data)
+        key = "windows:" + str(path.resolve())
+        if key not in self._datasets:
+            spec = self.series_spec
+            target = self.bundle.target
+            series = load_series(path, self.bundle.features, target, spec,
+                                 self.bundle.classes if self.bundle.is_classifier else None)
+            self._datasets[key] = (series, windows(series, spec))
+        return self._datasets[key]
+
     def rows(self, which: str, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Raw ``(X, y)`` of the ``train`` or ``test`` rows of this model's split."""
+        """Raw ``(X, y)`` of the ``train``, ``test`` (or, window layout, ``validation``) samples of this model's
+        split: X (n, n_inputs) step-major raw values; y target units, or the class index for a classifier."""
         if self.split is None:
             raise UserError(f"{self.path / 'split.json'}: missing (the model directory must come from tinylstm train)")
-        if which not in ("train", "test"):
+        if which not in ("train", "test", "validation"):
             raise ValueError(which)
+        if self.bundle.layout == "window":
+            _, w = self.windows(data)
+            idx = self.validation if which == "validation" else getattr(self.split, which)
+            if idx is None or (len(idx) and int(idx.max()) >= len(w)):
+                raise UserError(f"{self.path}: its split does not match the windows of its CSV; wrong --data?")
+            return w.X[idx].reshape(len(idx), -1), w.y[idx]
+        if which == "validation":
+            raise UserError(f"{self.path}: a feature_per_step model keeps no validation rows (Keras' split)")
         ds = self.dataset(data)
         idx = getattr(self.split, which)
         if len(idx) and int(idx.max()) >= len(ds.y):

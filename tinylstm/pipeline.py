@@ -80,13 +80,37 @@ def check_output_dir(path: Path, option: str) -> None:
         raise UserError(f"{option} {path}: no permission to write in {existing}")
 
 
+def load_windows(path: Path, features: Sequence[str], target: str, spec, quiet: bool = False):
+    """Load a time-series CSV and cut its windows (``--layout window``); say what was dropped. Checks every data
+    problem training would hit (split sizes, classes, constant columns) before TensorFlow loads."""
+    from .series import check_classes, load_series, split_windows, windows
+
+    series = load_series(path, features, target, spec)
+    w = windows(series, spec)
+    sp = split_windows(w, spec, series.path)
+    if spec.task == "classify":
+        check_classes(w, series.classes, series.path, series.target)
+    _say(quiet, f"data: {series.path}: {w.describe(spec, len(series.y))}; split ({spec.split}) "
+                f"{len(sp.train)} train / {len(sp.validation)} validation / {len(sp.test)} test windows"
+                + (f", {sp.purged} purged at the boundaries" if sp.purged else ""))
+    return series
+
+
 def train_only(data: Path, features: Sequence[str], target: str, config: TrainConfig, model_dir: Path,
-               quiet: bool = False, staged: bool = False) -> TrainResult:
-    """Train and save into ``model_dir`` (swapped in whole; ``staged``: ``model_dir`` is a fresh staging dir)."""
+               quiet: bool = False, staged: bool = False, spec=None) -> TrainResult:
+    """Train and save into ``model_dir`` (swapped in whole; ``staged``: ``model_dir`` is a fresh staging dir).
+
+    ``spec``: a :class:`~tinylstm.series.SeriesSpec` for the window layout (None: feature_per_step)."""
+    from .train import train_windows
+
     check_output_dir(model_dir, "--out")
-    ds = load_data(data, features, target, quiet)
-    check_trainable(ds, config)
-    result = train(ds, config, quiet)
+    if spec is not None:
+        series = load_windows(data, features, target, spec, quiet)
+        result = train_windows(series, spec, config, quiet)
+    else:
+        ds = load_data(data, features, target, quiet)
+        check_trainable(ds, config)
+        result = train(ds, config, quiet)
     save(result, model_dir, in_place=staged)
     _say(quiet, f"train: {result.bundle.describe()} ({result.bundle.params()} params), "
                 f"{len(result.history['loss'])} epochs in {result.seconds:.1f} s, best epoch {result.best_epoch}; "
@@ -104,6 +128,8 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
     model_dir, out_dir, figures_dir = Path(model_dir), Path(out_dir), Path(figures_dir)
     md = ModelDir.load(model_dir)
     bundle = md.bundle
+    if bundle.layout == "window":
+        return evaluate_windows(md, ds, out_dir, figures_dir, extra, quiet, publish_as)
     if bundle.meta.get("data_sha256") and bundle.meta["data_sha256"] != ds.sha256:
         _say(quiet, f"warning: {ds.path} is not the file this model was trained on (SHA-256 differs)")
     if md.split is None:
@@ -148,6 +174,80 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
                 f"gradient boosting {report['baselines']['gradient_boosting']['mae']:.4f}, "
                 f"random forest {report['baselines']['random_forest']['mae']:.4f}; "
                 f"wrote {out_dir / 'report.md'}")
+    return report
+
+
+def evaluate_windows(md: ModelDir, data: Path | None, out_dir: Path, figures_dir: Path,
+                     extra: dict[str, Any] | None = None, quiet: bool = False,
+                     publish_as: tuple[Path, Path] | None = None) -> dict[str, Any]:
+    """:func:`evaluate` for a window-layout model: Keras on the train/validation/test windows, the metrics of its
+    task (forecast: MAE, RMSE, …; classification: accuracy, macro-F1, per-class recall, confusion matrix), the
+    baselines (persistence and linear regression; majority class and gradient boosting), figures, report."""
+    from .evaluate import classification_baselines, classification_metrics, forecast_baselines
+
+    bundle, spec = md.bundle, md.series_spec
+    series, w = md.windows(data)
+    model = _load_keras(md.path)
+    samples = {name: md.rows(name, data) for name in ("train", "validation", "test")}
+    outs = {name: bundle.outputs(np.asarray(model.predict(bundle.sequences(X), verbose=0)))
+            for name, (X, _) in samples.items()}
+    bundle_gap = float(np.abs(numpy_predict(bundle, samples["test"][0]) - outs["test"]).max())
+    history = json.loads((md.path / "history.json").read_text())
+    Xtr, ytr = samples["train"]
+    Xte, yte = samples["test"]
+    figures: dict[str, Path] = {}
+    if bundle.is_classifier:
+        metrics = {name: classification_metrics(y, outs[name], bundle.classes) for name, (_, y) in samples.items()}
+        base = classification_baselines(Xtr, ytr, Xte, yte, bundle.classes)
+        figures["confusion"] = plots.confusion_matrix(metrics["test"]["confusion"], bundle.classes,
+                                                      f"{bundle.target}: test windows (LSTM)",
+                                                      figures_dir / "confusion.png")
+        figures["loss"] = plots.loss_curves(history, 1.0, "", figures_dir / "loss.png")
+    else:
+        metrics = {name: regression_metrics(y, outs[name]).as_dict() for name, (_, y) in samples.items()}
+        persistence = series.y[w.last[md.split.test]]
+        base = {k: v.as_dict() for k, v in forecast_baselines(Xtr, ytr, Xte, yte, persistence).items()}
+        splits = {"train": (ytr, outs["train"]), "test": (yte, outs["test"])}
+        unit = bundle.units.get(bundle.target, "")
+        figures.update({
+            "loss": plots.loss_curves(history, bundle.scaler.y_scale, unit, figures_dir / "loss.png"),
+            "residuals": plots.residuals(splits, unit, figures_dir / "residuals.png"),
+            "predicted_vs_actual": plots.predicted_vs_actual(splits, bundle.target, unit,
+                                                             figures_dir / "pred_vs_actual.png"),
+            "series": plots.series(yte, outs["test"], bundle.target, unit, figures_dir / "test_series.png"),
+        })
+    report_root = out_dir
+    if publish_as is not None:
+        stage, final = publish_as
+        figures = {k: _moved(v, stage, final) for k, v in figures.items()}
+        report_root = _moved(out_dir, stage, final)
+    report = {
+        "data": {"file": str(series.path), "sha256": series.sha256, "features": bundle.features,
+                 "target": bundle.target, "units": bundle.units, "layout": "window", "series": spec.as_dict(),
+                 "windows": w.describe(spec, len(series.y)), "rows_read": series.rows_read,
+                 "rows_train": len(md.split.train), "rows_validation": len(md.validation),
+                 "rows_test": len(md.split.test)},
+        "model": {"architecture": bundle.describe(), "params": bundle.params(), "macs": bundle.macs(),
+                  "gate_order": "i,f,c,o", "seed": bundle.meta.get("seed"), "task": bundle.task,
+                  "classes": bundle.classes, "best_epoch": bundle.meta.get("best_epoch"),
+                  "epochs_run": len(history["loss"])},
+        "metrics": metrics,
+        "baselines": base,
+        "bundle_vs_keras_max_abs": bundle_gap,
+        "figures": {k: str(Path(v).relative_to(report_root.parent) if _is_under(v, report_root.parent) else v)
+                    for k, v in figures.items()},
+        **(extra or {}),
+    }
+    write_report(report, out_dir)
+    m = metrics["test"]
+    if bundle.is_classifier:
+        _say(quiet, f"evaluate: test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} on {m['n']} windows; "
+                    f"majority class {base['majority_class']['accuracy']:.4f}, gradient boosting "
+                    f"{base['gradient_boosting']['accuracy']:.4f}; wrote {out_dir / 'report.md'}")
+    else:
+        _say(quiet, f"evaluate: test MAE {m['mae']:.4f}, RMSE {m['rmse']:.4f} on {m['n']} windows; persistence "
+                    f"{base['persistence']['mae']:.4f}, linear regression {base['linear_regression']['mae']:.4f}; "
+                    f"wrote {out_dir / 'report.md'}")
     return report
 
 
@@ -206,7 +306,43 @@ def write_report(report: dict[str, Any], out_dir: Path) -> None:
     atomic.write_text(Path(out_dir) / "report.md", render_markdown(report, Path(out_dir)))
 
 
+def _render_windows(report: dict[str, Any], out_dir: Path) -> list[str]:
+    d, m = report["data"], report["model"]
+    unit = d["units"].get(d["target"], "")
+    sp = d["series"]
+    lines = [
+        "# tinylstm report", "",
+        f"Data: `{d['file']}` (SHA-256 `{d['sha256'][:16]}…`), a time series: windows of {sp['window']} rows of "
+        f"{', '.join(d['features'])} → {d['target']} {sp['horizon']} step(s) after the window's last row"
+        + (f", sorted by {sp['time_column']}" if sp.get("time_column") else "")
+        + (f", sequences by {sp['group_column']}" if sp.get("group_column") else "") + ".",
+        f"Windows: {d['windows']}; split ({sp['split']}) {d['rows_train']} train / {d['rows_validation']} "
+        f"validation / {d['rows_test']} test windows.", "",
+        f"Model: {m['architecture']}, {m['params']} parameters, {m['macs']} MACs per inference, seed {m['seed']}, "
+        f"best epoch {m['best_epoch']} of {m['epochs_run']}.", "",
+    ]
+    if m["task"] == "classification":
+        lines += ["## Metrics (classification)", "", "| set | accuracy | macro-F1 | windows |", "|---|---|---|---|"]
+        rows = [(k, v) for k, v in report["metrics"].items()] + \
+               [(f"test, {k.replace('_', ' ')} baseline", v) for k, v in report["baselines"].items()]
+        lines += [f"| {k} | {v['accuracy']:.4f} | {v['macro_f1']:.4f} | {v['n']} |" for k, v in rows]
+        rec = report["metrics"]["test"]["recall"]
+        lines += ["", "Per-class recall (test): " + ", ".join(f"{c}: {r:.3f}" for c, r in rec.items()) + "."]
+    else:
+        lines += [f"## Metrics (forecast) [{unit}]", "", "| set | MAE | RMSE | R² | max error |",
+                  "|---|---|---|---|---|"]
+        rows = [(k, v) for k, v in report["metrics"].items()] + \
+               [(f"test, {k.replace('_', ' ')} baseline", v) for k, v in report["baselines"].items()]
+        lines += [f"| {k} | {v['mae']:.4f} | {v['rmse']:.4f} | {v['r2']:.4f} | {v['max_error']:.4f} |"
+                  for k, v in rows]
+    lines += ["", f"Weight bundle (numpy float golden model) vs Keras on the test windows: max |Δ| "
+                  f"{report['bundle_vs_keras_max_abs']:.2e}.", "", "## Figures", ""]
+    return lines
+
+
 def render_markdown(report: dict[str, Any], out_dir: Path) -> str:
+    if report["data"].get("layout") == "window":
+        return _render_tail(report, out_dir, _render_windows(report, out_dir))
     d, m = report["data"], report["model"]
     unit = d["units"].get(d["target"], "")
     lines = [
@@ -229,6 +365,10 @@ def render_markdown(report: dict[str, Any], out_dir: Path) -> str:
                      f"{v['residual_mean']:+.4f} | {v['residual_std']:.4f} |")
     lines += ["", f"Weight bundle (numpy float golden model) vs Keras on the test set: max |Δ| "
                   f"{report['bundle_vs_keras_max_abs']:.2e} {unit}.", "", "## Figures", ""]
+    return _render_tail(report, out_dir, lines)
+
+
+def _render_tail(report: dict[str, Any], out_dir: Path, lines: list[str]) -> str:
     for name, path in report["figures"].items():
         rel = Path(path)
         if not rel.is_absolute():
@@ -250,12 +390,15 @@ def evaluate_only(model_dir: Path, data: Path, out_dir: Path, figures_dir: Path,
     bundle = Bundle.load(model_dir)
     check_output_dir(out_dir, "--out")
     check_output_dir(figures_dir, "--figures")
+    if bundle.layout == "window":
+        return evaluate(model_dir, Path(data), out_dir, figures_dir, quiet=quiet)
     ds = load_data(data, bundle.features, bundle.target, quiet)
     return evaluate(model_dir, ds, out_dir, figures_dir, quiet=quiet)
 
 
 def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, out_dir: Path,
-        figures_dir: Path | None = None, quiet: bool = False, exports_enabled: bool = True) -> dict[str, Any]:
+        figures_dir: Path | None = None, quiet: bool = False, exports_enabled: bool = True,
+        spec=None) -> dict[str, Any]:
     """Train, evaluate, draw, and run every registered exporter (unless disabled); one report at the end.
 
     Everything is written into a temporary sibling of ``out_dir`` and published at the very end: each entry the
@@ -275,8 +418,8 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
         atomic.stage_dir(figures_dir)
     try:
         with phases("train (load data, fit, save)"):
-            result = train_only(data, features, target, config, stage / "model", quiet, staged=True)
-        ds = result.dataset
+            result = train_only(data, features, target, config, stage / "model", quiet, staged=True, spec=spec)
+        ds = result.dataset if spec is None else Path(data)
         _fault_point("after-train")
         with phases("evaluate (metrics, baselines, figures)"):
             report = evaluate(stage / "model", ds, stage, fig_stage, quiet=quiet, publish_as=(stage, out_dir))

@@ -143,3 +143,23 @@ def spearman_heatmap(columns: dict[str, np.ndarray], path: Path) -> Path:
 def labelled(names: Sequence[str], units: dict[str, str]) -> list[str]:
     """Column names with units appended, for plots: ``ENGINE SIZE [L]``."""
     return [f"{n}{_unit(units.get(n, ''))}" for n in names]
+
+
+def confusion_matrix(confusion: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: Path) -> Path:
+    """Confusion matrix of the test windows: counts, rows actual, columns predicted, row-normalised colour."""
+    plt = _plt()
+    cm = np.asarray(confusion, dtype=np.int64)
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), [str(c) for c in classes], rotation=45 if k > 8 else 0)
+    ax.set_yticks(range(k), [str(c) for c in classes])
+    ax.grid(False)
+    ax.set(title=title, xlabel="predicted class", ylabel="actual class")
+    return _save(fig, path)

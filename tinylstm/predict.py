@@ -21,7 +21,7 @@ import numpy as np
 
 from . import atomic, backends
 from .bundle import Bundle
-from .data import FeatureChunk, FeatureReader, read_features_exact
+from .data import FeatureChunk, FeatureReader, read_features_exact, read_table
 from .errors import DataError, UserError
 from .reference import BLOCK
 
@@ -64,6 +64,10 @@ def predict_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argp
     from .pipeline import check_output_dir
 
     bundle = Bundle.load(model_dir)
+    if bundle.layout == "window":
+        return predict_windows_csv(model_dir, data, out, backend, args)
+    if getattr(args, "next", False) or getattr(args, "proba", False):
+        raise UserError("--next and --proba are for window-layout models (forecasts, classifiers)")
     backends.get(backend)  # fail on an unknown name before reading anything
     if Path(out).is_dir():
         raise DataError(f"--out {out}: is a directory; give the output CSV's file name")
@@ -106,3 +110,77 @@ def predict_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argp
                 raise
             raise OSError(err.errno, err.strerror, str(out)) from None
     return n
+
+
+# ------------------------------------------------------------------------------------------ window layout
+def predict_windows_csv(model_dir: Path, data: Path, out: Path, backend: str, args: argparse.Namespace) -> int:
+    """A window-layout model on a time-series CSV: every input row (file order) plus ``<target>_predicted`` on the
+    row each window predicts (empty where no full window precedes it); a classifier writes the class name and,
+    with ``--proba``, one ``<target>_p_<class>`` column per class. Returns the number of windows predicted.
+
+    Windows whose target row lies past the end of the series (the last H of each sequence) are predicted too:
+    ``--next`` prints them (the forecast a user most wants); they have no row to be written on.
+    """
+    from .modeldir import ModelDir
+    from .pipeline import check_output_dir
+    from .series import load_series, windows
+
+    md = ModelDir.load(model_dir)
+    bundle, spec = md.bundle, md.series_spec
+    backends.get(backend)
+    if Path(out).is_dir():
+        raise DataError(f"--out {out}: is a directory; give the output CSV's file name")
+    check_output_dir(Path(out).parent, "--out")
+    table = read_table(Path(data))
+    target = bundle.target if bundle.target in table.columns and bundle.target not in bundle.features else None
+    series = load_series(Path(data), bundle.features, target, spec, bundle.classes if target else None)
+    w = windows(series, spec, need_target=False)
+    if not len(w):
+        raise DataError(f"{data}: no full window of {spec.window} rows without a missing value")
+    size = chunk_rows_of(args)
+    parts = []
+    with backends.session(backend, model_dir, args) as run:
+        for y in run(w.X[k:k + size].reshape(-1, bundle.n_inputs) for k in range(0, len(w), size)):
+            parts.append(np.asarray(y))
+    pred = np.concatenate(parts)
+    proba = bool(getattr(args, "proba", False)) and bundle.is_classifier
+    extra = [f"{bundle.target}_predicted"] + ([f"{bundle.target}_p_{c}" for c in bundle.classes] if proba else [])
+    cells: dict[int, list[str]] = {}
+    for k in np.flatnonzero(w.target_row >= 0):
+        offset = int(series.offset[w.target_row[k]])
+        cells[offset] = _cells(bundle, pred[k], proba)
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=table.delimiter, lineterminator="\n")
+    writer.writerow([*table.columns, *extra])
+    width = len(table.columns)
+    for offset, row in enumerate(table.rows):
+        if not any(row):
+            continue
+        writer.writerow([*(row + [""] * (width - len(row))), *cells.get(offset, [""] * len(extra))])
+    atomic.write_text(out, buf.getvalue())
+    if getattr(args, "next", False):
+        _print_next(bundle, spec, series, w, pred, table)
+    return len(w)
+
+
+def _cells(bundle: Bundle, y: np.ndarray, proba: bool) -> list[str]:
+    if not bundle.is_classifier:
+        return [f"{float(y):.9g}"]
+    out = [bundle.classes[int(np.argmax(y))]]
+    return out + ([f"{float(p):.9g}" for p in y] if proba else [])
+
+
+def _print_next(bundle: Bundle, spec, series, w, pred: np.ndarray, table) -> None:
+    """The prediction for the row H steps after each sequence's last row (``--next``)."""
+    for g in dict.fromkeys(w.group.tolist()):
+        k = int(np.flatnonzero(w.group == g)[-1])
+        rows_in_group = np.flatnonzero(series.group == g)
+        if w.last[k] != rows_in_group[-1]:
+            continue  # the sequence's last row does not end a full window (a missing value): nothing to forecast
+        line = int(series.line[w.last[k]])
+        where = f"after line {line}"
+        if spec.group_column:
+            row = table.rows[series.offset[w.last[k]]]
+            where += f" ({spec.group_column} {row[table.columns.index(spec.group_column)]})"
+        value = _cells(bundle, pred[k], bundle.is_classifier)
+        print(f"next: {bundle.target} {spec.h} step(s) {where}: {', '.join(value)}")

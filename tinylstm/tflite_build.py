@@ -78,7 +78,9 @@ def calibration_rows(model: ModelDir, data: Path | None, calib_samples: int,
     bundle = model.bundle
     X_train, _ = model.rows("train", data)
     n_cal = len(X_train) if calib_samples == 0 else min(calib_samples, len(X_train))
-    scaled = bundle.sequences(X_train[:n_cal])
+    X = np.asarray(X_train[:n_cal], dtype=np.float64).reshape(-1, bundle.n_steps, bundle.values_per_step)
+    shape = (bundle.n_steps, bundle.values_per_step)
+    scaled = (X - bundle.input_mean().reshape(shape)) / bundle.input_scale().reshape(shape)  # float64 margins
     if calib_margin > 0:
         lo, hi = scaled.min(axis=0), scaled.max(axis=0)
         span = hi - lo

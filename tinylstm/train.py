@@ -48,7 +48,9 @@ class TrainResult:
     config: TrainConfig
     seconds: float
     best_epoch: int
-    dataset: Dataset  # the cleaned data the model was trained on (callers need not read the CSV again)
+    dataset: Dataset | None  # the cleaned data the model was trained on (callers need not read the CSV again)
+    #: window layout: the series, its windows and the spec (``split`` is then a WindowSplit)
+    windows: Any = None
 
 
 def set_determinism(seed: int) -> None:
@@ -134,6 +136,66 @@ def train(ds: Dataset, config: TrainConfig, quiet: bool = False) -> TrainResult:
     return TrainResult(model, bundle, scaler, sp, history, config, seconds, best_epoch, ds)
 
 
+def train_windows(series, spec, config: TrainConfig, quiet: bool = False) -> TrainResult:
+    """Train on windows of a time series (``--layout window``): regression (MAE loss, as the feature_per_step
+    model) or classification (softmax head, sparse categorical cross-entropy), early stopping on the validation
+    windows (the end of the training windows, purged: see :mod:`tinylstm.series`)."""
+    from .model import build_model, bundle_from_keras, keras
+    from .series import check_classes, split_windows, windows
+
+    set_determinism(config.seed)
+    w = windows(series, spec)
+    sp = split_windows(w, spec, series.path)
+    classify = spec.task == "classify"
+    if classify:
+        check_classes(w, series.classes, series.path, series.target)
+    fit_rows = w.X[sp.train].reshape(-1, w.X.shape[2])
+    y_fit = w.y[sp.train]
+    if classify:
+        x_scale = fit_rows.std(axis=0)
+        for name, sd in zip(series.features, x_scale):
+            if not sd > 0:
+                raise UserError(f"{series.path}: column {name!r} is constant in the training windows (zero variance)")
+        scaler = Scaler(fit_rows.mean(axis=0), x_scale, 0.0, 1.0)
+    else:
+        scaler = Scaler.fit(fit_rows, y_fit, series.features, series.target, series.path)
+
+    def xs(idx):
+        return np.asarray((w.X[idx] - scaler.x_mean) / scaler.x_scale, dtype=np.float32)
+
+    def ys(idx):
+        return (w.y[idx].astype(np.int64) if classify else scaler.transform_y(w.y[idx]).astype(np.float32))
+
+    K = len(series.classes) if classify else 1
+    model = build_model(spec.window, len(series.features), config.lstm_units, config.dense_units, K,
+                        "softmax" if classify else "linear")
+    loss = "sparse_categorical_crossentropy" if classify else config.loss
+    model.compile(optimizer=_optimizer(config.optimizer, config.learning_rate), loss=loss,
+                  metrics=["accuracy"] if classify else None)
+    k = keras()
+    stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    callbacks = [stop, _EpochBar(config.epochs, quiet)]
+    if config.lr_plateau_patience:
+        callbacks.append(k.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, verbose=0,
+                                                       patience=config.lr_plateau_patience,
+                                                       min_lr=config.min_learning_rate))
+    start = time.perf_counter()
+    hist = model.fit(xs(sp.train), ys(sp.train), epochs=config.epochs, batch_size=config.batch_size,
+                     validation_data=(xs(sp.validation), ys(sp.validation)), shuffle=True, verbose=0,
+                     callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    history = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
+    meta = {"seed": config.seed, "data_file": series.path.name, "data_sha256": series.sha256,
+            "train_config": {**asdict(config), "loss": loss}, "best_epoch": best_epoch,
+            "window": spec.window, "horizon": spec.h, "series": spec.as_dict(),
+            "rows": {"train": int(len(sp.train)), "validation": int(len(sp.validation)), "test": int(len(sp.test))}}
+    if classify:
+        meta["classes"] = list(series.classes)
+    bundle = bundle_from_keras(model, scaler, series.features, series.target, {}, meta, layout="window")
+    return TrainResult(model, bundle, scaler, sp, history, config, seconds, best_epoch, None, (series, w, spec))
+
+
 def save(result: TrainResult, model_dir: Path, in_place: bool = False) -> None:
     """Write ``model.keras``, ``bundle.npz``, ``config.json``, ``history.json`` and ``split.json``.
 
@@ -149,8 +211,10 @@ def save(result: TrainResult, model_dir: Path, in_place: bool = False) -> None:
         result.bundle.save(stage / "bundle.npz")
         atomic.write_json(stage / "config.json", asdict(result.config))
         atomic.write_json(stage / "history.json", result.history)
-        atomic.write_json(stage / "split.json", {"train": result.split.train.tolist(),
-                                                 "test": result.split.test.tolist()})
+        split = {"train": result.split.train.tolist(), "test": result.split.test.tolist()}
+        if result.windows is not None:  # window indices (tinylstm.series), validation stored too
+            split = {"unit": "window", **split, "validation": result.split.validation.tolist()}
+        atomic.write_json(stage / "split.json", split)
         if not in_place:
             atomic.swap_in(stage, model_dir)
     finally:

@@ -21,9 +21,7 @@ def _keras_model(model_dir):
 
 
 def _keras_predict(bundle, model, X_raw):
-
-    seq = bundle.sequences(X_raw)
-    return bundle.scaler.inverse_y(np.asarray(model.predict(seq, verbose=0))[:, 0])
+    return bundle.outputs(np.asarray(model.predict(bundle.sequences(X_raw), verbose=0)))
 
 
 @contextlib.contextmanager

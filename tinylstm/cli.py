@@ -187,12 +187,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_layout(model: str) -> str:
+    from .bundle import Bundle
+
+    return Bundle.load(model).layout
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from . import predict
 
     n = predict.predict_csv(args.model, args.data, args.out, args.backend, args)
     if not args.quiet:
-        print(f"wrote {args.out} ({n} rows, backend {args.backend})")
+        what = "windows predicted" if _model_layout(args.model) == "window" else "rows"
+        print(f"wrote {args.out} ({n} {what}, backend {args.backend})")
     return 0
 
 

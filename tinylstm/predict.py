@@ -127,6 +127,8 @@ def predict_windows_csv(model_dir: Path, data: Path, out: Path, backend: str, ar
 
     md = ModelDir.load(model_dir)
     bundle, spec = md.bundle, md.series_spec
+    if getattr(args, "proba", False) and not bundle.is_classifier:
+        raise UserError(f"--proba: {model_dir} is a forecast (regression), it has no class probabilities")
     backends.get(backend)
     if Path(out).is_dir():
         raise DataError(f"--out {out}: is a directory; give the output CSV's file name")

@@ -131,10 +131,13 @@ def _times(table: RawTable, col: int, name: str, offsets: list[int]) -> np.ndarr
     for o, cell in zip(offsets, cells):
         if cell.lower() in _MISSING:
             raise DataError(f"{table.path}: line {table.line_of(o)}, column {name!r}: missing time value")
-    try:
+    numbers = [_is_float(c) for c in cells]
+    if all(numbers):
         return np.array([float(c) for c in cells], dtype=np.float64)
-    except ValueError:
-        pass
+    if numbers[0]:  # numeric times with a stray cell: name the cell, not the first (good) number
+        o = offsets[numbers.index(False)]
+        raise DataError(f"{table.path}: line {table.line_of(o)}, column {name!r}: {cells[numbers.index(False)]!r} "
+                        f"is neither a number nor a date/time (line {table.line_of(offsets[0])} holds a number)")
     import pandas as pd
 
     for o, cell in zip(offsets, cells):

@@ -171,9 +171,47 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_model_flags(args: argparse.Namespace) -> None:
+    """evaluate/predict take the layout from the model; layout flags given there must agree with it."""
+    from .modeldir import ModelDir
+
+    given = {n: getattr(args, n, None) for n in ("layout", "window", "horizon", "time_column", "group_column",
+                                                 "task", "split")}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return
+    md = ModelDir.load(args.model)
+    spec = md.series_spec
+    have = {"layout": md.bundle.layout}
+    if spec is not None:
+        have.update(spec.as_dict())
+    for name, value in given.items():
+        flag = f"--{name.replace('_', '-')}"
+        if name not in have:
+            raise UserError(f"{flag}: {args.model} is a {md.bundle.layout} model (trained without {flag})")
+        if have[name] != value:
+            raise UserError(f"{flag} {value}: {args.model} was trained with {flag} {have[name]} "
+                            f"(evaluate and predict use the model's layout)")
+
+
+def cmd_import_keras(args: argparse.Namespace) -> int:
+    from .keras_import import ImportOptions, import_keras
+
+    spec = _series_spec(args)
+    opt = ImportOptions(model=args.model_file, data=args.data, features=tuple(args.features), target=args.target,
+                        out=args.out, layout=args.layout or "feature_per_step", spec=spec, scaler=args.scaler)
+    summary = import_keras(opt)
+    if not args.quiet:
+        print(f"import-keras: {args.model_file} → {args.out} ({summary['params']} params, layers "
+              f"{', '.join(summary['layers'])}; scaler {summary['scaler']}; |bundle - Keras| "
+              f"{summary['bundle_vs_keras_max_abs']:.2g} on {summary['test_rows']} test rows)")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import pipeline
 
+    _check_model_flags(args)
     pipeline.evaluate_only(args.model, args.data, args.out, args.figures or Path(args.out) / "figures", args.quiet)
     return 0
 
@@ -196,6 +234,7 @@ def _model_layout(model: str) -> str:
 def cmd_predict(args: argparse.Namespace) -> int:
     from . import predict
 
+    _check_model_flags(args)
     n = predict.predict_csv(args.model, args.data, args.out, args.backend, args)
     if not args.quiet:
         what = "windows predicted" if _model_layout(args.model) == "window" else "rows"
@@ -292,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--data", type=Path, default=DEFAULT_CSV, help="the CSV the model was trained on")
     p_eval.add_argument("--out", type=Path, default=Path("artifacts"), help="report directory")
     p_eval.add_argument("--figures", type=Path, default=None, help="figure directory (default: OUT/figures)")
+    _add_layout_args(p_eval)
     p_eval.set_defaults(func=cmd_evaluate)
 
     p_run = sub.add_parser("run", help="the whole pipeline: train, evaluate, figures, every export",
@@ -319,7 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
     for backend in backends.all_backends():
         if backend.add_arguments:
             backend.add_arguments(p_pred.add_argument_group(f"backend {backend.name}"))
+    _add_layout_args(p_pred)
     p_pred.set_defaults(func=cmd_predict)
+
+    p_imp = sub.add_parser("import-keras", parents=[common],
+                           help="turn your own trained Keras model (LSTM + Dense layers) into a model directory")
+    p_imp.add_argument("model_file", type=Path, metavar="MODEL", help="a .keras (or .h5) file")
+    _add_data_args(p_imp)
+    p_imp.add_argument("--scaler", default=None,
+                       help="JSON file {x_mean, x_scale[, y_mean, y_scale]} the model was trained with, or "
+                            "'identity' (raw inputs); default: fitted on the training rows")
+    p_imp.add_argument("--out", type=Path, required=True, help="model directory to write")
+    p_imp.set_defaults(func=cmd_import_keras)
 
     p_export = sub.add_parser("export", help="export the trained model to a target", parents=[common])
     ex_sub = p_export.add_subparsers(dest="target_name", required=True, metavar="TARGET")

@@ -48,7 +48,8 @@ def test_reference_model_reimported_equals_its_bundle(tmp_path, reference_csv):
                 assert np.array_equal(x, y)
     for f in ("x_mean", "x_scale", "y_mean", "y_scale"):
         assert np.allclose(getattr(got.scaler, f), getattr(want.scaler, f), rtol=0, atol=1e-12), f
-    assert json.loads((out / "split.json").read_text()) == json.loads((ROOT / "models/reference/split.json").read_text())
+    want_split = json.loads((ROOT / "models" / "reference" / "split.json").read_text())
+    assert json.loads((out / "split.json").read_text()) == want_split
 
 
 def test_users_window_model_with_own_scaler_predicts_like_keras(tmp_path):

@@ -15,3 +15,8 @@ class UserError(Exception):
 
 class DataError(UserError):
     """A problem with a data file: the message names the file, and the row/column where known."""
+
+
+class UnsupportedShape(UserError):
+    """A target cannot run this network's shape (layout, task, outputs, inputs per step): raised by
+    :func:`tinylstm.numerics.check_supported` before any work; ``tinylstm run`` skips that target with the line."""

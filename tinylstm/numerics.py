@@ -16,7 +16,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UnsupportedShape
 
 
 class LayerLike(Protocol):
@@ -91,29 +91,30 @@ def check_supported(bundle: Any, caps: Capabilities) -> None:
     """Raise one :class:`~tinylstm.errors.UserError` line naming what ``caps.target`` cannot run in ``bundle``."""
     t = caps.target
     if bundle.layout not in caps.layouts:
-        raise UserError(f"{t}: the {bundle.layout!r} layout is not supported (supported: {', '.join(caps.layouts)})")
+        raise UnsupportedShape(f"{t}: the {bundle.layout!r} layout is not supported "
+                               f"(supported: {', '.join(caps.layouts)})")
     if bundle.task not in caps.tasks:
-        raise UserError(f"{t}: the {bundle.task!r} task is not supported (supported: {', '.join(caps.tasks)})")
+        raise UnsupportedShape(f"{t}: the {bundle.task!r} task is not supported (supported: {', '.join(caps.tasks)})")
     if not bundle.lstm:
-        raise UserError(f"{t}: the network needs at least one LSTM layer")
+        raise UnsupportedShape(f"{t}: the network needs at least one LSTM layer")
     if not bundle.dense:
-        raise UserError(f"{t}: the network needs a dense output layer")
+        raise UnsupportedShape(f"{t}: the network needs a dense output layer")
     if caps.max_outputs is not None and bundle.n_outputs > caps.max_outputs:
-        raise UserError(f"{t}: {bundle.n_outputs} outputs, at most {caps.max_outputs} supported")
+        raise UnsupportedShape(f"{t}: {bundle.n_outputs} outputs, at most {caps.max_outputs} supported")
     first = bundle.lstm[0].inputs
     if caps.max_inputs_per_step is not None and first > caps.max_inputs_per_step:
-        raise UserError(f"{t}: {first} inputs per time step, at most {caps.max_inputs_per_step} supported")
+        raise UnsupportedShape(f"{t}: {first} inputs per time step, at most {caps.max_inputs_per_step} supported")
     for k, layer in enumerate(bundle.lstm):
         if caps.stacked_lstm_only and layer.return_sequences != (k < len(bundle.lstm) - 1):
-            raise UserError(f"{t}: lstm{k}: return_sequences is needed on every LSTM but the last")
+            raise UnsupportedShape(f"{t}: lstm{k}: return_sequences is needed on every LSTM but the last")
         if k and layer.inputs != bundle.lstm[k - 1].units:
-            raise UserError(f"{t}: lstm{k}: input width {layer.inputs} differs from lstm{k - 1}'s "
+            raise UnsupportedShape(f"{t}: lstm{k}: input width {layer.inputs} differs from lstm{k - 1}'s "
                             f"{bundle.lstm[k - 1].units} units")
         if caps.max_lstm_units is not None and layer.units > caps.max_lstm_units:
-            raise UserError(f"{t}: lstm{k}: {layer.units} units, at most {caps.max_lstm_units} supported")
+            raise UnsupportedShape(f"{t}: lstm{k}: {layer.units} units, at most {caps.max_lstm_units} supported")
     for k, d in enumerate(bundle.dense):
         last = k == len(bundle.dense) - 1
         allowed = caps.dense_activations + (("softmax",) if last and "classification" in caps.tasks else ())
         if d.activation not in allowed:
-            raise UserError(f"{t}: dense{k}: activation {d.activation!r} is not supported "
+            raise UnsupportedShape(f"{t}: dense{k}: activation {d.activation!r} is not supported "
                             f"(supported: {', '.join(allowed)})")

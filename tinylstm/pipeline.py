@@ -24,7 +24,7 @@ import numpy as np
 from . import atomic, export, plots, reports
 from .bundle import Bundle
 from .data import Dataset, Scaler, Split, ensure_default_dataset, load_dataset, split
-from .errors import DataError, UserError
+from .errors import DataError, UnsupportedShape, UserError
 from .evaluate import baselines, regression_metrics
 from .modeldir import ModelDir
 from .reference import predict as numpy_predict
@@ -97,7 +97,7 @@ def load_windows(path: Path, features: Sequence[str], target: str, spec, quiet: 
 
 
 def train_only(data: Path, features: Sequence[str], target: str, config: TrainConfig, model_dir: Path,
-               quiet: bool = False, staged: bool = False, spec=None) -> TrainResult:
+               quiet: bool = False, staged: bool = False, spec=None, shown: Path | None = None) -> TrainResult:
     """Train and save into ``model_dir`` (swapped in whole; ``staged``: ``model_dir`` is a fresh staging dir).
 
     ``spec``: a :class:`~tinylstm.series.SeriesSpec` for the window layout (None: feature_per_step)."""
@@ -114,8 +114,16 @@ def train_only(data: Path, features: Sequence[str], target: str, config: TrainCo
     save(result, model_dir, in_place=staged)
     _say(quiet, f"train: {result.bundle.describe()} ({result.bundle.params()} params), "
                 f"{len(result.history['loss'])} epochs in {result.seconds:.1f} s, best epoch {result.best_epoch}; "
-                f"wrote {model_dir}")
+                f"wrote {shown or model_dir}")
     return result
+
+
+def _shown(path: Path, publish_as: tuple[Path, Path] | None) -> Path:
+    """``path`` as the user will find it once the staging directory is published."""
+    if publish_as is None:
+        return path
+    stage, final = publish_as
+    return final / Path(path).relative_to(stage) if _is_under(path, stage) else path
 
 
 def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
@@ -173,7 +181,7 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
                 f"linear {report['baselines']['linear_regression']['mae']:.4f}, "
                 f"gradient boosting {report['baselines']['gradient_boosting']['mae']:.4f}, "
                 f"random forest {report['baselines']['random_forest']['mae']:.4f}; "
-                f"wrote {out_dir / 'report.md'}")
+                f"wrote {_shown(out_dir, publish_as) / 'report.md'}")
     return report
 
 
@@ -243,11 +251,11 @@ def evaluate_windows(md: ModelDir, data: Path | None, out_dir: Path, figures_dir
     if bundle.is_classifier:
         _say(quiet, f"evaluate: test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} on {m['n']} windows; "
                     f"majority class {base['majority_class']['accuracy']:.4f}, gradient boosting "
-                    f"{base['gradient_boosting']['accuracy']:.4f}; wrote {out_dir / 'report.md'}")
+                    f"{base['gradient_boosting']['accuracy']:.4f}; wrote {_shown(out_dir, publish_as) / 'report.md'}")
     else:
         _say(quiet, f"evaluate: test MAE {m['mae']:.4f}, RMSE {m['rmse']:.4f} on {m['n']} windows; persistence "
                     f"{base['persistence']['mae']:.4f}, linear regression {base['linear_regression']['mae']:.4f}; "
-                    f"wrote {out_dir / 'report.md'}")
+                    f"wrote {_shown(out_dir, publish_as) / 'report.md'}")
     return report
 
 
@@ -418,7 +426,8 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
         atomic.stage_dir(figures_dir)
     try:
         with phases("train (load data, fit, save)"):
-            result = train_only(data, features, target, config, stage / "model", quiet, staged=True, spec=spec)
+            result = train_only(data, features, target, config, stage / "model", quiet, staged=True, spec=spec,
+                                shown=out_dir / "model")
         ds = result.dataset if spec is None else Path(data)
         _fault_point("after-train")
         with phases("evaluate (metrics, baselines, figures)"):
@@ -432,9 +441,14 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
             _fault_point(f"export:{target_.name}")
             sub = stage / target_.default_subdir
             options = target_.options()
-            with phases(f"export {target_.name} (generate, write)"):
-                prepared = target_.prepare(model, options) if target_.prepare is not None else model
-                written = atomic.publish_files(sub, export.files_for(target_, prepared, options, prepared=True))
+            try:
+                with phases(f"export {target_.name} (generate, write)"):
+                    prepared = target_.prepare(model, options) if target_.prepare is not None else model
+                    written = atomic.publish_files(sub, export.files_for(target_, prepared, options, prepared=True))
+            except UnsupportedShape as err:  # this target cannot run the network's shape: say so, go on
+                exports[target_.name] = f"skipped: {err}"
+                _say(quiet, f"export {target_.name}: skipped ({err})")
+                continue
             with phases(f"report {target_.name} (verify, measure)"):
                 text = reports.section(target_.name, prepared, options, sub)
             if text:

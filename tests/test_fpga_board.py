@@ -28,21 +28,41 @@ UART_ROWS = 12
 # requests beside the test rows: every reply kind and the parser's corners
 CORNER_REQUESTS = ["info", "selfcheck", "", "  \t", "1,2", "1,2,3,4", "a,1,2", "1,,2", "1e,2,3", "--1,2,3",
                    " -4.5e-1 , +8. ,.5e3 ", "x" * 100, "1,2,3e40", "0,0,0", "-1e-20,1e9,12345678901",
-                   "info ", "3.25E+1,7,2e2", "1 2,3,4", "0.000000000001234,6,250", ".,1,2", "5.e1,4,200"]
+                   "info ", "3.25E+1,7,2e2", "1 2,3,4", "0.000000000001234,6,250", ".,1,2", "5.e1,4,200",
+                   # protocol 2: spaces separate values too
+                   "1 2 3", "  -4.5e-1 +8.  .5e3  ", "1  ,  2 3", "1 2", "1e 5,2,3", "1 e5,2,3", "1,2,3,",
+                   "1 -2 3"]
 
 
-def board_case(model: ModelDir, X: np.ndarray, out: Path) -> dict:
+def window_corner_requests(n: int, rng: np.random.Generator) -> list[str]:
+    """Protocol-2 corner requests for a model with n values per request (separators mixed, counts off by one)."""
+    vals = [f"{v:.6g}" for v in rng.normal(0, 3, n)]
+    seps = rng.choice([" ", ",", " , ", "  ", "\t"], n - 1)
+    mixed = vals[0] + "".join(s + v for s, v in zip(seps, vals[1:]))
+    return [mixed, " ".join(vals[:-1]), " ".join(vals + ["1"]), ",".join(vals[:3] + ["x"] + vals[4:]),
+            "info", "selfcheck", "", " ".join(["1"] * n) + " " * 3, "9" * (CHARS_LIMIT_PROBE)]
+
+
+CHARS_LIMIT_PROBE = 1000  # longer than any max_line here
+
+
+def board_case(model: ModelDir, X: np.ndarray, out: Path, extra: list[str] = (), sep: str = ",") -> dict:
     """Export the default design with a fast UART into ``out`` and compute every expected reply."""
-    d = fpga.design_for(model, fpga.FpgaOptions(baud=30_000_000 // CLKS_PER_BIT))
-    for rel, data in fpga.design_files(d, model.bundle, "icebreaker", 30, 30_000_000 // CLKS_PER_BIT).items():
+    return board_case_bundle(model.bundle, fpga.design_for(model, fpga.FpgaOptions(baud=30_000_000 // CLKS_PER_BIT)),
+                             X, out, list(CORNER_REQUESTS) + list(extra), sep)
+
+
+def board_case_bundle(bundle, d, X: np.ndarray, out: Path, extra: list[str], sep: str = ",") -> dict:
+    for rel, data in fpga.design_files(d, bundle, "icebreaker", 30, 30_000_000 // CLKS_PER_BIT).items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(data)
-    bs = BoardScaler.build(model.bundle, d.fmt)
-    banner = fpga.board_messages(d, bs.n_raw)["BANNER"]
-    reqs = [",".join(f"{v:.9g}" for v in row) for row in X] + CORNER_REQUESTS
+    bs = BoardScaler.build(bundle, d.fmt)
+    step = bundle.values_per_step if bundle.layout == "window" else None
+    banner = fpga.board_messages(d, bs, step)["BANNER"]
+    reqs = [sep.join(f"{v:.9g}" for v in row) for row in X] + list(extra)
 
     def pred(codes):
-        return int(d.net.forward(np.array(codes).reshape(1, d.net.n_steps, -1))[0, 0])
+        return d.net.forward(np.array(codes).reshape(1, d.net.n_steps, -1))[0]
 
     ex = []
     for r in reqs:

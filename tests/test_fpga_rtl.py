@@ -129,7 +129,7 @@ def test_whole_network_rtl_equals_golden(trained, tmp_path, fmt, lanes):
     design = fpga.build_design(b, fmt, lanes)
     hdlsim.write_design(design, b, tmp_path)
     xq = design.net.quantize_inputs(b, trained.X_test[:N_ROWS])
-    got, cycles = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
+    got, cycles, _ = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
     want = design.net.forward(xq)
     assert got.shape == want.shape == (N_ROWS, 1)
     assert np.array_equal(got, want), f"{int((got != want).sum())} rows differ"
@@ -157,7 +157,7 @@ def test_random_networks_with_saturation_rtl_equals_golden(tmp_path, case):
     want = net.forward(xq, trace)
     zs = np.concatenate([v.ravel() for k, v in trace.items() if k.endswith("_z")])
     assert zs.max() == net.fmt.qmax and zs.min() == net.fmt.qmin  # corners really exercised
-    got, _ = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
+    got, _, argmax = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
     assert np.array_equal(got, want), f"{int((got != want).any(axis=1).sum())} of {len(xq)} rows differ"
 
 

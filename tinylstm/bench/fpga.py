@@ -106,7 +106,7 @@ def cycles_table(bundle, X) -> list[str]:
         with tempfile.TemporaryDirectory(prefix="tinylstm-bench-") as tmp:
             hdlsim.write_design(design, bundle, Path(tmp))
             xq = design.net.quantize_inputs(bundle, X[:SIM_ROWS])
-            got, cycles = hdlsim.simulate_batch(Path(tmp), xq, design.n_out)
+            got, cycles, _ = hdlsim.simulate_batch(Path(tmp), xq, design.n_out)
         exact = bool(np.array_equal(got, design.net.forward(xq)))
         c = int(cycles[0])
         macs = design.net.macs()
@@ -159,7 +159,7 @@ def parts_table(model: ModelDir, X, lanes_up5k=UP5K_LANES, lanes_ecp5=ECP5_LANES
                 files = design_files(design, bundle, "icebreaker" if part == "up5k-sg48" else "none")
                 atomic.publish_files(tmp / "x", files)
                 xq = design.net.quantize_inputs(bundle, X[:SIM_ROWS])
-                got, cycles = hdlsim.simulate_batch(tmp / "x", xq, design.n_out)
+                got, cycles, _ = hdlsim.simulate_batch(tmp / "x", xq, design.n_out)
                 exact = bool(np.array_equal(got, design.net.forward(xq)))
                 c = int(cycles[0])
                 builds = []

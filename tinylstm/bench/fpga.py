@@ -74,7 +74,33 @@ def recommend_format(top: float, width: int = 16) -> str:
     return f"Q{m}.{width - m}"
 
 
+def classifier_format_table(bundle, X_train, X, y) -> list[str]:
+    """A classifier: test accuracy of each format and its agreement with the float model's class (the core's
+    argmax of its fixed-point logits)."""
+    fl = predict(bundle, X).argmax(axis=1)
+    y = np.asarray(y).astype(int)
+    top = max_magnitude(bundle, X_train)
+    rec = recommend_format(top)
+    rows = [f"| float64 (numpy reference) | – | – | {(fl == y).mean():.4f} | – | – |"]
+    for name in FORMATS:
+        net = fx.FixedNet.from_bundle(bundle, name)
+        cls = net.argmax(net.forward(net.quantize_inputs(bundle, X)))
+        mark = " (default)" if name == fx.DEFAULT_FORMAT else ""
+        mark += " (rule's pick)" if name == rec else ""
+        rows.append(f"| {name}{mark} | {net.fmt.width} | {2 ** (net.fmt.int_bits - 1) / top:.1f}× | "
+                    f"{(cls == y).mean():.4f} | {(cls == fl).mean():.4f} | {net.sig.depth} / {net.tanh.depth} |")
+    return [f"Fixed-point golden model (`tinylstm.fixedpoint`, bit-exact with the RTL) on the {len(y)} test windows "
+            f"of a {len(bundle.classes)}-class classifier: the class is the argmax of the fixed-point logits (the "
+            f"core's ARGMAX register). Headroom as for a regression ({top:.2f}):", "",
+            "| format | bits | headroom | test accuracy | same class as float | sigmoid / tanh entries |",
+            "|---|---|---|---|---|---|", *rows, "",
+            f"Rule for the default: the 16-bit format with the most fractional bits that keeps >= 2× headroom → "
+            f"**{rec}** for this model (library default: {fx.DEFAULT_FORMAT}; choose with `--format`)."]
+
+
 def format_table(bundle, X_train, X, y) -> list[str]:
+    if bundle.is_classifier:
+        return classifier_format_table(bundle, X_train, X, y)
     fl = predict(bundle, X)
     mae_f = float(np.abs(fl - y).mean())
     unit = bundle.units.get(bundle.target, "")

@@ -114,6 +114,8 @@ class Design:
     #: (x_mean list, x_scale list, y_mean, y_scale) of the bundle's scaler, for the file headers
     scaler: tuple = ()
     lut_frac_given: bool = False
+    #: class names in output order (a classifier: the outputs are logits, ARGMAX the class index), else empty
+    classes: tuple = ()
 
     @property
     def fmt(self) -> QFormat:
@@ -230,7 +232,8 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
     sc = bundle.scaler
     scaler = ([float(v) for v in sc.x_mean], [float(v) for v in sc.x_scale], float(sc.y_mean), float(sc.y_scale))
     return Design(net, lanes, passes, wwords, vm_depth, c_depth, grows, T * I0, net.dense[-1].W.shape[1],
-                  dout[-1], prov, scaler, lut_frac is not None)
+                  dout[-1], prov, scaler, lut_frac is not None,
+                  tuple(bundle.classes) if bundle.is_classifier else ())
 
 
 def weight_addresses(design: Design, param: str, index: tuple[int, ...]) -> list[int]:
@@ -272,8 +275,11 @@ def _header_lines(design: Design, what: str) -> list[str]:
     p = design.provenance
     f = design.fmt
     sc = design.scaler
-    scaler = (f"scaler (host side): x_scaled = (x - {sc[0]}) / {sc[1]}, quantised to {f.name}; "
-              f"y = code/2^{f.frac_bits} * {sc[3]!r} + {sc[2]!r}") if sc else \
+    out = (f"classifier {list(design.classes)}: outputs are logits (softmax on the host: p = softmax(code/2^"
+           f"{f.frac_bits})), ARGMAX = class index") if design.classes else \
+        (f"y = code/2^{f.frac_bits} * {sc[3]!r} + {sc[2]!r}" if sc else "")
+    scaler = (f"scaler (host side): x_scaled = (x - {sc[0]}) / {sc[1]} (value i: feature i mod {len(sc[0])}), "
+              f"quantised to {f.name}; {out}") if sc else \
         (f"scaler applied on the host (inputs standardised then quantised, output = code/2^{f.frac_bits}"
          f" * y_scale + y_mean)")
     return [f"{what}",
@@ -388,8 +394,11 @@ def regmap_text(design: Design) -> str:
         "x(t) (W); the t = 0 passes skip the U slots (h = 0). "
         "`tinylstm.export.fpga.weight_addresses(design, 'lstm0.W', (row, col))` lists every address of a "
         "parameter.", "",
-        "Typical use: write INPUT[0..] with `round((raw − mean) / scale · 2^n)` (saturated), poll STATUS until "
-        f"done (or wait for `irq`), read OUTPUT[0] and compute `code / 2^{f.frac_bits} · y_scale + y_mean`.", ""])
+        "Typical use: write INPUT[0..] with `round((raw − mean) / scale · 2^n)` (saturated; input i = step "
+        "i // F, value i % F, scaled with feature i % F), poll STATUS until done (or wait for `irq`), then "
+        + (f"read ARGMAX (the class index: {', '.join(design.classes)}) and, for probabilities, OUTPUT[0.."
+           f"{design.n_out - 1}] (logits) and compute softmax(code / 2^{f.frac_bits})." if design.classes else
+           f"read OUTPUT[0] and compute `code / 2^{f.frac_bits} · y_scale + y_mean`."), ""])
 
 
 def ice40_pll(f_in: float, f_out: float) -> tuple[int, int, int, int]:
@@ -598,8 +607,13 @@ def design_files(design: Design, bundle: Bundle, board: str = "none", clock_mhz:
         "scaler": {"where": "host (boundary)", "x_mean": [float(v) for v in sc.x_mean],
                    "x_scale": [float(v) for v in sc.x_scale], "y_mean": float(sc.y_mean),
                    "y_scale": float(sc.y_scale), "features": bundle.features, "target": bundle.target},
-        "inputs": {"count": design.n_in, "steps": net.n_steps, "per_step": net.lstm[0].inputs},
+        "inputs": {"count": design.n_in, "steps": net.n_steps, "per_step": net.lstm[0].inputs,
+                   "order": "step-major: input i = step i // per_step, value i % per_step"},
         "outputs": design.n_out,
+        "task": bundle.task,
+        "classes": list(design.classes),
+        "argmax": {"register": f"0x{REGS['ARGMAX'][0]:04X}", "port": "out_argmax",
+                   "ties": "first (lowest index) of equal maxima"},
         "macs": net.macs(), "macs_issued": design.macs_issued, "issue_cycles": design.issue_cycles,
         "memories": {"weight_slots": len(design.wwords),
                      "vector_words": design.vm_depth, "cell_words": design.c_depth},

@@ -121,7 +121,6 @@ def test_verilator_lint_clean(trained, tmp_path, lanes):
     assert res.returncode == 0 and "%Warning" not in res.stderr, res.stderr[-2000:]
 
 
-@pytest.mark.parametrize("fmt,lanes", [("Q8.8", 1), ("Q8.8", 4), ("Q8.8", 12), ("Q4.12", 12)])
 def test_verilator_lint_clean_classifier(digits, tmp_path):
     """The core with its argmax (10 outputs, 8 inputs per step) behind tl_axil lints clean too."""
     require_tool("verilator")
@@ -132,6 +131,7 @@ def test_verilator_lint_clean_classifier(digits, tmp_path):
     assert res.returncode == 0 and "%Warning" not in res.stderr, res.stderr[-2000:]
 
 
+@pytest.mark.parametrize("fmt,lanes", [("Q8.8", 1), ("Q8.8", 4), ("Q8.8", 12), ("Q4.12", 12)])
 def test_whole_network_rtl_equals_golden(trained, tmp_path, fmt, lanes):
     """The trained network on N_ROWS test-set rows, one Icarus simulation: output codes differ by 0 LSB."""
     require_tool("iverilog", "vvp")

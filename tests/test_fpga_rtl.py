@@ -368,3 +368,22 @@ def test_cocotb_bus_helper_against_slow_slave(tmp_path):
     RVALID) must read back exactly what the helper wrote in every ordering and back-pressure case."""
     require_tool("iverilog", "vvp")
     cocotb_run([HERE / "tb_slow_slave.sv"], "tb_slow_slave", "cocotb_helpers", tmp_path, {})
+
+
+def test_export_refuses_what_the_core_or_board_cannot_take(tmp_path):
+    """One clear line, before any file is written: more than 64 input values (the register window), class names
+    the board's ROM strings cannot carry (the core alone still exports)."""
+    from tinylstm.errors import UserError
+
+    big = random_bundle(1, inputs=9, steps=8)  # 72 values
+    with pytest.raises(UserError, match="max 64"):
+        fpga.build_design(big, "Q8.8", 4)
+    b = _classifier(random_bundle(2, dense=((4, "relu"), (3, "linear"))), 3)
+    b.meta["classes"] = ["walk", "run fast", "sit"]
+    d = fpga.build_design(b, "Q8.8", 4)
+    with pytest.raises(UserError, match="'run fast'"):
+        fpga.design_files(d, b, "icebreaker")
+    assert "tinylstm_net_pkg.sv" in fpga.design_files(d, b, "none")
+    b.meta["classes"] = ["walk", "run", "sit"]
+    pkg = fpga.design_files(d, b, "icebreaker")["tinylstm_board_pkg.sv"].decode()
+    assert "classes=walk,run,sit" in pkg and "localparam int IS_CLS = 1;" in pkg

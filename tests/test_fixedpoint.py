@@ -176,3 +176,40 @@ def test_fixed_model_close_to_float_on_test_set(trained):
         inc = np.abs(q - trained.y_test).mean() - np.abs(fl - trained.y_test).mean()
         assert inc <= 0.05, (name, inc)
         assert np.abs(q - fl).max() <= 0.25, (name, np.abs(q - fl).max())
+
+
+def test_classifier_golden_logits_are_the_scalar_reading_and_probabilities_follow_keras():
+    """A W=6, F=3, K=4 window classifier (tests/shapes.py): the golden model's K outputs are the documented
+    arithmetic read literally with the softmax head as a linear layer (logits); `predict` returns (n, K)
+    probabilities — the softmax of code / 2^n — within 0.01 of Keras, and the argmax is Keras' class."""
+    from tests.shapes import keras_outputs, raw_windows, window_model
+
+    model, b = window_model(6, 3, 4)
+    X = raw_windows(b, 40, seed=3)
+    net = fx.FixedNet.from_bundle(b, "Q5.11")
+    xq = net.quantize_inputs(b, X)
+    assert xq.shape == (40, 6, 3)
+    logits = net.forward(xq)
+    for r in range(0, 40, 8):
+        assert logits[r].tolist() == _scalar_forward(net, xq[r])
+    p = fx.predict(b, X, "Q5.11")
+    z = logits / 2.0 ** 11
+    want = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert p.shape == (40, 4) and np.allclose(p, want, rtol=0, atol=1e-12)
+    k = keras_outputs(model, b, X)
+    assert np.abs(p - k).max() <= 0.01 and np.array_equal(p.argmax(axis=1), k.argmax(axis=1))
+
+
+def test_argmax_takes_the_first_of_equal_maxima():
+    codes = np.array([[3, 7, 7, -1], [-5, -5, -9, -5], [0, 0, 0, 0], [2, 1, 9, 9]])
+    assert fx.FixedNet.argmax(codes).tolist() == [1, 0, 0, 2]
+
+
+def test_board_fields_split_on_commas_and_spaces():
+    """Protocol 2: values separated by commas and/or spaces; a malformed field is not split."""
+    assert fx.split_fields("1 2,3") == ["1 ", "2", "3"]
+    assert fx.split_fields("  -4.5e-1 +8.  .5e3  ") == ["  -4.5e-1 ", "+8.  ", ".5e3  "]
+    assert fx.split_fields("1 , 2") == ["1 ", " 2"]
+    assert fx.split_fields("1,,2") == ["1", "", "2"]
+    assert fx.split_fields("1e 5,2") == ["1e 5", "2"]
+    assert fx.split_fields("1 e5") == ["1 ", "e5"]

@@ -28,27 +28,45 @@ UART_ROWS = 12
 # requests beside the test rows: every reply kind and the parser's corners
 CORNER_REQUESTS = ["info", "selfcheck", "", "  \t", "1,2", "1,2,3,4", "a,1,2", "1,,2", "1e,2,3", "--1,2,3",
                    " -4.5e-1 , +8. ,.5e3 ", "x" * 100, "1,2,3e40", "0,0,0", "-1e-20,1e9,12345678901",
-                   "info ", "3.25E+1,7,2e2", "1 2,3,4", "0.000000000001234,6,250", ".,1,2", "5.e1,4,200"]
+                   "info ", "3.25E+1,7,2e2", "1 2,3,4", "0.000000000001234,6,250", ".,1,2", "5.e1,4,200",
+                   # protocol 2: spaces separate values too
+                   "1 2 3", "  -4.5e-1 +8.  .5e3  ", "1  ,  2 3", "1 2", "1e 5,2,3", "1 e5,2,3", "1,2,3,",
+                   "1 -2 3"]
 
 
-def board_case(model: ModelDir, X: np.ndarray, out: Path) -> dict:
+def window_corner_requests(n: int, rng: np.random.Generator) -> list[str]:
+    """Protocol-2 corner requests for a model with n values per request (separators mixed, counts off by one)."""
+    vals = [f"{v:.6g}" for v in rng.normal(0, 3, n)]
+    seps = rng.choice([" ", ",", " , ", "  ", "\t"], n - 1)
+    mixed = vals[0] + "".join(s + v for s, v in zip(seps, vals[1:]))
+    return [mixed, " ".join(vals[:-1]), " ".join(vals + ["1"]), ",".join(vals[:3] + ["x"] + vals[4:]),
+            "info", "selfcheck", "", " ".join(["1"] * n) + " " * 3]
+
+
+def board_case(model: ModelDir, X: np.ndarray, out: Path, extra: list[str] = (), sep: str = ",") -> dict:
     """Export the default design with a fast UART into ``out`` and compute every expected reply."""
-    d = fpga.design_for(model, fpga.FpgaOptions(baud=30_000_000 // CLKS_PER_BIT))
-    for rel, data in fpga.design_files(d, model.bundle, "icebreaker", 30, 30_000_000 // CLKS_PER_BIT).items():
+    return board_case_bundle(model.bundle, fpga.design_for(model, fpga.FpgaOptions(baud=30_000_000 // CLKS_PER_BIT)),
+                             X, out, list(CORNER_REQUESTS) + list(extra), sep)
+
+
+def board_case_bundle(bundle, d, X: np.ndarray, out: Path, extra: list[str], sep: str = ",",
+                      clks_per_bit: int = CLKS_PER_BIT) -> dict:
+    for rel, data in fpga.design_files(d, bundle, "icebreaker", 30, 30_000_000 // clks_per_bit).items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_bytes(data)
-    bs = BoardScaler.build(model.bundle, d.fmt)
-    banner = fpga.board_messages(d, bs.n_raw)["BANNER"]
-    reqs = [",".join(f"{v:.9g}" for v in row) for row in X] + CORNER_REQUESTS
+    bs = BoardScaler.build(bundle, d.fmt)
+    step = bundle.values_per_step if bundle.layout == "window" else None
+    banner = fpga.board_messages(d, bs, step)["BANNER"]
+    reqs = [sep.join(f"{v:.9g}" for v in row) for row in X] + list(extra)
 
     def pred(codes):
-        return int(d.net.forward(np.array(codes).reshape(1, d.net.n_steps, -1))[0, 0])
+        return d.net.forward(np.array(codes).reshape(1, d.net.n_steps, -1))[0]
 
     ex = []
     for r in reqs:
         rep = bs.reply(r, banner, pred)
         ex.append([r, "selfcheck 0 PASS\nselfcheck done pass=1 fail=0" if rep == "selfcheck" else rep])
-    return {"clks_per_bit": CLKS_PER_BIT, "banner": banner, "exchanges": ex, "us": [0, 1000]}
+    return {"clks_per_bit": clks_per_bit, "banner": banner, "exchanges": ex, "us": [0, 1000]}
 
 
 def test_board_scaler_model_matches_the_float_path(trained):
@@ -149,3 +167,49 @@ def test_export_fpga_from_a_wheel_install(tmp_path):
     for name in [*fpga.RTL_FILES, *fpga.BOARD_RTL]:
         assert (work / "fpga" / "rtl" / name).read_bytes() == (fpga.HDL_DIR / name).read_bytes(), name
     assert (work / "fpga" / man["board"]["pcf"]).is_file()
+
+
+def _digits():
+    from tests.conftest import ROOT as _ROOT
+
+    md = ModelDir.load(_ROOT / "models/digits")
+    return md, md.rows("test", _digits_csv())
+
+
+def _digits_csv() -> Path:
+    """data/digits.csv (written by `tinylstm data example digits` when missing)."""
+    path = ROOT / "data" / "digits.csv"
+    if not path.is_file():
+        res = run_cli("data", "example", "digits")
+        assert res.returncode == 0, res.stderr
+    return path
+
+
+def test_cocotb_uart_top_classifier_digits(tmp_path):
+    """tl_icebreaker for models/digits (W=8 steps x F=8 values, 10 classes) in Icarus: the banner announces
+    protocol 2 with the classes, request lines of 64 raw values separated by spaces (and commas, mixed) answer
+    `ok <class name> us=...` with the core's argmax, as the bit-exact board model; error lines as protocol 2."""
+    require_tool("iverilog", "vvp")
+    md, (X, y) = _digits()
+    b = md.bundle
+    # test windows of 5 different classes that the float reference classifies correctly, as raw pixel values
+    ok = reference.predict(b, X).argmax(axis=1) == y
+    picks = [int(np.nonzero((y == c) & ok)[0][0]) for c in (0, 5, 7)]
+    d = fpga.design_for(md, fpga.FpgaOptions(baud=30_000_000 // 4))
+    rng = np.random.default_rng(0)
+    extra = window_corner_requests(b.n_inputs, rng)
+    extra.append(",".join(f"{v:g}" for v in X[picks[0]]))   # commas only
+    extra.append("9" * 769)                                 # one character over the limit
+    # the fastest UART the export allows (4 clocks per bit): 64-value lines are long
+    case = board_case_bundle(b, d, X[picks], tmp_path, extra, sep=" ", clks_per_bit=4)
+    assert case["banner"] == ("tinylstm ready engine=fpga-q5.11 inputs=64 protocol=2 max_line=768 outputs=10 "
+                              "classes=0,1,2,3,4,5,6,7,8,9 step_inputs=8")
+    replies = [rep for _, rep in case["exchanges"]]
+    oks = [rep.split()[1] for rep in replies if rep.startswith("ok ")]
+    assert oks[:3] == [str(int(y[i])) for i in picks]  # the board model classifies these five as the float model
+    assert "err expected 64 values, got 63" in replies and "err expected 64 values, got 65" in replies
+    assert "err value 4 is not a number" in replies and "err line too long (max 768 characters)" in replies
+    (tmp_path / "case.json").write_text(json.dumps(case))
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    cocotb_run([tmp_path / s for s in man["board"]["sources"]], "tl_icebreaker", "cocotb_board", tmp_path,
+               {"TL_CASE": str(tmp_path / "case.json")})

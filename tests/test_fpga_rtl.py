@@ -121,6 +121,16 @@ def test_verilator_lint_clean(trained, tmp_path, lanes):
     assert res.returncode == 0 and "%Warning" not in res.stderr, res.stderr[-2000:]
 
 
+def test_verilator_lint_clean_classifier(digits, tmp_path):
+    """The core with its argmax (10 outputs, 8 inputs per step) behind tl_axil lints clean too."""
+    require_tool("verilator")
+    md = digits[0]
+    hdlsim.write_design(fpga.design_for(md, fpga.FpgaOptions()), md.bundle, tmp_path)
+    res = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "tl_axil", *LINT_SOURCES],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0 and "%Warning" not in res.stderr, res.stderr[-2000:]
+
+
 @pytest.mark.parametrize("fmt,lanes", [("Q8.8", 1), ("Q8.8", 4), ("Q8.8", 12), ("Q4.12", 12)])
 def test_whole_network_rtl_equals_golden(trained, tmp_path, fmt, lanes):
     """The trained network on N_ROWS test-set rows, one Icarus simulation: output codes differ by 0 LSB."""
@@ -129,7 +139,7 @@ def test_whole_network_rtl_equals_golden(trained, tmp_path, fmt, lanes):
     design = fpga.build_design(b, fmt, lanes)
     hdlsim.write_design(design, b, tmp_path)
     xq = design.net.quantize_inputs(b, trained.X_test[:N_ROWS])
-    got, cycles = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
+    got, cycles, _ = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
     want = design.net.forward(xq)
     assert got.shape == want.shape == (N_ROWS, 1)
     assert np.array_equal(got, want), f"{int((got != want).sum())} rows differ"
@@ -157,8 +167,126 @@ def test_random_networks_with_saturation_rtl_equals_golden(tmp_path, case):
     want = net.forward(xq, trace)
     zs = np.concatenate([v.ravel() for k, v in trace.items() if k.endswith("_z")])
     assert zs.max() == net.fmt.qmax and zs.min() == net.fmt.qmin  # corners really exercised
-    got, _ = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
+    got, _, argmax = hdlsim.simulate_batch(tmp_path, xq, design.n_out)
     assert np.array_equal(got, want), f"{int((got != want).any(axis=1).sum())} of {len(xq)} rows differ"
+    assert np.array_equal(argmax, np.argmax(want, axis=1))  # the core's argmax register (0 for one output)
+
+
+def _classifier(b, classes: int):
+    """The random bundle as a classifier: its last layer a softmax over ``classes`` named outputs."""
+    b.task = "classification"
+    b.dense[-1].activation = "softmax"
+    b.meta["classes"] = [f"k{i}" for i in range(classes)]
+    return b
+
+
+@pytest.mark.parametrize("case", [
+    dict(seed=11, fmt="Q5.11", lanes=4, kw=dict(inputs=3, steps=6, dense=((6, "relu"), (7, "softmax")))),
+    dict(seed=17, fmt="Q4.12", lanes=3, kw=dict(lstm_units=(6,), inputs=5, steps=3, dense=((4, "softmax"),))),
+])
+def test_random_classifiers_rtl_logits_and_argmax_equal_golden(tmp_path, case):
+    """Random window classifiers (F inputs per step, K classes; saturating, so equal logits — ties — occur): the
+    core's K logits equal the golden model's bit for bit, and its argmax register is numpy's argmax of those logits
+    (the first of equal maxima)."""
+    require_tool("iverilog", "vvp")
+    kw = dict(case["kw"])
+    K = kw["dense"][-1][0]
+    kw["dense"] = tuple((u, "linear" if a == "softmax" else a) for u, a in kw["dense"])
+    b = _classifier(random_bundle(case["seed"], **kw), K)
+    design = fpga.build_design(b, case["fmt"], case["lanes"])
+    assert design.n_in == b.n_steps * b.values_per_step and design.n_out == K
+    hdlsim.write_design(design, b, tmp_path)
+    net = design.net
+    xq = random_codes(net.fmt, 40, b.n_steps, b.values_per_step, seed=case["seed"])
+    want = net.forward(xq)
+    got, _, argmax = hdlsim.simulate_batch(tmp_path, xq, K)
+    assert np.array_equal(got, want), f"{int((got != want).any(axis=1).sum())} of {len(xq)} rows differ"
+    first = np.array([next(k for k in range(K) if row[k] == row.max()) for row in want])  # first maximum
+    assert np.array_equal(argmax, first)
+    ties = (want == want.max(axis=1, keepdims=True)).sum(axis=1) > 1
+    assert ties.any() and len(set(first.tolist())) >= 2, "the case should exercise ties and several classes"
+
+
+@pytest.fixture(scope="module")
+def w6f3k4():
+    from tests.shapes import keras_outputs, raw_windows, window_model
+
+    model, b = window_model(6, 3, 4)
+    X = raw_windows(b, 48, seed=2)
+    return b, X, keras_outputs(model, b, X)
+
+
+def test_w6f3k4_classifier_rtl_equals_golden_and_keras(w6f3k4, tmp_path):
+    """A W=6, F=3, K=4 window classifier (tests/shapes.py): the core on 48 windows equals the golden model (logits
+    and argmax, 0 LSB); the golden probabilities (host softmax of the Q5.11 logits) are within 0.01 of Keras and
+    pick Keras' class on every window."""
+    require_tool("iverilog", "vvp")
+    b, X, keras_p = w6f3k4
+    design = fpga.build_design(b, fx.DEFAULT_FORMAT, fpga.DEFAULT_LANES)
+    hdlsim.write_design(design, b, tmp_path)
+    xq = design.net.quantize_inputs(b, X)
+    assert xq.shape == (48, 6, 3)
+    got, cycles, argmax = hdlsim.simulate_batch(tmp_path, xq, 4)
+    want = design.net.forward(xq)
+    assert np.array_equal(got, want) and np.array_equal(argmax, np.argmax(want, axis=1))
+    p = design.net.outputs_to_target(b, got)
+    assert p.shape == (48, 4) and np.allclose(p.sum(axis=1), 1.0)
+    assert np.abs(p - keras_p).max() <= 0.01
+    assert np.array_equal(argmax, keras_p.argmax(axis=1))
+    assert len(set(cycles.tolist())) == 1
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from tests.conftest import ROOT
+    from tinylstm.modeldir import ModelDir
+
+    csv = ROOT / "data" / "digits.csv"
+    if not csv.is_file():
+        res = run_cli("data", "example", "digits")
+        assert res.returncode == 0, res.stderr
+    md = ModelDir.load(ROOT / "models" / "digits")
+    X, y = md.rows("test", csv)
+    return md, X, y.astype(int)
+
+
+def test_digits_golden_accuracy_and_agreement_with_keras(digits):
+    """models/digits (8 steps x 8 pixels, 10 classes) on all its test windows: the fixed-point golden model's
+    class (argmax of its logits, what the core reports) is Keras' class on >= 99 % of the windows in the default
+    Q5.11 and on every window in Q8.8; its accuracy is within 1 point of Keras'."""
+    from tinylstm.train import load_keras_model
+
+    md, X, y = digits
+    b = md.bundle
+    keras_p = b.outputs(np.asarray(load_keras_model(md.path)(b.sequences(X), training=False)))
+    acc_k = (keras_p.argmax(axis=1) == y).mean()
+    for fmt, need in (("Q5.11", 0.99), ("Q8.8", 1.0)):
+        net = fx.FixedNet.from_bundle(b, fmt)
+        cls = net.argmax(net.forward(net.quantize_inputs(b, X)))
+        assert (cls == keras_p.argmax(axis=1)).mean() >= need, fmt
+        assert abs((cls == y).mean() - acc_k) <= 0.01, fmt
+
+
+def test_digits_rtl_equals_golden(digits, tmp_path):
+    """models/digits exported at the defaults (Q5.11, 4 lanes): 24 test windows through the core in Icarus equal
+    the golden model (10 logits and the argmax, 0 LSB); `predict --backend fixed` / `rtl` return the same (n, 10)
+    probabilities."""
+    require_tool("iverilog", "vvp")
+    from tinylstm import backends
+
+    md, X, y = digits
+    b = md.bundle
+    design = fpga.design_for(md, fpga.FpgaOptions())
+    hdlsim.write_design(design, b, tmp_path)
+    xq = design.net.quantize_inputs(b, X[:24])
+    got, cycles, argmax = hdlsim.simulate_batch(tmp_path, xq, 10)
+    want = design.net.forward(xq)
+    assert np.array_equal(got, want) and np.array_equal(argmax, np.argmax(want, axis=1))
+    assert len(set(argmax.tolist())) >= 5
+    fixed = backends.run("fixed", md.path, X[:6])
+    rtl = backends.run("rtl", md.path, X[:6])
+    assert fixed.shape == (6, 10) and np.array_equal(fixed, rtl) and np.allclose(rtl.sum(axis=1), 1.0)
+    assert np.array_equal(rtl.argmax(axis=1), argmax[:6])
 
 
 def test_rtl_and_fixed_backends_agree_exactly(trained, tmp_path):
@@ -240,3 +368,22 @@ def test_cocotb_bus_helper_against_slow_slave(tmp_path):
     RVALID) must read back exactly what the helper wrote in every ordering and back-pressure case."""
     require_tool("iverilog", "vvp")
     cocotb_run([HERE / "tb_slow_slave.sv"], "tb_slow_slave", "cocotb_helpers", tmp_path, {})
+
+
+def test_export_refuses_what_the_core_or_board_cannot_take(tmp_path):
+    """One clear line, before any file is written: more than 64 input values (the register window), class names
+    the board's ROM strings cannot carry (the core alone still exports)."""
+    from tinylstm.errors import UserError
+
+    big = random_bundle(1, inputs=9, steps=8)  # 72 values
+    with pytest.raises(UserError, match="max 64"):
+        fpga.build_design(big, "Q8.8", 4)
+    b = _classifier(random_bundle(2, dense=((4, "relu"), (3, "linear"))), 3)
+    b.meta["classes"] = ["walk", "run fast", "sit"]
+    d = fpga.build_design(b, "Q8.8", 4)
+    with pytest.raises(UserError, match="'run fast'"):
+        fpga.design_files(d, b, "icebreaker")
+    assert "tinylstm_net_pkg.sv" in fpga.design_files(d, b, "none")
+    b.meta["classes"] = ["walk", "run", "sit"]
+    pkg = fpga.design_files(d, b, "icebreaker")["tinylstm_board_pkg.sv"].decode()
+    assert "classes=walk,run,sit" in pkg and "localparam int IS_CLS = 1;" in pkg

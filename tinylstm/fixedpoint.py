@@ -36,6 +36,13 @@ Sigmoid and tanh (see :class:`Lut`)
     input range). Index ``k = (|x| + half_step) >> (n - lut_frac)`` (round half up); ``k >= depth`` gives the
     saturated value.
 
+Shapes and classifiers
+    The input is W steps of F values (``x[t*F + f]``, step-major; the ``feature_per_step`` reference model is W
+    steps of one value); the output is the K values of the last dense layer. For a classifier (softmax head) the
+    core computes the pre-softmax logits ``y = rq(acc)`` like a linear layer, and the index of the largest logit
+    (the first one on a tie, as ``numpy.argmax``) — :meth:`FixedNet.argmax`, the core's ``ARGMAX`` register; the
+    host applies softmax to ``y / 2**n`` for probabilities (:meth:`FixedNet.outputs_to_target`).
+
 Scaler
     Applied at the boundary, not folded in: the host standardises raw inputs ``(raw - mean) / scale`` and
     quantises them to Qm.n before writing the input registers, and maps the Qm.n output back with
@@ -61,9 +68,11 @@ from .numerics import Capabilities, check_supported, forward
 GATES = ("i", "f", "c", "o")
 DEFAULT_FORMAT = "Q5.11"
 
-#: What the fixed-point golden model and the FPGA core run: regression, stacked LSTMs feeding a relu/linear
-#: dense head; any number of inputs per step and of outputs.
-CAPABILITIES = Capabilities("fixed-point/FPGA", layouts=LAYOUTS, tasks=("regression",), max_outputs=None,
+#: What the fixed-point golden model and the FPGA core run: regression or classification (a softmax head: the core
+#: gives the logits and their argmax), stacked LSTMs feeding a relu/linear dense head; any number of inputs per
+#: step and of outputs (the register map limits W*F to 64).
+CAPABILITIES = Capabilities("fixed-point/FPGA", layouts=LAYOUTS, tasks=("regression", "classification"),
+                            max_outputs=None,
                             max_inputs_per_step=None, dense_activations=("relu", "linear"), stacked_lstm_only=True)
 
 
@@ -276,9 +285,20 @@ class FixedNet:
         X_raw = np.atleast_2d(np.asarray(X_raw, dtype=np.float64))
         return self.fmt.quantize(bundle.sequences(X_raw).astype(np.float64))
 
+    @staticmethod
+    def argmax(yq: np.ndarray) -> np.ndarray:
+        """Index of the largest output code per row, the first one on a tie (what the core's ARGMAX holds)."""
+        return np.argmax(np.atleast_2d(np.asarray(yq, dtype=np.int64)), axis=1)
+
     def outputs_to_target(self, bundle: Bundle, yq: np.ndarray) -> np.ndarray:
-        """Output codes (n, outputs) → predictions (n,) in target units (first output)."""
-        return bundle.scaler.inverse_y(self.fmt.to_float(np.asarray(yq)[:, 0]))
+        """Output codes (n, K) → what :meth:`Bundle.outputs` gives: predictions (n,) in target units (first
+        output) for a regression; for a classifier the K probabilities, softmax of the logits ``code / 2**n``
+        computed on the host in float64."""
+        y = self.fmt.to_float(np.atleast_2d(np.asarray(yq)))
+        if bundle.is_classifier:
+            e = np.exp(y - y.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        return bundle.scaler.inverse_y(y[:, 0])
 
     def macs(self) -> int:
         return sum((l.inputs + l.units) * 4 * l.units for l in self.lstm) * self.n_steps + \
@@ -321,31 +341,78 @@ class FixedCells:
 
 def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str | None = None,
             lut_frac: int | None = None) -> np.ndarray:
-    """Raw rows → predictions in target units through the fixed-point golden model."""
+    """Raw rows → predictions through the fixed-point golden model: (n,) target units for a regression, (n, K)
+    probabilities for a classifier (softmax of the fixed-point logits)."""
     net = FixedNet.from_bundle(bundle, fmt or DEFAULT_FORMAT, lut_frac)
     return net.outputs_to_target(bundle, net.forward(net.quantize_inputs(bundle, X_raw)))
 
 
 
 # ------------------------------------------------------------------------------------------ board (UART) model
-MAX_LINE = 96
+MAX_LINE = 96  # the shortest line limit (the reference model's); longer requests get max_line(n)
+CHARS_PER_VALUE = 12  # line budget per value of a request ("-123.456789" and a separator)
 _SPACES = (" ", "\t")
+_FIELD_NEXT = {
+    "lead": lambda ch, dig, sp, sg, e: "lead" if sp else "sign" if sg else "int" if dig else "dot0" if ch == "." else "bad",
+    "sign": lambda ch, dig, sp, sg, e: "int" if dig else "dot0" if ch == "." else "bad",
+    "int": lambda ch, dig, sp, sg, e: "int" if dig else "frac" if ch == "." else "e" if e else "trail" if sp else "bad",
+    "dot0": lambda ch, dig, sp, sg, e: "frac" if dig else "bad",
+    "frac": lambda ch, dig, sp, sg, e: "frac" if dig else "e" if e else "trail" if sp else "bad",
+    "e": lambda ch, dig, sp, sg, e: "esign" if sg else "exp" if dig else "bad",
+    "esign": lambda ch, dig, sp, sg, e: "exp" if dig else "bad",
+    "exp": lambda ch, dig, sp, sg, e: "exp" if dig else "trail" if sp else "bad",
+    "trail": lambda ch, dig, sp, sg, e: "trail" if sp else "bad",
+}
+
+
+def _next_state(st: str, ch: str) -> str:
+    fn = _FIELD_NEXT.get(st)
+    return fn(ch, ch.isascii() and ch.isdigit(), ch in _SPACES, ch in "+-", ch in "eE") if fn else "bad"
+
+
+def max_line(n_values: int) -> int:
+    """The board's request line limit (characters, ``\r`` excluded) for ``n_values`` values per request."""
+    return max(MAX_LINE, CHARS_PER_VALUE * n_values)
+
+
+def split_fields(line: str) -> list[str]:
+    """A request line's fields as the board top separates them (protocol 2): a comma ends a field, and so does
+    the first character after a number and the spaces that follow it ("1 2,3" is three fields; "1 , 2" two;
+    "1,,2" three, the second empty; a malformed field such as "1e 5" is not split)."""
+    fields, cur, st = [], "", "lead"
+    for ch in line:
+        if ch == ",":
+            fields.append(cur)
+            cur, st = "", "lead"
+            continue
+        if st == "trail" and ch not in _SPACES:
+            fields.append(cur)
+            cur, st = "", "lead"
+        cur += ch
+        st = _next_state(st, ch)
+    fields.append(cur)
+    return fields
 
 
 @dataclass(frozen=True)
 class BoardScaler:
     """Bit-exact model of the board top's fixed-point scaler and line protocol (``tinylstm/hdl/tl_board.sv``).
 
+    A request carries ``n_vals`` = W×F raw values (step-major; value ``i`` is feature ``j = i % n_feat`` of the
+    scaler, ``n_feat`` = F, or the W features of the ``feature_per_step`` reference model), separated by commas
+    and/or spaces (:func:`split_fields`).
     A decimal value ``M * 10^e`` (``M``: its first 9 significant digits; further integer digits raise ``e``,
-    further fraction digits are dropped) of input ``j`` becomes the code
+    further fraction digits are dropped) of feature ``j`` becomes the code
     ``sat((±M * K[j][e] - C[j] + 2^(G-1)) >> G)`` with ``K[j][e] = round(10^e * 2^(n+G) / x_scale[j])`` and
     ``C[j] = round(x_mean[j] * 2^(n+G) / x_scale[j])`` (exact rationals, ties to even); ``e`` below the table
-    reads as 0, a product of ``2^(AW-2)`` or more (or ``e`` above the table) saturates. The output code ``q``
-    prints as ``(q * YA + YB + 2^(YS-1)) >> YS`` in units of ``10^-YD`` with ``YA = round(y_scale * 10^YD *
-    2^YS / 2^n)`` and ``YB = round(y_mean * 10^YD * 2^YS)``."""
+    reads as 0, a product of ``2^(AW-2)`` or more (or ``e`` above the table) saturates. A regression's output
+    code ``q`` prints as ``(q * YA + YB + 2^(YS-1)) >> YS`` in units of ``10^-YD`` with ``YA = round(y_scale *
+    10^YD * 2^YS / 2^n)`` and ``YB = round(y_mean * 10^YD * 2^YS)``; a classifier replies the name of the class
+    of the largest output code (the core's argmax, the first on a tie)."""
 
     fmt: QFormat
-    n_raw: int
+    n_feat: int
+    n_vals: int
     G: int
     AW: int
     emin: int
@@ -358,6 +425,13 @@ class BoardScaler:
     YS: int
     YD: int
     YW: int
+    classes: tuple = ()  # class names in output order (a classifier), else empty
+    max_line: int = MAX_LINE
+
+    @property
+    def count_max(self) -> int:
+        """The largest field count the board reports ("got <c>" saturates there)."""
+        return (1 << (self.max_line + 1).bit_length()) - 1
 
     @classmethod
     def build(cls, bundle: Bundle, fmt: QFormat | str, G: int = 33, YS: int = 20, YD: int = 4) -> "BoardScaler":
@@ -381,27 +455,21 @@ class BoardScaler:
         YA = int(round(Fraction(float(sc.y_scale)) * 10 ** YD * 2 ** YS / 2 ** n))
         YB = int(round(Fraction(float(sc.y_mean)) * 10 ** YD * 2 ** YS))
         YW = max((YA << (fmt.width - 1)).bit_length(), abs(YB).bit_length()) + 3
-        return cls(fmt, len(sig), G, AW, emin, ne, K, ksat, C, YA, YB, YS, YD, YW)
+        n_vals = int(bundle.n_inputs)
+        classes = tuple(bundle.classes) if bundle.is_classifier else ()
+        return cls(fmt, len(sig), n_vals, G, AW, emin, ne, K, ksat, C, YA, YB, YS, YD, YW, classes,
+                   max_line(n_vals))
 
     # ---------------------------------------------------------------- inputs
     def parse_field(self, text: str) -> tuple[bool, bool, int, int]:
-        """(valid, negative, M, e) of one comma-separated field, exactly as the RTL's field state machine."""
+        """(valid, negative, M, e) of one field, exactly as the RTL's field state machine."""
         st, neg, eneg, m, frac, adj, x, ln = "lead", False, False, 0, 0, 0, 0, 0
         for ch in text:
             dig = ch.isascii() and ch.isdigit()
-            space, sign, is_e = ch in _SPACES, ch in "+-", ch in "eE"
-            if not space:
+            if ch not in _SPACES:
                 ln = min(ln + 1, 127)
             old = st
-            st = {"lead": "lead" if space else "sign" if sign else "int" if dig else "dot0" if ch == "." else "bad",
-                  "sign": "int" if dig else "dot0" if ch == "." else "bad",
-                  "int": "int" if dig else "frac" if ch == "." else "e" if is_e else "trail" if space else "bad",
-                  "dot0": "frac" if dig else "bad",
-                  "frac": "frac" if dig else "e" if is_e else "trail" if space else "bad",
-                  "e": "esign" if sign else "exp" if dig else "bad",
-                  "esign": "exp" if dig else "bad",
-                  "exp": "exp" if dig else "trail" if space else "bad",
-                  "trail": "trail" if space else "bad"}.get(old, "bad")
+            st = _next_state(old, ch)
             if old == "lead" and ch == "-":
                 neg = True
             if old == "e" and ch == "-":
@@ -433,14 +501,14 @@ class BoardScaler:
 
     def codes(self, line: str) -> list[int] | None:
         """Input codes of a request line (None when the line is not a valid request)."""
-        fields = line.split(",")
+        fields = split_fields(line)
         out = []
-        for j, fld in enumerate(fields[: self.n_raw]):
+        for i, fld in enumerate(fields[: self.n_vals]):
             valid, neg, m, e = self.parse_field(fld)
             if not valid:
                 return None
-            out.append(self.code(j, neg, m, e))
-        return out if len(fields) == self.n_raw else None
+            out.append(self.code(i % self.n_feat, neg, m, e))
+        return out if len(fields) == self.n_vals else None
 
     # ---------------------------------------------------------------- outputs
     def y_units(self, q: int) -> int:
@@ -452,12 +520,12 @@ class BoardScaler:
         s = f"{abs(v):0{self.YD + 1}d}"
         return ("-" if v < 0 else "") + s[: -self.YD] + "." + s[-self.YD:]
 
-    def reply(self, line: str, banner: str, predict_code) -> str:
-        """The board's reply to one received line (without '\\n'; '\\r' removed), ``predict_code(codes) -> output
-        code``; the ``us=`` value is left as ``{us}`` for the caller to fill in."""
+    def reply(self, line: str, banner: str, predict_codes) -> str:
+        """The board's reply to one received line (without '\n'; '\r' removed), ``predict_codes(codes) ->
+        output codes (K,)``; the ``us=`` value is left as ``{us}`` for the caller to fill in."""
         line = line.replace("\r", "")
-        if len(line) > MAX_LINE:
-            return f"err line too long (max {MAX_LINE} characters)"
+        if len(line) > self.max_line:
+            return f"err line too long (max {self.max_line} characters)"
         p = line.lstrip(" \t")
         if not p.strip(" \t"):
             return "err empty line"
@@ -465,10 +533,13 @@ class BoardScaler:
             return banner
         if p == "selfcheck":
             return "selfcheck"
-        fields = line.split(",")
-        for j, fld in enumerate(fields[: self.n_raw]):
+        fields = split_fields(line)
+        for i, fld in enumerate(fields[: self.n_vals]):
             if not self.parse_field(fld)[0]:
-                return f"err value {j + 1} is not a number"
-        if len(fields) != self.n_raw:
-            return f"err expected {self.n_raw} values, got {min(len(fields), 127)}"
-        return f"ok {self.y_text(predict_code(self.codes(line)))} us={{us}}"
+                return f"err value {i + 1} is not a number"
+        if len(fields) != self.n_vals:
+            return f"err expected {self.n_vals} values, got {min(len(fields), self.count_max)}"
+        out = np.asarray(predict_codes(self.codes(line))).reshape(-1)
+        if self.classes:
+            return f"ok {self.classes[int(np.argmax(out))]} us={{us}}"
+        return f"ok {self.y_text(int(out[0]))} us={{us}}"

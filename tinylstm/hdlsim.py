@@ -33,13 +33,14 @@ def tools_available() -> bool:
 
 
 def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int,
-                   timeout: float = 1800) -> tuple[np.ndarray, np.ndarray]:
+                   timeout: float = 1800) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run integer input codes (rows, steps, inputs) through the exported core in Icarus Verilog, one inference
-    per row in ONE simulation (per 65,536 rows); returns (output codes (rows, n_out), cycles per inference)."""
+    per row in ONE simulation (per 65,536 rows); returns (output codes (rows, n_out), cycles per inference, the
+    core's argmax output per row)."""
     if len(xq) > MAX_SIM_ROWS:
         parts = [simulate_batch(export_dir, xq[i:i + MAX_SIM_ROWS], n_out, timeout)
                  for i in range(0, len(xq), MAX_SIM_ROWS)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     export_dir = Path(export_dir)
     if not tools_available():
         raise UserError("the rtl backend needs Icarus Verilog (iverilog, vvp): apt-get install iverilog")
@@ -58,8 +59,8 @@ def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int,
         if run.returncode or not (tmp / "out.txt").exists():
             raise UserError(f"{export_dir}: simulation failed: {(run.stderr or run.stdout).strip()[-300:]}")
         res = np.loadtxt(tmp / "out.txt", dtype=np.int64, ndmin=2)
-    if res.shape != (len(xq), n_out + 2):
+    if res.shape != (len(xq), n_out + 3):
         raise UserError(f"{export_dir}: simulation returned {res.shape[0]} rows, expected {len(xq)}")
     if res[:, -1].any():
         raise UserError(f"{export_dir}: the core flagged an internal overrun")
-    return res[:, :n_out], res[:, n_out]
+    return res[:, :n_out], res[:, n_out + 1], res[:, n_out]

@@ -42,6 +42,9 @@ async def infer(bus: AxiLiteMaster, dut, codes, order: str = "together") -> list
         v, resp = await bus.read(r["OUTPUT"] + 4 * o)
         assert resp == OKAY
         out.append(s32(v))
+    if "ARGMAX" in r:                        # the core's argmax register: the first of the largest outputs
+        am, resp = await bus.read(r["ARGMAX"])
+        assert resp == OKAY and am == out.index(max(out)), f"ARGMAX {am} for outputs {out}"
     return out
 
 

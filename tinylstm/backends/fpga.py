@@ -40,5 +40,5 @@ def predict_rtl(model_dir, X_raw, args):
     design = design_for(model, FpgaOptions(format=_fmt(args), lanes=getattr(args, "rtl_lanes", None) or DEFAULT_LANES))
     with tempfile.TemporaryDirectory(prefix="tinylstm-fpga-") as tmp:
         hdlsim.write_design(design, bundle, Path(tmp))
-        yq, _ = hdlsim.simulate_batch(Path(tmp), design.net.quantize_inputs(bundle, X_raw), design.n_out)
+        yq, _, _ = hdlsim.simulate_batch(Path(tmp), design.net.quantize_inputs(bundle, X_raw), design.n_out)
     return design.net.outputs_to_target(bundle, yq)

@@ -74,7 +74,33 @@ def recommend_format(top: float, width: int = 16) -> str:
     return f"Q{m}.{width - m}"
 
 
+def classifier_format_table(bundle, X_train, X, y) -> list[str]:
+    """A classifier: test accuracy of each format and its agreement with the float model's class (the core's
+    argmax of its fixed-point logits)."""
+    fl = predict(bundle, X).argmax(axis=1)
+    y = np.asarray(y).astype(int)
+    top = max_magnitude(bundle, X_train)
+    rec = recommend_format(top)
+    rows = [f"| float64 (numpy reference) | – | – | {(fl == y).mean():.4f} | – | – |"]
+    for name in FORMATS:
+        net = fx.FixedNet.from_bundle(bundle, name)
+        cls = net.argmax(net.forward(net.quantize_inputs(bundle, X)))
+        mark = " (default)" if name == fx.DEFAULT_FORMAT else ""
+        mark += " (rule's pick)" if name == rec else ""
+        rows.append(f"| {name}{mark} | {net.fmt.width} | {2 ** (net.fmt.int_bits - 1) / top:.1f}× | "
+                    f"{(cls == y).mean():.4f} | {(cls == fl).mean():.4f} | {net.sig.depth} / {net.tanh.depth} |")
+    return [f"Fixed-point golden model (`tinylstm.fixedpoint`, bit-exact with the RTL) on the {len(y)} test windows "
+            f"of a {len(bundle.classes)}-class classifier: the class is the argmax of the fixed-point logits (the "
+            f"core's ARGMAX register). Headroom as for a regression ({top:.2f}):", "",
+            "| format | bits | headroom | test accuracy | same class as float | sigmoid / tanh entries |",
+            "|---|---|---|---|---|---|", *rows, "",
+            f"Rule for the default: the 16-bit format with the most fractional bits that keeps >= 2× headroom → "
+            f"**{rec}** for this model (library default: {fx.DEFAULT_FORMAT}; choose with `--format`)."]
+
+
 def format_table(bundle, X_train, X, y) -> list[str]:
+    if bundle.is_classifier:
+        return classifier_format_table(bundle, X_train, X, y)
     fl = predict(bundle, X)
     mae_f = float(np.abs(fl - y).mean())
     unit = bundle.units.get(bundle.target, "")
@@ -106,7 +132,7 @@ def cycles_table(bundle, X) -> list[str]:
         with tempfile.TemporaryDirectory(prefix="tinylstm-bench-") as tmp:
             hdlsim.write_design(design, bundle, Path(tmp))
             xq = design.net.quantize_inputs(bundle, X[:SIM_ROWS])
-            got, cycles = hdlsim.simulate_batch(Path(tmp), xq, design.n_out)
+            got, cycles, _ = hdlsim.simulate_batch(Path(tmp), xq, design.n_out)
         exact = bool(np.array_equal(got, design.net.forward(xq)))
         c = int(cycles[0])
         macs = design.net.macs()
@@ -159,7 +185,7 @@ def parts_table(model: ModelDir, X, lanes_up5k=UP5K_LANES, lanes_ecp5=ECP5_LANES
                 files = design_files(design, bundle, "icebreaker" if part == "up5k-sg48" else "none")
                 atomic.publish_files(tmp / "x", files)
                 xq = design.net.quantize_inputs(bundle, X[:SIM_ROWS])
-                got, cycles = hdlsim.simulate_batch(tmp / "x", xq, design.n_out)
+                got, cycles, _ = hdlsim.simulate_batch(tmp / "x", xq, design.n_out)
                 exact = bool(np.array_equal(got, design.net.forward(xq)))
                 c = int(cycles[0])
                 builds = []

@@ -28,7 +28,7 @@ import numpy as np
 from .. import cgen
 from ..bundle import Bundle
 from ..errors import UserError
-from ..fixedpoint import DEFAULT_FORMAT, MAX_LINE, BoardScaler, FixedNet, QFormat
+from ..fixedpoint import DEFAULT_FORMAT, BoardScaler, FixedNet, QFormat
 from ..modeldir import ModelDir
 from ..options import option
 from . import register
@@ -55,6 +55,8 @@ REGS = {
                              "(internal consistency error, never expected)"),
     "CYCLES": (0x000C, "RO", "clock cycles of the last inference (start to done)"),
     "INFO": (0x0010, "RO", "bits 7:0 word width W, 15:8 fractional bits, 23:16 MAC lanes, 31:24 input count"),
+    "ARGMAX": (0x0014, "RO", "index of the largest output code of the last inference (the first on a tie; the "
+                             "class index of a classifier; 0 for one output)"),
 }
 REG_INPUT, REG_OUTPUT, WIN_WEIGHTS = 0x0100, 0x0200, 0x8000
 
@@ -112,6 +114,8 @@ class Design:
     #: (x_mean list, x_scale list, y_mean, y_scale) of the bundle's scaler, for the file headers
     scaler: tuple = ()
     lut_frac_given: bool = False
+    #: class names in output order (a classifier: the outputs are logits, ARGMAX the class index), else empty
+    classes: tuple = ()
 
     @property
     def fmt(self) -> QFormat:
@@ -228,7 +232,8 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
     sc = bundle.scaler
     scaler = ([float(v) for v in sc.x_mean], [float(v) for v in sc.x_scale], float(sc.y_mean), float(sc.y_scale))
     return Design(net, lanes, passes, wwords, vm_depth, c_depth, grows, T * I0, net.dense[-1].W.shape[1],
-                  dout[-1], prov, scaler, lut_frac is not None)
+                  dout[-1], prov, scaler, lut_frac is not None,
+                  tuple(bundle.classes) if bundle.is_classifier else ())
 
 
 def weight_addresses(design: Design, param: str, index: tuple[int, ...]) -> list[int]:
@@ -270,8 +275,11 @@ def _header_lines(design: Design, what: str) -> list[str]:
     p = design.provenance
     f = design.fmt
     sc = design.scaler
-    scaler = (f"scaler (host side): x_scaled = (x - {sc[0]}) / {sc[1]}, quantised to {f.name}; "
-              f"y = code/2^{f.frac_bits} * {sc[3]!r} + {sc[2]!r}") if sc else \
+    out = (f"classifier {list(design.classes)}: outputs are logits (softmax on the host: p = softmax(code/2^"
+           f"{f.frac_bits})), ARGMAX = class index") if design.classes else \
+        (f"y = code/2^{f.frac_bits} * {sc[3]!r} + {sc[2]!r}" if sc else "")
+    scaler = (f"scaler (host side): x_scaled = (x - {sc[0]}) / {sc[1]} (value i: feature i mod {len(sc[0])}), "
+              f"quantised to {f.name}; {out}") if sc else \
         (f"scaler applied on the host (inputs standardised then quantised, output = code/2^{f.frac_bits}"
          f" * y_scale + y_mean)")
     return [f"{what}",
@@ -328,6 +336,7 @@ def package_text(design: Design) -> str:
         ("IN_AW", _clog2(design.n_in), "input register index bits"),
         ("NOUT", design.n_out, "output codes"),
         ("OUT_BASE", design.out_base, "vector-memory address of output 0"),
+        ("OI_W", _clog2(design.n_out), "output index bits (the argmax port)"),
         ("SIG_DEPTH", net.sig.depth, f"sigmoid table entries (|x| < {net.sig.in_range:g})"),
         ("SIG_AW", net.sig.addr_bits, "sigmoid table address bits"),
         ("TANH_DEPTH", net.tanh.depth, f"tanh table entries (|x| < {net.tanh.in_range:g})"),
@@ -385,8 +394,11 @@ def regmap_text(design: Design) -> str:
         "x(t) (W); the t = 0 passes skip the U slots (h = 0). "
         "`tinylstm.export.fpga.weight_addresses(design, 'lstm0.W', (row, col))` lists every address of a "
         "parameter.", "",
-        "Typical use: write INPUT[0..] with `round((raw − mean) / scale · 2^n)` (saturated), poll STATUS until "
-        f"done (or wait for `irq`), read OUTPUT[0] and compute `code / 2^{f.frac_bits} · y_scale + y_mean`.", ""])
+        "Typical use: write INPUT[0..] with `round((raw − mean) / scale · 2^n)` (saturated; input i = step "
+        "i // F, value i % F, scaled with feature i % F), poll STATUS until done (or wait for `irq`), then "
+        + (f"read ARGMAX (the class index: {', '.join(design.classes)}) and, for probabilities, OUTPUT[0.."
+           f"{design.n_out - 1}] (logits) and compute softmax(code / 2^{f.frac_bits})." if design.classes else
+           f"read OUTPUT[0] and compute `code / 2^{f.frac_bits} · y_scale + y_mean`."), ""])
 
 
 def ice40_pll(f_in: float, f_out: float) -> tuple[int, int, int, int]:
@@ -411,14 +423,36 @@ def ice40_pll(f_in: float, f_out: float) -> tuple[int, int, int, int]:
     return best[1]
 
 
-def board_messages(design: Design, n_raw: int) -> dict[str, str]:
-    f = design.fmt
-    return {"BANNER": f"tinylstm ready engine=fpga-{f.name.lower()} inputs={n_raw} protocol=1 max_line={MAX_LINE}",
+def board_banner(design: Design, bs: BoardScaler, step_inputs: int | None = None) -> str:
+    """The board's banner (serial line protocol 2): ``outputs=``/``classes=`` for a classifier, ``step_inputs=``
+    for a window model (F values per step)."""
+    text = (f"tinylstm ready engine=fpga-{design.fmt.name.lower()} inputs={bs.n_vals} protocol=2 "
+            f"max_line={bs.max_line}")
+    if bs.classes:
+        text += f" outputs={len(bs.classes)} classes={','.join(bs.classes)}"
+    if step_inputs is not None:
+        text += f" step_inputs={step_inputs}"
+    return text
+
+
+def board_messages(design: Design, bs: BoardScaler, step_inputs: int | None = None) -> dict[str, str]:
+    """The board's message ROM strings (class names last, ``CLS<k>``)."""
+    msgs = {"BANNER": board_banner(design, bs, step_inputs),
             "PASS": "selfcheck 0 PASS", "FAIL": "selfcheck 0 FAIL",
             "DONE_OK": "selfcheck done pass=1 fail=0", "DONE_BAD": "selfcheck done pass=0 fail=1",
-            "EMPTY": "err empty line", "LONG": f"err line too long (max {MAX_LINE} characters)",
-            "VAL1": "err value ", "VAL2": " is not a number", "COUNT": f"err expected {n_raw} values, got ",
+            "EMPTY": "err empty line", "LONG": f"err line too long (max {bs.max_line} characters)",
+            "VAL1": "err value ", "VAL2": " is not a number", "COUNT": f"err expected {bs.n_vals} values, got ",
             "OK": "ok ", "US": " us="}
+    for k, name in enumerate(bs.classes):
+        msgs[f"CLS{k}"] = name
+    return msgs
+
+
+def _check_class_names(names) -> None:
+    for name in names:
+        if not name or len(name) > 32 or not all(33 <= ord(c) < 127 and c != "," for c in name):
+            raise UserError(f"the board top prints class names as ROM strings: {name!r} must be 1-32 printable "
+                            "ASCII characters without spaces or commas (use --board none)")
 
 
 def selfcheck_codes(design: Design) -> list[int]:
@@ -432,8 +466,14 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
         raise UserError(f"--board {board}: one of {', '.join(BOARDS)} or none")
     spec = BOARDS[board]
     f = design.fmt
-    if design.n_out != 1 or bundle.layout != "feature_per_step" or design.n_in != bundle.n_inputs:
-        raise UserError("the board top supports one output and one raw input per step (feature_per_step)")
+    if design.n_in != bundle.n_inputs:
+        raise UserError(f"the board top: the core takes {design.n_in} inputs, the bundle {bundle.n_inputs}")
+    if not bundle.is_classifier and design.n_out != 1:
+        raise UserError(f"the board top prints one regression output, this network has {design.n_out}")
+    if bundle.is_classifier:
+        _check_class_names(bundle.classes)
+        if len(bundle.classes) != design.n_out:
+            raise UserError(f"{len(bundle.classes)} class names for {design.n_out} outputs")
     bs = BoardScaler.build(bundle, f)
     if bs.ne > 64:
         raise UserError(f"scaler table: {bs.ne} decimal exponents (the board top handles 64)")
@@ -441,7 +481,7 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
     cpb = int(round(clock_mhz * 1e6 / baud))
     if cpb < 4:
         raise UserError(f"--baud {baud}: too fast for a {clock_mhz} MHz clock")
-    msgs = board_messages(design, bs.n_raw)
+    msgs = board_messages(design, bs, bundle.values_per_step if bundle.layout == "window" else None)
     rom, offs = [], {}
     for name, text in msgs.items():
         offs[name] = len(rom)
@@ -449,18 +489,19 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
     msg_depth = 1 << _clog2(len(rom))
     kwords = 1 << _clog2(math.ceil(bs.AW / 16))  # a power of two (address = shift)
     krom = []
-    for j in range(bs.n_raw):
+    for j in range(bs.n_feat):
         for kv in bs.K[j]:
             krom += [(kv >> (16 * (kwords - 1 - w))) & 0xFFFF for w in range(kwords)]
     k_depth = 1 << _clog2(len(krom))
     sc_codes = selfcheck_codes(design)
-    sc_expect = int(design.net.forward(np.array(sc_codes, dtype=np.int64).reshape(1, design.net.n_steps, -1))[0, 0])
+    sc_out = design.net.forward(np.array(sc_codes, dtype=np.int64).reshape(1, design.net.n_steps, -1))
+    sc_expect, sc_argmax = int(sc_out[0, 0]), int(design.net.argmax(sc_out)[0])
     aw = bs.AW
     ctab = 0
     for j, c in enumerate(bs.C):
         ctab |= (c & ((1 << aw) - 1)) << (j * aw)
     ksat = 0
-    for j in range(bs.n_raw):
+    for j in range(bs.n_feat):
         for e, flag in enumerate(bs.ksat[j]):
             ksat |= int(flag) << (j * bs.ne + e)
     codes = 0
@@ -472,7 +513,13 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
               ("CLKS_PER_BIT", cpb, f"UART bit time in core clocks ({baud} baud)"),
               ("PLL_DIVR", divr, f"SB_PLL40 from the {spec['osc_mhz']} MHz oscillator"), ("PLL_DIVF", divf, ""),
               ("PLL_DIVQ", divq, ""), ("PLL_FILTER", filt, ""),
-              ("NRAW", bs.n_raw, "raw input values per request"), ("NE", bs.ne, "decimal exponents in the K table"),
+              ("NRAW", bs.n_feat, "scaler features (value i of a request is feature i mod NRAW)"),
+              ("NVAL", bs.n_vals, "raw input values per request (steps x values per step)"),
+              ("IS_CLS", int(bool(bs.classes)), "1: classifier (reply the class name of the core's argmax)"),
+              ("MAX_LINE", bs.max_line, "longest request line (characters)"),
+              ("LW", (bs.max_line + 1).bit_length(), "line length counter bits"),
+              ("CNTW", (bs.max_line + 1).bit_length(), "field counter bits (saturating)"),
+              ("NE", bs.ne, "decimal exponents in the K table"),
               ("EMIN", bs.emin, "smallest decimal exponent of the K table (smaller: the value reads as 0)"),
               ("G", bs.G, "guard bits of the scaler"), ("AW", aw, "scaler accumulator bits"),
               ("KWORDS", kwords, "16-bit words per K entry (most significant first)"),
@@ -483,14 +530,21 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
     lines = [f"// {h}" for h in head] + ["`timescale 1ns/1ps", "package tinylstm_board_pkg;"]
     lines += [f"    localparam int {k} = {v};" + (f"  // {d}" if d else "") for k, v, d in params]
     hx = cgen.sv_hex
-    lines += [f"    localparam logic [{bs.n_raw * aw - 1}:0] CTAB = {hx(bs.n_raw * aw)(ctab)};  // C[j], AW bits each",
-              f"    localparam logic [{bs.n_raw * bs.ne - 1}:0] KSAT = {hx(bs.n_raw * bs.ne)(ksat)};  // K saturates",
+    cls_off = 0
+    for k in range(design.n_out):
+        cls_off |= offs.get(f"CLS{k}", 0) << (16 * k)
+    oi_w = _clog2(design.n_out)
+    lines += [f"    localparam logic [{bs.n_feat * aw - 1}:0] CTAB = {hx(bs.n_feat * aw)(ctab)};  // C[j], AW bits each",
+              f"    localparam logic [{bs.n_feat * bs.ne - 1}:0] KSAT = {hx(bs.n_feat * bs.ne)(ksat)};  // K saturates",
+              f"    localparam logic [{design.n_out * 16 - 1}:0] CLS_OFF = {hx(design.n_out * 16)(cls_off)};"
+              "  // message ROM offset of class name k at [16k +: 16] (0: no class names)",
               f"    localparam logic [{bs.YW - 1}:0] YA = {hx(bs.YW)(bs.YA)};",
               f"    localparam logic [{bs.YW - 1}:0] YB = {hx(bs.YW)(bs.YB & ((1 << bs.YW) - 1))};",
               f"    localparam logic [{design.n_in * f.width - 1}:0] SC_CODES = {hx(design.n_in * f.width)(codes)};"
               f"  // self-check input codes {sc_codes}",
               f"    localparam logic [{f.width - 1}:0] SC_EXPECT = {hx(f.width)(sc_expect & ((1 << f.width) - 1))};"
               f"  // golden output code {sc_expect}",
+              f"    localparam logic [{oi_w - 1}:0] SC_ARGMAX = {oi_w}'d{sc_argmax};  // golden argmax",
               "endpackage"]
     out = {"tinylstm_board_pkg.sv": "\n".join(lines) + "\n"}
     kh = [f"// {h}" for h in _header_lines(design, "board_k.memh: scaler K table, K[j][e - EMIN] as KWORDS words")]
@@ -553,8 +607,13 @@ def design_files(design: Design, bundle: Bundle, board: str = "none", clock_mhz:
         "scaler": {"where": "host (boundary)", "x_mean": [float(v) for v in sc.x_mean],
                    "x_scale": [float(v) for v in sc.x_scale], "y_mean": float(sc.y_mean),
                    "y_scale": float(sc.y_scale), "features": bundle.features, "target": bundle.target},
-        "inputs": {"count": design.n_in, "steps": net.n_steps, "per_step": net.lstm[0].inputs},
+        "inputs": {"count": design.n_in, "steps": net.n_steps, "per_step": net.lstm[0].inputs,
+                   "order": "step-major: input i = step i // per_step, value i % per_step"},
         "outputs": design.n_out,
+        "task": bundle.task,
+        "classes": list(design.classes),
+        "argmax": {"register": f"0x{REGS['ARGMAX'][0]:04X}", "port": "out_argmax",
+                   "ties": "first (lowest index) of equal maxima"},
         "macs": net.macs(), "macs_issued": design.macs_issued, "issue_cycles": design.issue_cycles,
         "memories": {"weight_slots": len(design.wwords),
                      "vector_words": design.vm_depth, "cell_words": design.c_depth},

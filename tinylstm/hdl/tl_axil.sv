@@ -56,6 +56,8 @@ module tl_axil
     localparam logic [15:0] REG_STATUS = tinylstm_net_pkg::REG_STATUS;
     localparam logic [15:0] REG_CYCLES = tinylstm_net_pkg::REG_CYCLES;
     localparam logic [15:0] REG_INFO = tinylstm_net_pkg::REG_INFO;
+    localparam logic [15:0] REG_ARGMAX = tinylstm_net_pkg::REG_ARGMAX;
+    localparam int OI_W = tinylstm_net_pkg::OI_W;
     localparam logic [15:0] REG_INPUT = tinylstm_net_pkg::REG_INPUT;
     localparam logic [15:0] REG_OUTPUT = tinylstm_net_pkg::REG_OUTPUT;
     localparam logic [15:0] WIN_WEIGHTS = tinylstm_net_pkg::WIN_WEIGHTS;
@@ -71,12 +73,14 @@ module tl_axil
     logic [LANE_AW-1:0] wb_lane, rb_lane;
     logic [W-1:0]      wb_data, wb_mask, w_rdata, in_mask;
     logic [NOUT*W-1:0] out_flat;
+    logic [OI_W-1:0]   out_argmax;
 
     tl_core #(.WEIGHTS_FILE(WEIGHTS_FILE), .SIG_FILE(SIG_FILE), .TANH_FILE(TANH_FILE)) u_core (
         .clk(aclk), .rst_n(aresetn), .start(start), .busy(busy), .done(done), .overrun(overrun), .cycles(cycles),
         .in_we(in_we), .in_addr(in_addr), .in_data(in_data),
         .w_we(w_we), .wb_slot(wb_slot), .rb_slot(rb_slot), .wb_lane(wb_lane), .wb_data(wb_data), .wb_mask(wb_mask),
-        .rb_lane(rb_lane), .w_rdata(w_rdata), .out_flat(out_flat));
+        .rb_lane(rb_lane), .w_rdata(w_rdata), .out_flat(out_flat),
+        .out_argmax(out_argmax));
 
     assign irq = done;
 
@@ -179,6 +183,7 @@ module tl_axil
         else if (s_axil_araddr == REG_STATUS)   rd = {29'd0, overrun, done, busy};
         else if (s_axil_araddr == REG_CYCLES)   rd = cycles;
         else if (s_axil_araddr == REG_INFO)     rd = INFO;
+        else if (s_axil_araddr == REG_ARGMAX)   rd = 32'(out_argmax);
         else if (s_axil_araddr >= REG_INPUT && s_axil_araddr < REG_INPUT + 16'(4 * NIN))
             rd = 32'($signed(in_q[ra_in]));
         else if (s_axil_araddr >= REG_OUTPUT && s_axil_araddr < REG_OUTPUT + 16'(4 * NOUT))

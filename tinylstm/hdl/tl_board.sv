@@ -1,14 +1,20 @@
-// tinylstm: the ESP32 firmware's serial line protocol in the fabric, around tl_core (board-independent part).
-//   boot / "info":  tinylstm ready engine=<name> inputs=<n> protocol=1 max_line=96
+// tinylstm: the serial line protocol 2 in the fabric, around tl_core (board-independent part).
+//   boot / "info":  tinylstm ready engine=<name> inputs=<n> protocol=2 max_line=<MAX_LINE> [outputs=<K>
+//                   classes=<c0>,<c1>,...] [step_inputs=<F>]
 //   "selfcheck":    selfcheck 0 PASS|FAIL  then  selfcheck done pass=<p> fail=<f>   (one stored input row)
-//   request:        <x1>,<x2>,...,<xn>   decimal raw values ([+-]digits[.digits][(e|E)[+-]digits], spaces around)
-//   reply:          ok <prediction> us=<microseconds of the inference>
-//   or:             err empty line | err line too long (max 96 characters) | err value <k> is not a number |
+//   request:        <x1> <x2>,...<xn>   n = NVAL = W*F decimal raw values, step-major
+//                   ([+-]digits[.digits][(e|E)[+-]digits]), separated by commas and/or spaces: a comma ends a
+//                   field, and so does the first character after a number and the spaces that follow it
+//   reply:          ok <prediction> us=<microseconds of the inference>           (regression)
+//                   ok <class name> us=<microseconds>                            (classifier: the core's argmax)
+//   or:             err empty line | err line too long (max <MAX_LINE> characters) | err value <k> is not a number |
 //                   err expected <n> values, got <c>
-// The scaler runs here in fixed point (tinylstm.fixedpoint.BoardScaler is the bit-exact model): a value
-// M * 10^e (M: up to 9 significant digits) becomes the input code sat(round((M * K[j][e] - C[j]) / 2^G)) with
-// K[j][e] = round(10^e * 2^(n+G) / x_scale[j]) (table KROM) and C[j] = round(x_mean[j] * 2^(n+G) / x_scale[j]);
-// the output code becomes round((code * YA + YB) / 2^YS), printed with YD decimals (YA, YB from y_scale, y_mean).
+// The scaler runs here in fixed point (tinylstm.fixedpoint.BoardScaler is the bit-exact model): value i is
+// feature j = i mod NFEAT; a value M * 10^e (M: up to 9 significant digits) becomes the input code
+// sat(round((M * K[j][e] - C[j]) / 2^G)) with K[j][e] = round(10^e * 2^(n+G) / x_scale[j]) (table KROM) and
+// C[j] = round(x_mean[j] * 2^(n+G) / x_scale[j]); a regression's output code becomes round((code * YA + YB) /
+// 2^YS), printed with YD decimals (YA, YB from y_scale, y_mean); a classifier prints the class name of the core's
+// argmax from the message ROM.
 // One request at a time (like `tinylstm monitor`): characters arriving while a reply is computed are dropped.
 `timescale 1ns/1ps
 module tl_board #(
@@ -30,7 +36,10 @@ module tl_board #(
     localparam int VM_AW = tinylstm_net_pkg::VM_AW;
     localparam int LANE_AW = tinylstm_net_pkg::LANE_AW;
     localparam int NOUT = tinylstm_net_pkg::NOUT;
-    localparam int NRAW = tinylstm_board_pkg::NRAW;
+    localparam int NRAW = tinylstm_board_pkg::NRAW;     // scaler features (tables)
+    localparam int NVAL = tinylstm_board_pkg::NVAL;     // values per request (NIN)
+    localparam int IS_CLS = tinylstm_board_pkg::IS_CLS;
+    localparam int OI_W = tinylstm_net_pkg::OI_W;
     localparam int NE = tinylstm_board_pkg::NE;
     localparam int EMIN = tinylstm_board_pkg::EMIN;
     localparam int G = tinylstm_board_pkg::G;
@@ -42,7 +51,9 @@ module tl_board #(
     localparam int YS = tinylstm_board_pkg::YS;
     localparam int YD = tinylstm_board_pkg::YD;
     localparam int CLK_MHZ = tinylstm_board_pkg::CLK_MHZ;
-    localparam int MAX_LINE = 96;
+    localparam int MAX_LINE = tinylstm_board_pkg::MAX_LINE;
+    localparam int LW = tinylstm_board_pkg::LW;          // line length counter bits
+    localparam int CNTW = tinylstm_board_pkg::CNTW;      // field counter bits
     localparam int JW = $clog2(NRAW + 1);
     localparam int KA = $clog2(KROM_DEPTH);
     localparam int MA = $clog2(MSG_DEPTH);
@@ -52,6 +63,8 @@ module tl_board #(
     localparam logic [YW-1:0] YB = tinylstm_board_pkg::YB;
     localparam logic [NIN*W-1:0] SC_CODES = tinylstm_board_pkg::SC_CODES;
     localparam logic [W-1:0] SC_EXPECT = tinylstm_board_pkg::SC_EXPECT;
+    localparam logic [OI_W-1:0] SC_ARGMAX = tinylstm_board_pkg::SC_ARGMAX;
+    localparam logic [NOUT*16-1:0] CLS_OFF = tinylstm_board_pkg::CLS_OFF;   // class name offsets in MSG_FILE
     localparam logic signed [AW:0] QMAX = (AW+1)'((1 << (W - 1)) - 1);
     localparam logic signed [AW:0] QMIN = -(AW+1)'(1 << (W - 1));
     // message offsets (zero-terminated strings in MSG_FILE)
@@ -69,11 +82,12 @@ module tl_board #(
     logic [VM_AW-1:0]  in_addr;
     logic [W-1:0]      in_data, w_rdata;
     logic [NOUT*W-1:0] out_flat;
+    logic [tinylstm_net_pkg::OI_W-1:0] out_argmax;
     tl_core #(.WEIGHTS_FILE(WEIGHTS_FILE), .SIG_FILE(SIG_FILE), .TANH_FILE(TANH_FILE)) u_core (
         .clk(clk), .rst_n(rst_n), .start(start), .busy(busy), .done(done), .overrun(overrun), .cycles(cycles),
         .in_we(in_we), .in_addr(in_addr), .in_data(in_data), .w_we(1'b0), .wb_slot(16'd0), .rb_slot(16'd0),
         .wb_lane(LANE_AW'(0)), .wb_data(W'(0)), .wb_mask(W'(0)), .rb_lane(LANE_AW'(0)), .w_rdata(w_rdata),
-        .out_flat(out_flat));
+        .out_flat(out_flat), .out_argmax(out_argmax));
     assign busy_led = busy;
 
     // ------------------------------------------------------------------ UART
@@ -102,11 +116,13 @@ module tl_board #(
     // ------------------------------------------------------------------ line parser
     localparam logic [3:0] F_LEAD = 4'd0, F_SIGN = 4'd1, F_INT = 4'd2, F_DOT0 = 4'd3, F_FRAC = 4'd4, F_E = 4'd5,
                            F_ESIGN = 4'd6, F_EXP = 4'd7, F_TRAIL = 4'd8, F_BAD = 4'd9;
-    logic [6:0]  len;                 // characters of the line (\r excluded)
+    logic [LW-1:0] len;               // characters of the line (\r excluded)
     logic        overflow, nonblank, cm_lead, m_info, m_self;
     logic [3:0]  cm_k;
-    logic [6:0]  count;               // fields seen (commas + 1 at the end)
-    logic [6:0]  err_field;           // first malformed field among the first NRAW (1-based), 0 = none
+    logic [CNTW-1:0] count;           // fields seen (separators + 1 at the end), saturating
+    logic [CNTW-1:0] err_field;       // first malformed field among the first NVAL (1-based), 0 = none
+    logic [JW-1:0] fj;                // scaler feature of the current field (count mod NRAW)
+    logic        redo, split;         // split: a field ends at this character, which is processed next cycle
     logic [3:0]  fs;                  // field state
     logic        f_neg, e_neg;
     logic [29:0] f_m;                 // mantissa (< 10^9)
@@ -117,6 +133,7 @@ module tl_board #(
     logic signed [11:0] f_ee, f_xs, f_ei;   // f_ei = fe_ee - EMIN (the K table index)
     logic        fe_go, fe_neg;            // a finished field, latched for the scaler
     logic [JW-1:0] fe_j;
+    logic [VM_AW-1:0] fe_i;
     logic [29:0] fe_m;
     logic signed [11:0] fe_ee;
     logic        f_ksat;
@@ -158,6 +175,7 @@ module tl_board #(
         c_self  <= cm_k < 4'd9 && rx_data == self_ch(cm_k);
         c_dig   <= dig;
     end
+    assign split = fs == F_TRAIL && !c_space && !c_comma && !c_nl;
     function automatic logic [7:0] info_ch(input logic [3:0] i);
         case (i) 4'd0: info_ch = "i"; 4'd1: info_ch = "n"; 4'd2: info_ch = "f"; 4'd3: info_ch = "o";
             default: info_ch = 8'h00; endcase
@@ -175,6 +193,7 @@ module tl_board #(
     logic [2:0]        sc_kw;          // K words still to load
     logic [AW-1:0]     sc_k, sc_acc;
     logic [JW-1:0] sc_j;
+    logic [VM_AW-1:0] sc_i;
     logic [KA-1:0] sc_kaddr;
     logic signed [AW:0] sc_val, sc_code, sc_v, sc_c;   // sc_v, sc_c: registered steps (timing)
     logic [1:0]        sc_fin;
@@ -209,6 +228,10 @@ module tl_board #(
     logic [31:0] n_val, n_pow;
     logic [3:0]  n_digit, n_pos;
     logic        n_started, n_pt;
+    function automatic logic [MA-1:0] cls_off(input logic [OI_W-1:0] k);
+        cls_off = '0;
+        for (int c = 0; c < NOUT; c = c + 1) if (int'(k) == c) cls_off = MA'(CLS_OFF[c * 16 +: 16]);
+    endfunction
     function automatic logic [31:0] pow10(input logic [3:0] p);
         case (p)
             4'd0: pow10 = 32'd1; 4'd1: pow10 = 32'd10; 4'd2: pow10 = 32'd100; 4'd3: pow10 = 32'd1000;
@@ -224,6 +247,8 @@ module tl_board #(
     localparam logic [2:0] R_BANNER = 3'd0, R_SC = 3'd1, R_EMPTY = 3'd2, R_LONG = 3'd3, R_VAL = 3'd4,
                            R_COUNT = 3'd5, R_OK = 3'd6;
     logic [2:0]  reply;
+    localparam logic [2:0] R_CLASS = 3'd7;
+    logic [MA-1:0] cls_addr;           // message ROM address of the predicted class name
     logic [2:0]  step;
     logic        selfcheck, sc_pass, y_neg;
     logic [$clog2(NIN+1)-1:0] ld_i;
@@ -239,12 +264,12 @@ module tl_board #(
         if (!rst_n) begin
             st <= S_PROG; reply <= R_BANNER; step <= '0; ret <= S_PROG;
             len <= '0; overflow <= 1'b0; nonblank <= 1'b0; cm_lead <= 1'b1; m_info <= 1'b1; m_self <= 1'b1;
-            cm_k <= '0; count <= '0; err_field <= '0;
+            cm_k <= '0; count <= '0; err_field <= '0; fj <= '0; redo <= 1'b0; cls_addr <= '0;
             fs <= F_LEAD; f_neg <= 1'b0; e_neg <= 1'b0; f_m <= '0; f_frac <= '0; f_adj <= '0; f_len <= '0; f_x <= '0;
             sc_busy <= 1'b0; sc_kw <= '0; sc_bit <= '0; sc_acc <= '0; sc_k <= '0; sc_m <= '0;
             sc_neg <= 1'b0; sc_zero <= 1'b0; sc_ovf <= 1'b0; sc_j <= '0; sc_kaddr <= '0;
             sc_fin <= '0; sc_v <= '0; sc_c <= '0; y_rr <= '0; y_abs <= '0;
-            fe_go <= 1'b0; fe_j <= '0; fe_neg <= 1'b0; fe_m <= '0; fe_ee <= '0;
+            fe_go <= 1'b0; fe_j <= '0; fe_i <= '0; fe_neg <= 1'b0; fe_m <= '0; fe_ee <= '0; sc_i <= '0;
             start <= 1'b0; in_we <= 1'b0; in_addr <= '0; in_data <= '0; ld_i <= '0;
             selfcheck <= 1'b0; sc_pass <= 1'b0; y_code <= '0; y_acc <= '0; y_bit <= '0; y_neg <= 1'b0;
             us <= '0; us_pre <= '0; tx_send <= 1'b0; tx_data <= '0; ch <= '0; m_addr <= '0; k_addr <= '0;
@@ -256,7 +281,7 @@ module tl_board #(
             // ---------------- scaler start (one cycle after the field's end)
             fe_go <= 1'b0;
             if (fe_go) begin
-                sc_busy <= 1'b1; sc_j <= fe_j; sc_neg <= fe_neg;
+                sc_busy <= 1'b1; sc_j <= fe_j; sc_i <= fe_i; sc_neg <= fe_neg;
                 sc_m <= fe_m; sc_bit <= 5'd30; sc_acc <= '0; sc_k <= '0; sc_ovf <= 1'b0;
                 sc_zero <= (fe_m == '0);
                 sc_kw <= 3'(KWORDS + 2);
@@ -290,7 +315,7 @@ module tl_board #(
                     sc_busy <= 1'b0;
                     sc_fin  <= 2'd0;
                     in_we   <= 1'b1;
-                    in_addr <= VM_AW'(sc_j);
+                    in_addr <= sc_i;
                     if (sc_ovf && !sc_zero) in_data <= sc_neg ? QMIN[W-1:0] : QMAX[W-1:0];
                     else if (sc_c > QMAX) in_data <= QMAX[W-1:0];
                     else if (sc_c < QMIN) in_data <= QMIN[W-1:0];
@@ -300,23 +325,27 @@ module tl_board #(
 
             case (st)
             // ---------------- receive a line
-            S_RX: if (rx_go) begin
-                if (c_nl || c_comma) begin
+            S_RX: if (rx_go || redo) begin
+                redo <= split;
+                if (c_nl || c_comma || split) begin
                     // end of a field
-                    if (32'(count) < NRAW && !f_valid && err_field == '0) err_field <= count + 7'd1;
+                    if (32'(count) < NVAL && !f_valid && err_field == '0) err_field <= count + CNTW'(1);
                     // latch the field; the scaler starts next cycle (timing: f_ee is registered first)
-                    fe_go  <= 32'(count) < NRAW && f_valid && !overflow;
-                    fe_j   <= JW'(count); fe_neg <= f_neg; fe_m <= f_m; fe_ee <= f_ee;
-                    if (count != 7'd127) count <= count + 7'd1;
+                    fe_go  <= 32'(count) < NVAL && f_valid && !overflow;
+                    fe_j   <= fj; fe_i <= VM_AW'(count); fe_neg <= f_neg; fe_m <= f_m; fe_ee <= f_ee;
+                    if (count != {CNTW{1'b1}}) count <= count + CNTW'(1);
+                    fj <= (32'(fj) == NRAW - 1) ? '0 : fj + JW'(1);
                     fs <= F_LEAD; f_neg <= 1'b0; e_neg <= 1'b0; f_m <= '0; f_frac <= '0; f_adj <= '0; f_len <= '0;
                     f_x <= '0;
                 end
-                if (c_nl) begin
+                if (split) begin
+                    // the character starts the next field: processed in the next cycle (redo)
+                end else if (c_nl) begin
                     st <= S_SCWAIT;
-                end else if (len >= 7'(MAX_LINE)) begin
+                end else if (len >= LW'(MAX_LINE)) begin
                     overflow <= 1'b1;
                 end else begin
-                    len <= len + 7'd1;
+                    len <= len + LW'(1);
                     if (!c_space) nonblank <= 1'b1;
                     if (!(c_space && cm_lead)) begin
                         cm_lead <= 1'b0;
@@ -369,7 +398,7 @@ module tl_board #(
                     selfcheck <= 1'b1; ld_i <= '0; st <= S_LOAD;
                 end
                 else if (err_field != '0)          reply <= R_VAL;
-                else if (32'(count) != NRAW)       reply <= R_COUNT;
+                else if (32'(count) != NVAL)       reply <= R_COUNT;
                 else                               st <= S_RUN;
                 len <= '0; overflow <= 1'b0; nonblank <= 1'b0; cm_lead <= 1'b1; m_info <= 1'b1; m_self <= 1'b1;
                 cm_k <= '0;
@@ -390,8 +419,11 @@ module tl_board #(
                 else us_pre <= us_pre + 32'd1;
                 if (done && !start) begin
                     if (selfcheck) begin
-                        sc_pass <= out_flat[W-1:0] == SC_EXPECT;
+                        sc_pass <= out_flat[W-1:0] == SC_EXPECT && out_argmax == SC_ARGMAX;
                         reply <= R_SC; st <= S_PROG;
+                    end else if (IS_CLS != 0) begin
+                        cls_addr <= cls_off(out_argmax);
+                        reply <= R_CLASS; st <= S_PROG; step <= '0;
                     end else begin
                         y_code <= out_flat[W-1:0]; y_acc <= '0; y_bit <= 5'(W); st <= S_YMUL;
                     end
@@ -435,9 +467,13 @@ module tl_board #(
                     {R_OK, 3'd2}:     begin n_val <= y_abs; n_pt <= 1'b1; st <= S_NUM0; end
                     {R_OK, 3'd3}:     begin m_addr <= MA'(M_US); st <= S_STR0; end
                     {R_OK, 3'd4}:     begin n_val <= us; n_pt <= 1'b0; st <= S_NUM0; end
+                    {R_CLASS, 3'd0}:  begin m_addr <= MA'(M_OK); st <= S_STR0; end
+                    {R_CLASS, 3'd1}:  begin m_addr <= cls_addr; st <= S_STR0; end
+                    {R_CLASS, 3'd2}:  begin m_addr <= MA'(M_US); st <= S_STR0; end
+                    {R_CLASS, 3'd3}:  begin n_val <= us; n_pt <= 1'b0; st <= S_NUM0; end
                     default: begin                     // end of the program: newline, then back to receiving
                         ch <= 8'h0A; st <= S_CHAR; ret <= S_RX;
-                        count <= '0; err_field <= '0;
+                        count <= '0; err_field <= '0; fj <= '0;
                     end
                 endcase
             end
@@ -484,5 +520,5 @@ module tl_board #(
     end
 
     logic unused;
-    assign unused = ^{overrun, cycles, w_rdata, out_flat, y_rr[YW-1], ret};
+    assign unused = ^{overrun, cycles, w_rdata, out_flat, y_rr[YW-1], ret, CLS_OFF};
 endmodule

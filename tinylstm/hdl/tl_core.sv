@@ -22,6 +22,8 @@
 // from that range stall until the PP has written the pass's last value. Segment A of an LSTM pass is h(t-1)
 // of the same layer, segment B its input x(t), so the PP of the previous layer overlaps the reads of h(t-1).
 // At t = 0 segment A is empty (h = 0) and c_prev reads as 0.
+// Argmax: while the last dense pass writes its outputs (in order 0..NOUT-1), a running maximum keeps the index of
+// the largest output code (the first one on a tie, like numpy.argmax): `out_argmax`, valid with `done`.
 `timescale 1ns/1ps
 module tl_core
 #(
@@ -52,7 +54,8 @@ module tl_core
     input  logic [tinylstm_net_pkg::W-1:0]          wb_mask,
     input  logic [tinylstm_net_pkg::LANE_AW-1:0]    rb_lane,
     output logic [tinylstm_net_pkg::W-1:0]          w_rdata,
-    output logic [tinylstm_net_pkg::NOUT*tinylstm_net_pkg::W-1:0]     out_flat        // output codes of the last inference, output o at [o*W +: W]
+    output logic [tinylstm_net_pkg::NOUT*tinylstm_net_pkg::W-1:0]     out_flat,       // output codes of the last inference, output o at [o*W +: W]
+    output logic [tinylstm_net_pkg::OI_W-1:0]       out_argmax      // index of the largest output code (first on a tie)
 );
     // network constants from the generated package (scoped references: no import needed by any tool)
     localparam int W = tinylstm_net_pkg::W;
@@ -74,6 +77,7 @@ module tl_core
     localparam int GB_AW = tinylstm_net_pkg::GB_AW;
     localparam int NOUT = tinylstm_net_pkg::NOUT;
     localparam int OUT_BASE = tinylstm_net_pkg::OUT_BASE;
+    localparam int OI_W = tinylstm_net_pkg::OI_W;
     localparam int SIG_DEPTH = tinylstm_net_pkg::SIG_DEPTH;
     localparam int SIG_AW = tinylstm_net_pkg::SIG_AW;
     localparam int TANH_DEPTH = tinylstm_net_pkg::TANH_DEPTH;
@@ -486,6 +490,30 @@ module tl_core
             if (issue && pass_last) hz_active <= 1'b1;
         end
     end
+
+    // argmax of the outputs as they are written (output 0 first); a constant 0 for a single output
+    generate
+        if (NOUT > 1) begin : g_argmax
+            logic signed [W-1:0] am_best;
+            logic [OI_W-1:0]     am_idx;
+            logic                am_out0, am_in;
+            always_comb begin
+                am_out0 = 32'(wr_addr) == OUT_BASE;
+                am_in   = 32'(wr_addr) >= OUT_BASE && 32'(wr_addr) < OUT_BASE + NOUT;
+            end
+            always_ff @(posedge clk) begin
+                if (!rst_n) begin
+                    am_best <= '0; am_idx <= '0;
+                end else if (wr_en && am_in && (am_out0 || $signed(wr_val) > am_best)) begin
+                    am_best <= wr_val;
+                    am_idx  <= OI_W'(32'(wr_addr) - OUT_BASE);
+                end
+            end
+            assign out_argmax = am_idx;
+        end else begin : g_no_argmax
+            assign out_argmax = '0;
+        end
+    endgenerate
 
     // per-unit info down the PP pipelines (no reset needed: qualified by the tokens)
     always_ff @(posedge clk) begin

@@ -1,7 +1,8 @@
 // tinylstm: batch testbench (simulation only). Runs one inference per row through tl_core:
 //   +inputs=FILE  hex input codes, NIN per row, one per line ($readmemh), rows back to back
 //   +rows=N       number of rows
-//   +out=FILE     one line per row: the NOUT signed output codes and the cycle count, decimal
+//   +out=FILE     one line per row: the NOUT signed output codes, the argmax, the cycle count and the overrun
+//                 flag, decimal
 // Build and run (from the export directory):
 //   iverilog -g2012 -o tb.vvp -s tl_tb_batch tinylstm_net_pkg.sv rtl/*.sv && vvp tb.vvp +rows=N +inputs=in.memh +out=out.txt
 `timescale 1ns/1ps
@@ -12,6 +13,7 @@ module tl_tb_batch;
     localparam int NIN = tinylstm_net_pkg::NIN;
     localparam int NOUT = tinylstm_net_pkg::NOUT;
     localparam int LANE_AW = tinylstm_net_pkg::LANE_AW;
+    localparam int OI_W = tinylstm_net_pkg::OI_W;
     localparam int MAXROWS = 65536;
     logic clk = 1'b0, rst_n = 1'b0, start = 1'b0;
     logic busy, done, overrun;
@@ -20,12 +22,14 @@ module tl_tb_batch;
     logic [VM_AW-1:0] in_addr = '0;
     logic [W-1:0] in_data = '0;
     logic [NOUT*W-1:0] out_flat;
+    logic [OI_W-1:0] out_argmax;
     logic [W-1:0] inputs [0:MAXROWS*NIN-1];
 
     tl_core u_core (.clk(clk), .rst_n(rst_n), .start(start), .busy(busy), .done(done), .overrun(overrun),
                     .cycles(cycles), .in_we(in_we), .in_addr(in_addr), .in_data(in_data),
                     .w_we(1'b0), .wb_slot(16'd0), .rb_slot(16'd0), .wb_lane(LANE_AW'(0)), .wb_data(W'(0)),
-                    .wb_mask(W'(0)), .rb_lane(LANE_AW'(0)), .w_rdata(), .out_flat(out_flat));
+                    .wb_mask(W'(0)), .rb_lane(LANE_AW'(0)), .w_rdata(), .out_flat(out_flat),
+                    .out_argmax(out_argmax));
 
     always #5 clk = ~clk;
 
@@ -51,7 +55,7 @@ module tl_tb_batch;
             @(posedge clk);
             while (!done) @(posedge clk);
             for (int o = 0; o < NOUT; o = o + 1) $fwrite(fd, "%0d ", $signed(out_flat[o * W +: W]));
-            $fwrite(fd, "%0d %0d\n", cycles, overrun);
+            $fwrite(fd, "%0d %0d %0d\n", out_argmax, cycles, overrun);
         end
         $fclose(fd);
         $finish;

@@ -20,7 +20,10 @@ def section(model: ModelDir, opts: FpgaOptions | None, out_dir: Path) -> str:
         f"{net.tanh.depth}; {net.macs()} MACs per inference ({design.macs_issued} issued: h(t=0) = 0 products are "
         f"skipped), {design.issue_cycles} MAC cycles (bias slots included; {ratio:.3f} × MACs/lanes) plus "
         "pipeline/interlock cycles. "
-        "Simulate: see `manifest.json` → `simulate`; register map: `regmap.md`."
+        f"Inputs: {design.n_in} codes per inference ({net.n_steps} steps × {net.lstm[0].inputs}, step-major); "
+        + (f"outputs: the {design.n_out} logits of a classifier ({', '.join(design.classes)}) and their argmax "
+           "(register ARGMAX; softmax on the host). " if design.classes else f"outputs: {design.n_out}. ")
+        + "Simulate: see `manifest.json` → `simulate`; register map: `regmap.md`."
         + (f" Board top `tl_icebreaker` (iCEBreaker, {opts.clock_mhz} MHz core clock from the PLL, UART "
            f"{opts.baud} baud, the firmware's line protocol: `tinylstm monitor --port`); synthesise, place and "
            "route and write the bitstream with `tinylstm fpga build <this directory> --part up5k-sg48`."

@@ -353,7 +353,8 @@ MAX_LINE = 96  # the shortest line limit (the reference model's); longer request
 CHARS_PER_VALUE = 12  # line budget per value of a request ("-123.456789" and a separator)
 _SPACES = (" ", "\t")
 _FIELD_NEXT = {
-    "lead": lambda ch, dig, sp, sg, e: "lead" if sp else "sign" if sg else "int" if dig else "dot0" if ch == "." else "bad",
+    "lead": lambda ch, dig, sp, sg, e: ("lead" if sp else "sign" if sg else "int" if dig
+                                        else "dot0" if ch == "." else "bad"),
     "sign": lambda ch, dig, sp, sg, e: "int" if dig else "dot0" if ch == "." else "bad",
     "int": lambda ch, dig, sp, sg, e: "int" if dig else "frac" if ch == "." else "e" if e else "trail" if sp else "bad",
     "dot0": lambda ch, dig, sp, sg, e: "frac" if dig else "bad",

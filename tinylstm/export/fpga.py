@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import cgen
 from ..bundle import Bundle
-from ..errors import UserError
+from ..errors import UnsupportedShape, UserError
 from ..fixedpoint import DEFAULT_FORMAT, BoardScaler, FixedNet, QFormat
 from ..modeldir import ModelDir
 from ..options import option
@@ -222,11 +222,11 @@ def build_design(bundle: Bundle, fmt: QFormat | str = DEFAULT_FORMAT, lanes: int
     grows = 1 << _clog2(max(p.nrounds for p in passes) * lanes)
     ls = 1 << max(1, math.ceil(math.log2(lanes)))
     if len(wwords) * ls * 4 > 0x10000 - WIN_WEIGHTS:
-        raise UserError(f"network too large for the 16-bit AXI4-Lite address map with {lanes} lanes")
+        raise UnsupportedShape(f"network too large for the 16-bit AXI4-Lite address map with {lanes} lanes")
     if T * I0 > (REG_OUTPUT - REG_INPUT) // 4:
-        raise UserError("too many input values for the register map (max 64)")
+        raise UnsupportedShape("too many input values for the register map (max 64)")
     if max(vm_depth, len(wwords), 4 * grows) >= 1 << 16:
-        raise UserError("network too large for the core's 16-bit schedule fields")
+        raise UnsupportedShape("network too large for the core's 16-bit schedule fields")
     prov = {"bundle_sha256": bundle_sha256 or "?", "data_sha256": bundle.meta.get("data_sha256", ""),
             "seed": bundle.meta.get("seed"), "architecture": bundle.describe()}
     sc = bundle.scaler
@@ -451,8 +451,8 @@ def board_messages(design: Design, bs: BoardScaler, step_inputs: int | None = No
 def _check_class_names(names) -> None:
     for name in names:
         if not name or len(name) > 32 or not all(33 <= ord(c) < 127 and c != "," for c in name):
-            raise UserError(f"the board top prints class names as ROM strings: {name!r} must be 1-32 printable "
-                            "ASCII characters without spaces or commas (use --board none)")
+            raise UnsupportedShape(f"the board top prints class names as ROM strings: {name!r} must be 1-32 "
+                                   "printable ASCII characters without spaces or commas (use --board none)")
 
 
 def selfcheck_codes(design: Design) -> list[int]:
@@ -469,7 +469,7 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
     if design.n_in != bundle.n_inputs:
         raise UserError(f"the board top: the core takes {design.n_in} inputs, the bundle {bundle.n_inputs}")
     if not bundle.is_classifier and design.n_out != 1:
-        raise UserError(f"the board top prints one regression output, this network has {design.n_out}")
+        raise UnsupportedShape(f"the board top prints one regression output, this network has {design.n_out}")
     if bundle.is_classifier:
         _check_class_names(bundle.classes)
         if len(bundle.classes) != design.n_out:
@@ -534,7 +534,8 @@ def board_files(design: Design, bundle: Bundle, board: str, clock_mhz: int, baud
     for k in range(design.n_out):
         cls_off |= offs.get(f"CLS{k}", 0) << (16 * k)
     oi_w = _clog2(design.n_out)
-    lines += [f"    localparam logic [{bs.n_feat * aw - 1}:0] CTAB = {hx(bs.n_feat * aw)(ctab)};  // C[j], AW bits each",
+    lines += [f"    localparam logic [{bs.n_feat * aw - 1}:0] CTAB = {hx(bs.n_feat * aw)(ctab)};"
+              "  // C[j], AW bits each",
               f"    localparam logic [{bs.n_feat * bs.ne - 1}:0] KSAT = {hx(bs.n_feat * bs.ne)(ksat)};  // K saturates",
               f"    localparam logic [{design.n_out * 16 - 1}:0] CLS_OFF = {hx(design.n_out * 16)(cls_off)};"
               "  // message ROM offset of class name k at [16k +: 16] (0: no class names)",

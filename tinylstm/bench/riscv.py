@@ -47,7 +47,7 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
                  f"{m:.4f}", f"{m - base:+.4f}"]
         if tools:
             run = rvb.run_engine(net, b, esell.scale_inputs(b, X[:ENGINE_SAMPLES]), {}, ht)
-            exact = np.array_equal(run.y_esell, esell.forward(net, esell.scale_inputs(b, X[:ENGINE_SAMPLES]))[:, 0])
+            exact = np.array_equal(run.y_esell, esell.forward(net, esell.scale_inputs(b, X[:ENGINE_SAMPLES])))
             ie, idn = np.median(run.instr_esell), np.median(run.instr_dense)
             me, md = np.median(run.mv_esell), np.median(run.mv_dense)
             cells += [f"{int(ie)}", f"{int(idn)}", f"{ie / idn:.3f}", f"{int(me)}", f"{int(md)}", f"{me / md:.3f}",

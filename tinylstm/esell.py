@@ -69,6 +69,11 @@ CAPABILITIES = Capabilities("riscv/eSELL", layouts=("feature_per_step", "window"
                             tasks=("regression", "classification"), max_outputs=None, max_inputs_per_step=None,
                             dense_activations=("relu", "linear"), stacked_lstm_only=True)
 
+#: Stated tolerance of the fp16 golden model against Keras on the same weights (tests/test_riscv_shapes.py):
+#: a classifier's probabilities (absolute) and a regression's output (relative to the target's scale, y_scale).
+PROB_ATOL = 5e-3
+REG_TOL_SCALED = 1e-3
+
 #: Dense activation codes of the engine's layer descriptor (``tl_dense_t.act``).
 ACT_CODES = {"linear": 0, "relu": 1, "softmax": 2}
 

@@ -141,7 +141,10 @@ def render_header(net, bundle: Bundle, x_scaled: np.ndarray, ws: dict, ht: float
          f"        per feature of each of the {bundle.n_steps} steps; outputs: softmax probabilities of the "
          f"{bundle.n_outputs} classes {','.join(bundle.classes)} (argmax = the class)."),
         "Tolerance: the engine's outputs equal tinylstm.esell.forward (numpy, float32) bit for bit (0 ulp,",
-        "tests/test_riscv.py); the fp16 pruned model is checked against Keras within the documented MAE.",
+        *(["tests/test_riscv.py); the fp16 pruned model is checked against Keras within the documented MAE."]
+          if not bundle.is_classifier else
+          ["tests/test_riscv_shapes.py); fp16 eSELL probabilities within "
+           f"{esell.PROB_ATOL:g} of Keras on the same weights, class agreement >= 99 %."]),
     ])
     defines = [
         cgen.c_define("TL_N_LSTM", len(net.layers)), cgen.c_define("TL_N_DENSE", len(net.dense)),

@@ -32,6 +32,12 @@ rounded to float32 (no fused multiply-add: the firmware is built with ``-ffp-con
 nothing (the golden adds ``0·x = ±0``, which leaves a non-zero sum unchanged). The activations are the engine's
 float32 ``exp`` of ``tinylstm/csrc/tl_act.h`` (Cody-Waite range reduction + degree-7 polynomial), mirrored
 operation by operation in :mod:`tinylstm.activations`.
+
+Shapes: the first layer's W has one column per input of a time step (1 for the ``feature_per_step`` layout, F for
+a ``window`` of W steps × F features; the host standardises each raw value with its feature's scaler and hands
+the engine the sequence step-major, ``x[t][f]``). The dense head ends in a linear output (a regression: output 0,
+the scaler inverted on the host) or in a softmax over K outputs (a classifier: :func:`softmax32`, the engine's
+float32 softmax with the same ``exp``; the class is the first index of the largest probability).
 """
 
 from __future__ import annotations
@@ -56,10 +62,20 @@ BLOCK_COLS = 4  # block column width
 SIGMA = 8       # rows per block
 CHUNK = 4       # rows per chunk (C)
 
-#: What the eSELL golden model and the RISC-V engine run: regression, feature-per-step sequences, stacked LSTMs
-#: feeding a relu/linear dense head, one output (the engine reports output 0); any number of inputs per step.
-CAPABILITIES = Capabilities("riscv/eSELL", layouts=("feature_per_step",), tasks=("regression",), max_outputs=1,
-                            max_inputs_per_step=None, dense_activations=("relu", "linear"), stacked_lstm_only=True)
+#: What the eSELL golden model and the RISC-V engine run: feature-per-step or window sequences (any number of
+#: inputs per step, step-major), stacked LSTMs feeding a relu/linear dense head, a regression (one output) or a
+#: classifier (K outputs through a softmax: probabilities; the engine also reports the argmax).
+CAPABILITIES = Capabilities("riscv/eSELL", layouts=("feature_per_step", "window"),
+                            tasks=("regression", "classification"), max_outputs=None, max_inputs_per_step=None,
+                            dense_activations=("relu", "linear"), stacked_lstm_only=True)
+
+#: Stated tolerance of the fp16 golden model against Keras on the same weights (tests/test_riscv_shapes.py):
+#: a classifier's probabilities (absolute) and a regression's output (relative to the target's scale, y_scale).
+PROB_ATOL = 5e-3
+REG_TOL_SCALED = 1e-3
+
+#: Dense activation codes of the engine's layer descriptor (``tl_dense_t.act``).
+ACT_CODES = {"linear": 0, "relu": 1, "softmax": 2}
 
 #: Bundle gate order is i, f, c, o; eSELL rows are f, i, c, o. ESELL_GATES[k] = bundle gate block of eSELL block k.
 ESELL_GATES = (1, 0, 2, 3)
@@ -385,7 +401,23 @@ class EsellCells:
     def dense(self, layer: tuple[np.ndarray, np.ndarray, str], x: np.ndarray, last: bool) -> np.ndarray:
         W16, b16, act = layer
         z = _accumulate(np.broadcast_to(np.asarray(b16, F), (x.shape[0], W16.shape[0])).copy(), W16, x)
+        if act == "softmax":
+            return softmax32(z)
         return np.maximum(z, F(0)) if act == "relu" else z
+
+
+def softmax32(z: np.ndarray) -> np.ndarray:
+    """The engine's softmax over the last axis, float32 in its order: m = max z (first to last), e_k =
+    exp32(z_k - m), s = e_0 + e_1 + ... (left to right), p_k = e_k / s."""
+    z = np.asarray(z, F)
+    m = z[:, :1].copy()
+    for k in range(1, z.shape[1]):
+        m = np.where(z[:, k:k + 1] > m, z[:, k:k + 1], m)
+    e = exp32((z - m).astype(F))
+    s = np.zeros((z.shape[0], 1), F)
+    for k in range(z.shape[1]):
+        s = (s + e[:, k:k + 1]).astype(F)
+    return (e / s).astype(F)
 
 
 def lstm_layer32(layer: EsellLayer, x_seq: np.ndarray, ht: float = 0.0) -> np.ndarray:
@@ -405,6 +437,7 @@ def scale_inputs(bundle, X_raw: np.ndarray) -> np.ndarray:
 
 
 def predict(bundle, X_raw: np.ndarray, ht: float = 0.0) -> np.ndarray:
-    """Raw rows → predictions in target units through the eSELL golden model."""
+    """Raw rows → predictions through the eSELL golden model, as :meth:`~tinylstm.bundle.Bundle.outputs` gives
+    them: (n,) target units for a regression, (n, K) class probabilities for a classifier."""
     out = forward(build_net(bundle, ht), scale_inputs(bundle, X_raw))
-    return bundle.scaler.inverse_y(out[:, 0].astype(np.float64))
+    return bundle.outputs(out.astype(np.float64))

@@ -197,7 +197,8 @@ def prune_model(model_dir: Path, out_dir: Path | None = None, ws: Sequence[float
         from .model import bundle_from_keras
 
         model, hist = finetune(model_dir, src, masks, data, epochs, lr, quiet)
-        tuned = bundle_from_keras(model, src.scaler, src.features, src.target, src.units, dict(src.meta))
+        tuned = bundle_from_keras(model, src.scaler, src.features, src.target, src.units, dict(src.meta),
+                                  layout=src.layout)
         pruned = apply_masks(tuned, masks)
         info["finetune_epochs_run"] = len(hist["loss"])
         info["finetune_best_val_loss"] = min(hist["val_loss"]) if hist["val_loss"] else None

@@ -27,7 +27,7 @@ typedef struct {
 typedef struct {
     int32_t in, out;     /* W is (out x in) row-major fp16 */
     int32_t w, b;        /* first fp16 in head_w[] / head_b[] */
-    int32_t relu;
+    int32_t act;         /* 0 linear, 1 relu, 2 softmax (the last layer of a classifier only) */
 } tl_dense_t;
 
 #endif

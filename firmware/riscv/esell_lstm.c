@@ -13,8 +13,13 @@
  * (normal and subnormal fp16 alike). The kernels therefore multiply such words with inputs pre-scaled by 2^112:
  * the exact product w*x is the same, so the rounded product is too (inputs must stay below 2^16 in magnitude).
  *
- * Output, one line per sample on the semihosting console:
- *   Y <i> <esell y bits> <dense y bits> <esell instret> <dense instret> <esell mv instret> <dense mv instret>
+ * Inputs: x[] holds TL_N_X standardised sequences, [sample][step][input] (step-major; TL_N_IN inputs per step:
+ * 1 for the feature-per-step layout, F for a window). Outputs: the last dense layer's K outputs, linear (a
+ * regression, standardised) or through the softmax below (a classifier: probabilities, plus the argmax).
+ *
+ * Output, one line per sample on the semihosting console (<bits>: the K outputs' fp32 bits, comma-separated):
+ *   Y <i> <esell bits> <dense bits> <esell instret> <dense instret> <esell mv instret> <dense mv instret>
+ *     <esell argmax> <dense argmax>
  * "instret" counts minstret (retired instructions; exact with qemu -icount shift=0) around one whole inference
  * and, summed, around the matrix-vector products alone. The whole-inference figure includes the counter reads
  * around the 4 matrix products per step (a few instructions each, identical for both kernels).
@@ -234,7 +239,35 @@ static void lstm_layer(const tl_lstm_t *L, const float *xin, float *hout, int sp
         for (int j = 0; j < H; j++) hout[j] = h[j];
 }
 
-static float infer(const float *x, int sparse)
+/* softmax over z[0..k-1] in place, float32 in the golden model's order (tinylstm.esell.softmax32):
+ * m = max (first to last), e_i = exp(z_i - m), s = e_0 + e_1 + ... (left to right), p_i = e_i / s */
+static void softmax(float *z, int k)
+{
+    const tl_k_t K = tl_consts();
+    float m = z[0], s = 0.0f;
+    for (int i = 1; i < k; i++)
+        if (z[i] > m) m = z[i];
+    for (int i = 0; i < k; i++) {
+        z[i] = tl_act_exp(z[i] - m, &K);
+        s += z[i];
+    }
+    for (int i = 0; i < k; i++) z[i] = z[i] / s;
+}
+
+/* the first index of the largest output (a classifier's class) */
+static int argmax(const float *y, int k)
+{
+    int best = 0;
+    for (int i = 1; i < k; i++)
+        if (y[i] > y[best]) best = i;
+    return best;
+}
+
+#define TL_N_OUT_RT (tl_dense[TL_N_DENSE - 1].out)
+
+/* one whole inference: y[0..K-1] = the network's outputs (standardised for a regression, probabilities for a
+ * classifier) */
+static void infer(const float *x, int sparse, float *y)
 {
     float a[TL_STEPS * TL_MAX_WIDTH], bbuf[TL_STEPS * TL_MAX_WIDTH], xs[TL_MAX_WIDTH];
     const float *in = x;
@@ -249,29 +282,41 @@ static float infer(const float *x, int sparse)
         for (int j = 0; j < D->in; j++) xs[j] = in[j] * TL_UP;
         for (int o = 0; o < D->out; o++) out[o] = h2f(head_b[D->b + o]);
         mv_dense(head_w + D->w, D->out, D->in, xs, out);
-        if (D->relu)
+        if (D->act == 1)
             for (int o = 0; o < D->out; o++) out[o] = out[o] > 0.0f ? out[o] : 0.0f;
+        else if (D->act == 2)
+            softmax(out, D->out);
         in = out;
         out = (out == a) ? bbuf : a;
     }
-    return in[0];
+    for (int o = 0; o < TL_N_OUT_RT; o++) y[o] = in[o];
+}
+
+static void print_bits(const float *y, int k)
+{
+    for (int o = 0; o < k; o++) printf(o ? ",%08lx" : " %08lx", (unsigned long)f2bits(y[o]));
 }
 
 int main(void)
 {
+    float ys[TL_MAX_WIDTH], yd[TL_MAX_WIDTH];
+    const int K = TL_N_OUT_RT;
     for (int n = 0; n < TL_N_X; n++) {
         const float *xn = x + n * TL_STEPS * TL_N_IN;
         g_mv = 0;
         uint32_t s0 = instret();
-        float ys = infer(xn, 1);
+        infer(xn, 1, ys);
         uint32_t s1 = instret();
         uint32_t mv_s = g_mv;
         g_mv = 0;
         uint32_t d0 = instret();
-        float yd = infer(xn, 0);
+        infer(xn, 0, yd);
         uint32_t d1 = instret();
-        printf("Y %d %08lx %08lx %lu %lu %lu %lu\n", n, (unsigned long)f2bits(ys), (unsigned long)f2bits(yd),
-               (unsigned long)(s1 - s0), (unsigned long)(d1 - d0), (unsigned long)mv_s, (unsigned long)g_mv);
+        printf("Y %d", n);
+        print_bits(ys, K);
+        print_bits(yd, K);
+        printf(" %lu %lu %lu %lu %d %d\n", (unsigned long)(s1 - s0), (unsigned long)(d1 - d0), (unsigned long)mv_s,
+               (unsigned long)g_mv, argmax(ys, K), argmax(yd, K));
     }
     printf("DONE %d\n", TL_N_X);
     return 0;

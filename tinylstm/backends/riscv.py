@@ -47,13 +47,15 @@ def tools_available() -> bool:
 
 @dataclass
 class EngineRun:
-    y_esell: np.ndarray      # float32 standardised outputs
+    y_esell: np.ndarray      # float32 outputs (n, K): standardised for a regression, probabilities for a classifier
     y_dense: np.ndarray
     instr_esell: np.ndarray  # retired instructions per inference
     instr_dense: np.ndarray
     mv_esell: np.ndarray     # of which matrix-vector products
     mv_dense: np.ndarray
     text_bytes: int
+    argmax_esell: np.ndarray = None  # the engine's argmax of its K outputs (a classifier's class index)
+    argmax_dense: np.ndarray = None
 
 
 def build(header_dir: Path, elf: Path) -> Path:
@@ -82,16 +84,19 @@ def run_elf(elf: Path, n: int, timeout: float = 300) -> EngineRun:
         raise RuntimeError(f"{QEMU} exited {res.returncode}:\n{out[-3000:]}")
     rows = [ln.split() for ln in out.splitlines() if ln.startswith("Y ")]
     rows.sort(key=lambda r: int(r[1]))
+    if len(rows) != n:
+        raise RuntimeError(f"{QEMU}: {len(rows)} result lines for {n} inputs:\n{out[-3000:]}")
 
     def as_f(col: int) -> np.ndarray:
-        return np.array([int(r[col], 16) for r in rows], np.uint32).view(np.float32)
+        bits = [[int(v, 16) for v in r[col].split(",")] for r in rows]
+        return np.array(bits, np.uint32).reshape(len(rows), -1).view(np.float32)
 
     def as_i(col: int) -> np.ndarray:
         return np.array([int(r[col]) for r in rows], np.int64)
 
     size = subprocess.run(["riscv64-unknown-elf-size", "-A", str(elf)], capture_output=True, text=True).stdout
     text = sum(int(m.group(1)) for m in re.finditer(r"^\.text\s+(\d+)", size, re.M))
-    return EngineRun(as_f(2), as_f(3), as_i(4), as_i(5), as_i(6), as_i(7), text)
+    return EngineRun(as_f(2), as_f(3), as_i(4), as_i(5), as_i(6), as_i(7), text, as_i(8), as_i(9))
 
 
 def run_header(header: str | bytes, n: int) -> EngineRun:
@@ -144,4 +149,4 @@ def predict_riscv(model_dir, X_raw, args):
     ws = bundle.meta.get("pruning", {}).get("sparsity_target", {})
     xs = esell.scale_inputs(bundle, X_raw)
     out = [run_engine(net, bundle, xs[i:i + BATCH], ws, ht).y_esell for i in range(0, len(xs), BATCH)]
-    return bundle.scaler.inverse_y(np.concatenate(out).astype(np.float64))
+    return bundle.outputs(np.concatenate(out).astype(np.float64))

@@ -29,7 +29,12 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
     csv = model.data_path(data if data is not None and Path(data).exists() else None)
     X, y = model.rows("test", csv)
     unit = src.units.get(src.target, "")
-    mae = lambda p: float(np.mean(np.abs(y - p)))  # noqa: E731
+    if src.is_classifier:  # accuracy (fraction of test windows whose argmax is the label)
+        mae = lambda p: float(np.mean(np.argmax(p, axis=1) == y))  # noqa: E731
+        metric, unit = "test accuracy", ""
+    else:
+        mae = lambda p: float(np.mean(np.abs(y - p)))  # noqa: E731
+        metric = "test MAE"
     base = mae(reference.predict(src, X))
     tools = rvb.tools_available()
     rows = []
@@ -47,7 +52,7 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
                  f"{m:.4f}", f"{m - base:+.4f}"]
         if tools:
             run = rvb.run_engine(net, b, esell.scale_inputs(b, X[:ENGINE_SAMPLES]), {}, ht)
-            exact = np.array_equal(run.y_esell, esell.forward(net, esell.scale_inputs(b, X[:ENGINE_SAMPLES]))[:, 0])
+            exact = np.array_equal(run.y_esell, esell.forward(net, esell.scale_inputs(b, X[:ENGINE_SAMPLES])))
             ie, idn = np.median(run.instr_esell), np.median(run.instr_dense)
             me, md = np.median(run.mv_esell), np.median(run.mv_dense)
             cells += [f"{int(ie)}", f"{int(idn)}", f"{ie / idn:.3f}", f"{int(me)}", f"{int(md)}", f"{me / md:.3f}",
@@ -57,11 +62,11 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
         cells += [f"{by['esell']}", f"{by['dense_fp16']}", f"{by['esell'] / by['dense_fp16']:.3f}",
                   f"{by['csr_fp16']}", f"{by['esell'] / by['csr_fp16']:.3f}"]
         rows.append("| " + " | ".join(cells) + " |")
-    head = ("| target sparsity % | achieved % | test MAE | Δ vs float | instr/inference eSELL | dense fp16 | ratio | "
+    head = (f"| target sparsity % | achieved % | {metric} | Δ vs float | instr/inference eSELL | dense fp16 | ratio | "
             "matrix-product instr eSELL | dense fp16 | ratio | bit-exact vs golden | eSELL bytes | dense fp16 bytes | "
             "ratio | CSR fp16 bytes | eSELL/CSR |")
     return "\n".join([
-        f"Model `{model_dir}`; float (dense fp32) test MAE {base:.4f} {unit}. Each sparsity applies to W1 U1 W2 U2, "
+        f"Model `{model_dir}`; float (dense fp32) {metric} {base:.4f} {unit}. Each sparsity applies to W1 U1 W2 U2, "
         f"magnitude-pruned and fine-tuned under the mask ({prune.DEFAULT_FINETUNE_EPOCHS} epochs max); accuracy "
         f"from the eSELL fp16 golden model on the {len(y)} test rows. Instructions: retired instructions "
         f"(minstret, `qemu-system-riscv32 -icount shift=0`, RV32IMAFC, -O2) per inference, median of "

@@ -107,7 +107,7 @@ def render_header(net, bundle: Bundle, x_scaled: np.ndarray, ws: dict, ht: float
     hw, hb, ddesc = [], [], []
     for W16, b16, act in net.dense:
         ddesc.append(dict(in_=W16.shape[1], out=W16.shape[0], w=sum(a.size for a in hw), b=sum(a.size for a in hb),
-                          relu=int(act == "relu")))
+                          act=esell.ACT_CODES[act]))
         hw.append(esell.fp16_bits(W16))
         hb.append(esell.fp16_bits(b16))
 
@@ -136,9 +136,15 @@ def render_header(net, bundle: Bundle, x_scaled: np.ndarray, ws: dict, ht: float
         f"CSR fp16 {by['csr_fp16']}.",
         f"Scaler: x_scaled = (x - mean) / scale, mean = {[float(v) for v in sc.x_mean]}, "
         f"scale = {[float(v) for v in sc.x_scale]};",
-        f"        y = y_scaled * {sc.y_scale!r} + {sc.y_mean!r} [{bundle.units.get(bundle.target, '')}].",
+        (f"        y = y_scaled * {sc.y_scale!r} + {sc.y_mean!r} [{bundle.units.get(bundle.target, '')}]."
+         if not bundle.is_classifier else
+         f"        per feature of each of the {bundle.n_steps} steps; outputs: softmax probabilities of the "
+         f"{bundle.n_outputs} classes {','.join(bundle.classes)} (argmax = the class)."),
         "Tolerance: the engine's outputs equal tinylstm.esell.forward (numpy, float32) bit for bit (0 ulp,",
-        "tests/test_riscv.py); the fp16 pruned model is checked against Keras within the documented MAE.",
+        *(["tests/test_riscv.py); the fp16 pruned model is checked against Keras within the documented MAE."]
+          if not bundle.is_classifier else
+          ["tests/test_riscv_shapes.py); fp16 eSELL probabilities within "
+           f"{esell.PROB_ATOL:g} of Keras on the same weights, class agreement >= 99 %."]),
     ])
     defines = [
         cgen.c_define("TL_N_LSTM", len(net.layers)), cgen.c_define("TL_N_DENSE", len(net.dense)),
@@ -151,7 +157,7 @@ def render_header(net, bundle: Bundle, x_scaled: np.ndarray, ws: dict, ht: float
     ]
     lstm_rows = [[d["in_"], d["in_pad"], d["units"], d["units_pad"], d["rows_pad"], d["w_word"], d["w_bc"],
                   d["u_word"], d["u_bc"], d["bias"], d["wd"], d["ud"], d["rs"]] for d in desc]
-    dense_rows = [[d["in_"], d["out"], d["w"], d["b"], d["relu"]] for d in ddesc]
+    dense_rows = [[d["in_"], d["out"], d["w"], d["b"], d["act"]] for d in ddesc]
     parts = [
         comment,
         "#ifndef TINYLSTM_MODEL_H\n#define TINYLSTM_MODEL_H\n\n#include <stdint.h>\n#include \"esell_engine.h\"\n",
@@ -202,7 +208,7 @@ def header_inputs(model: ModelDir, opts: RiscvOptions) -> tuple[np.ndarray, np.n
     except (UserError, OSError, KeyError, ValueError) as err:
         if opts.strict_inputs:
             raise UserError(f"{model.path}: the RISC-V header's test inputs need the training CSV ({err})") from err
-        X = np.atleast_2d(bundle.scaler.x_mean)
+        X = np.atleast_2d(bundle.input_mean())
         return esell.scale_inputs(bundle, X), None, "the training mean row (data file not found)"
 
 

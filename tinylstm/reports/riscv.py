@@ -18,11 +18,17 @@ from ..modeldir import ModelDir
 
 
 def accuracy_line(source: ModelDir, pruned: ModelDir, opts: rvx.RiscvOptions) -> str:
-    """One line: test MAE of the float source model and of the eSELL golden model, when the CSV is found."""
+    """One line: test MAE (a classifier: accuracy and class agreement) of the float source model and of the eSELL
+    golden model, when the CSV is found."""
     try:
         X, y = source.rows("test", opts.data)
     except (UserError, OSError, KeyError, ValueError):
         return ""
+    if pruned.bundle.is_classifier:
+        pf = reference.predict(source.bundle, X).argmax(axis=1)
+        pe = esell.predict(pruned.bundle, X).argmax(axis=1)
+        return (f"Test accuracy ({len(y)} windows): float model {100 * np.mean(pf == y):.2f} %, pruned eSELL fp16 "
+                f"golden {100 * np.mean(pe == y):.2f} %; classes agree on {100 * np.mean(pf == pe):.2f} %.")
     f = float(np.mean(np.abs(y - reference.predict(source.bundle, X))))
     e = float(np.mean(np.abs(y - esell.predict(pruned.bundle, X))))
     unit = pruned.bundle.units.get(pruned.bundle.target, "")
@@ -73,11 +79,14 @@ def section(model: ModelDir, opts: rvx.RiscvOptions | None, out_dir: Path) -> st
         header = Path(out_dir) / "model.h"
         text = header.read_bytes() if header.is_file() else rvx.model_header(pruned, opts).encode()
         run = rvb.run_header(text, len(x_scaled))
-        golden = esell.forward(net, x_scaled)[:, 0]
+        golden = esell.forward(net, x_scaled)
         exact = bool(np.array_equal(run.y_esell, golden))
         lines += [f"Engine built with `{rvb.CC}` ({' '.join(rvb.CFLAGS[:2])}) and run in `{rvb.QEMU} -icount "
                   f"shift=0` on {len(x_scaled)} inputs: outputs equal the numpy eSELL golden model bit for bit: "
-                  f"**{'yes' if exact else 'NO'}**.", "",
+                  f"**{'yes' if exact else 'NO'}**"
+                  + (f" ({bundle.n_outputs} softmax probabilities each; engine argmax = golden argmax: "
+                     f"**{'yes' if np.array_equal(run.argmax_esell, golden.argmax(axis=1)) else 'NO'}**)"
+                     if bundle.is_classifier else "") + ".", "",
                   "| kernel | retired instructions / inference (median) | of which matrix products |",
                   "|---|---|---|",
                   f"| eSELL | {int(np.median(run.instr_esell))} | {int(np.median(run.mv_esell))} |",

@@ -5,7 +5,7 @@ For each model: the Keras figure (accuracy or MAE on the test windows, beside th
 ``--backend``, the same figure and its agreement with Keras (share of windows with the same class; max |Δ| in
 target units for a forecast). A backend that cannot take the shape prints its one-line reason. The example CSVs
 are written by :mod:`tinylstm.examples` when ``data/`` lacks them (same bytes: seeded). The C engines' flash and
-Cortex-M4 instructions per inference for these shapes are in ``tinylstm bench --only cengine --model models/…``.
+Cortex-M4 instructions per inference for these shapes come from :mod:`tinylstm.footprint` (a table per model).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import backends, examples
+from .. import backends, examples, footprint
 from ..errors import UserError
 from ..modeldir import ModelDir
 from . import register
@@ -73,7 +73,14 @@ def bench_tasks(model_dir: Path, args: argparse.Namespace) -> str:
             b = md.bundle
             shape = f"W={b.n_steps}, F={b.values_per_step}, K={b.n_outputs}"
             lines += [f"### {name} ({b.task}; {shape}; {b.describe()}, {b.params():,} params)", ""]
-            lines += model_table(md, _data(name, Path(td)))
+            data = _data(name, Path(td))
+            lines += model_table(md, data)
+            lines += ["", "| target | flash (B) | RAM (B) | instructions per inference | measured as |",
+                      "|---|---|---|---|---|"]
+            X = md.rows("test", data)[0][:5]
+            for r in footprint.measure(md, X):
+                cells = ["–" if r[k] is None else f"{r[k]:,}" for k in ("flash_bytes", "ram_bytes", "instructions")]
+                lines.append(f"| {r['target']} | {' | '.join(cells)} | {r['note'][:140]} |")
             lines.append("")
     lines.append("Slow backends run the first windows only (" + ", ".join(f"{k}: {v}" for k, v in SLOW.items())
                  + "); s = wall-clock seconds on this shared machine, for orientation only.")

@@ -201,3 +201,27 @@ def test_cortex_m4_reference_model_stream(trained, tmp_path):
     model = intgolden.quantize(trained.bundle)
     np.testing.assert_array_equal(q_s[2::3], intgolden.predict_q(model, X))
     np.testing.assert_array_equal(cb.float_bits(y_s[2::3]), cb.float_bits(intgolden.predict(model, X)))
+
+
+def test_reference_model_stream_past_w_uses_the_step_scaler_in_turn(trained, tmp_path):
+    """feature_per_step (each step its own scaler column): step t of a stream uses column t mod W - 7 steps
+    without a reset, int8 C vs the golden Stream bit for bit, float32 C vs the float64 reference over the steps."""
+    require_tool("gcc")
+    b = trained.bundle
+    W = b.n_steps
+    steps = trained.X_test[:3].reshape(-1)[:7].reshape(-1, 1)
+    for v in ("float32", "int8"):
+        lib = tmp_path / v
+        write_library(b, lib, v)
+        y, q = cb.run_host_stream(cb.build_host(lib, tmp_path / f"e_{v}"), steps)
+        if v == "int8":
+            model = intgolden.quantize(b)
+            stream = intgolden.Stream(model, 1)
+            golden = np.array([stream.step(s[None])[0, 0] for s in steps])
+            np.testing.assert_array_equal(q, golden)
+        else:
+            cols = np.arange(len(steps)) % W
+            z = (steps[:, 0] - b.scaler.x_mean[cols]) / b.scaler.x_scale[cols]
+            want = np.array([b.outputs(reference.forward_scaled(b, z[None, :n, None]))[0]
+                             for n in range(1, len(steps) + 1)])
+            assert np.max(np.abs(y - want)) <= FLOAT_TOLERANCE

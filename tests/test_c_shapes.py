@@ -97,7 +97,8 @@ def test_header_names_classes_and_shape(cases):
     c = cases["digits"]
     h = (c.libs["int8"] / "tinylstm_model.h").read_text()
     for line in ("#define TINYLSTM_API_VERSION 2", "#define TINYLSTM_NUM_INPUTS 64", "#define TINYLSTM_NUM_STEPS 8",
-                 "#define TINYLSTM_STEP_INPUTS 8", "#define TINYLSTM_NUM_OUTPUTS 10", "#define TINYLSTM_IS_CLASSIFIER 1",
+                 "#define TINYLSTM_STEP_INPUTS 8", "#define TINYLSTM_NUM_OUTPUTS 10",
+                 "#define TINYLSTM_IS_CLASSIFIER 1",
                  '#define TINYLSTM_CLASS_NAMES {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}'):
         assert line in h, line
     h = (cases["w5f2k1"].libs["float32"] / "tinylstm_model.h").read_text()

@@ -166,8 +166,9 @@ def test_selfcheck_vectors_expected_values(trained, libs):
     X = selfcheck_inputs(trained.bundle)
     for variant, (lib, exe) in libs.items():
         text = (lib / "tinylstm_selfcheck.c").read_text()
-        expected = np.array([float(v.strip().rstrip("f")) for v in
-                             text.split("tinylstm_vector_expected")[1].split("{")[1].split("}")[0].split(",")])
+        body = text.split("tinylstm_vector_expected")[1].split("=", 1)[1].split(";")[0]
+        expected = np.array([float(v.rstrip("f")) for v in re.findall(r"-?[0-9][0-9.e+-]*f", body)])
+        assert len(expected) == len(X)
         y, _ = cb.run_host(exe, X)
         assert np.max(np.abs(y - expected)) <= 1e-4
 
@@ -268,9 +269,13 @@ def test_unsupported_networks_are_user_errors(trained):
     from tinylstm.errors import UserError
 
     b = copy.deepcopy(trained.bundle)
-    b.dense[-1].activation = "softmax"
+    b.dense[-1].activation = "softmax"  # a softmax head on a regression
     with pytest.raises(UserError, match="softmax"):
         library(b, "float32")
+    b = copy.deepcopy(trained.bundle)
+    b.dense[0].activation = "tanh"
+    with pytest.raises(UserError, match="tanh"):
+        library(b, "int8")
     b = copy.deepcopy(trained.bundle)
     b.lstm[0].return_sequences = False
     with pytest.raises(UserError, match="return_sequences"):

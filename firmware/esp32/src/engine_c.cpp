@@ -30,7 +30,12 @@ int engine_num_inputs(void)
 
 int engine_predict(const float *raw_inputs, float *prediction)
 {
-    *prediction = tinylstm_predict(raw_inputs);
+    float y[TINYLSTM_NUM_OUTPUTS];
+    int rc = tinylstm_predict(raw_inputs, y); /* C API 2: y[K], status code */
+    if (rc != 0) {
+        return rc;
+    }
+    *prediction = y[0];
     return 0;
 }
 
@@ -45,7 +50,7 @@ void engine_vector(int k, const float **raw_inputs, float *expected, float *tole
         k = 0;
     }
     *raw_inputs = tinylstm_vector_inputs[k];
-    *expected = tinylstm_vector_expected[k];
+    *expected = tinylstm_vector_expected[k][0];
     *tolerance = TINYLSTM_VECTOR_TOLERANCE;
 }
 

@@ -333,8 +333,8 @@ def window_header(tmp_path_factory) -> tuple[Path, object]:
 
 
 def _array_bytes(text: str, name: str) -> bytes:
-    body = text[text.index(f"{name}["):]
-    body = body[body.index("{") + 1:body.index("}")]
+    body = text[re.search(rf"{name}\[\d+\] DATA_ALIGN_ATTRIBUTE = \{{", text).end():]
+    body = body[:body.index("}")]
     return bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", body))
 
 

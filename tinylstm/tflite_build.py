@@ -370,10 +370,13 @@ class Accuracy:
         names = [r for r in RUNTIMES if r in m]
         if self.agreement is not None:
             a, g = self.accuracy, self.agreement
-            return (f"max |diff| of the probabilities {', '.join(f'{RUNTIME_NAMES[r]} {m[r]:.3g}' for r in names)}; "
-                    f"class equal to the reference's on {', '.join(f'{RUNTIME_NAMES[r]} {100 * g[r]:.2f} %' for r in names)}"
-                    f" of the windows; accuracy {', '.join(f'{RUNTIME_NAMES[r]} {100 * a[r]:.2f} %' for r in names)}"
-                    f" (reference {100 * self.reference_accuracy:.2f} %)")
+
+            def per(fmt) -> str:
+                return ", ".join(f"{RUNTIME_NAMES[r]} {fmt(r)}" for r in names)
+
+            return (f"max |diff| of the probabilities {per(lambda r: f'{m[r]:.3g}')}; class equal to the "
+                    f"reference's on {per(lambda r: f'{100 * g[r]:.2f} %')} of the windows; accuracy "
+                    f"{per(lambda r: f'{100 * a[r]:.2f} %')} (reference {100 * self.reference_accuracy:.2f} %)")
         return (f"max |diff| {', '.join(f'{RUNTIME_NAMES[r]} {m[r]:.3g}' for r in names)} {unit}; MAE increase "
                 f"{', '.join(f'{RUNTIME_NAMES[r]} {d[r]:+.4f}' for r in names)} {unit}")
 

@@ -147,8 +147,9 @@ def drop_trailing_slice(model) -> None:
     """Drop the STRIDED_SLICE that takes the last LSTM step before the dense head; the head then runs on every step.
 
     ``FULLY_CONNECTED`` flattens a (1, steps, H) input to (steps, H) rows, so the graph output becomes (steps, K) and
-    its last row is the prediction (a classifier's SOFTMAX works per row, so it follows unchanged). Saves an op kind, four tensors and their constants at the price of running the
-    (tiny) head on every step. Raises ``ValueError`` when the pattern is not there.
+    its last row is the prediction (a classifier's SOFTMAX works per row, so it follows unchanged). Saves an op
+    kind, four tensors and their constants at the price of running the (tiny) head on every step. Raises
+    ``ValueError`` when the pattern is not there.
     """
     sg = model.subgraphs[0]
     names = [_op_name(model.operatorCodes[op.opcodeIndex]) for op in sg.operators]

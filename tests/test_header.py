@@ -314,3 +314,114 @@ def test_export_header_never_writes_into_the_checkout_by_default():
     args = build_parser().parse_args(["export", "header"])
     assert args.out == Path("artifacts/header")
     assert build_parser().parse_args(["export", "tflite"]).out == Path("artifacts/tflite")
+
+
+# ------------------------------------------------------------------------------------------- window models
+WINDOW_DUMP = ROOT / "tests" / "header" / "window_dump.c"
+
+
+@pytest.fixture(scope="module")
+def window_header(tmp_path_factory) -> tuple[Path, object]:
+    """models/digits' firmware header (int8, W8 F8, 10 classes, with the streaming flatbuffer)."""
+    from tflite_cases import digits
+
+    model, b, _, _, _ = digits()
+    out = tmp_path_factory.mktemp("header_window")
+    (path,) = export.write(export.get("header"), model, out, HeaderOptions(data=model.data_path(),
+                                                                             variant="firmware"))
+    return path, b
+
+
+def _array_bytes(text: str, name: str) -> bytes:
+    body = text[re.search(rf"{name}\[\d+\] DATA_ALIGN_ATTRIBUTE = \{{", text).end():]
+    body = body[:body.index("}")]
+    return bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", body))
+
+
+def test_window_header_compiles_everywhere(window_header, tmp_path):
+    require_tool("gcc", "g++", "arm-none-eabi-g++")
+    path, _ = window_header
+    for compiler, flags, name in (("gcc", ["-std=c99", "-pedantic", "-c"], "a.c"),
+                                  ("g++", ["-std=c++11", "-pedantic", "-c"], "c.cpp"),
+                                  ("arm-none-eabi-g++", ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard",
+                                                         "-mfpu=fpv4-sp-d16", "-Os", "-std=c++11", "-c"], "m4.cpp")):
+        src = tmp_path / name
+        src.write_text('#include "model.h"\nint tinylstm_size(void) { return (int)sizeof tinylstm_stream_tflite; }\n')
+        _compile(compiler, flags, src, tmp_path / (name + ".o"), path.parent)
+
+
+def test_window_header_shape_macros_vectors_and_stream(window_header, tmp_path):
+    """The header's own macros and C helpers (tests/header/window_dump.c) against the bundle, and its vectors'
+    int8 inputs through TFLM: the W-step tfModel and the one-step stream flatbuffer fed step by step both give the
+    header's expected probabilities within its tolerance, the stream bit-identical to the W-step output."""
+    require_tool("gcc")
+    from tflite_micro.python.tflite_micro import runtime
+
+    from tinylstm.reference import predict
+
+    path, b = window_header
+    text = path.read_text()
+    exe = tmp_path / "dump"
+    _compile("gcc", ["-std=c99", "-pedantic"], WINDOW_DUMP, exe, path.parent)
+    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    d: dict = {"vec": [], "exp": [], "deq": {}}
+    for line in lines:
+        key, *vals = line.split()
+        if key in ("vec", "exp"):
+            d[key].append([float(v) for v in vals])
+        elif key == "deq":
+            d["deq"][int(vals[0])] = float(vals[1])
+        else:
+            d[key] = vals
+    from tflite_cases import digits
+
+    model = digits()[0]
+    bundle = model.bundle
+    w, f, k = bundle.n_steps, bundle.values_per_step, bundle.n_outputs
+    assert [int(v) for v in d["macros"]] == [w * f, w, f, k, 1, (w - 1) * k, w, w * f, w * k]
+    assert d["classes"] == bundle.classes
+    fb, stream_fb = _array_bytes(text, "tfModel"), _array_bytes(text, "tinylstm_stream_tflite")
+    assert fb == b.int8_fb and stream_fb == b.stream_int8_fb
+    has, s_arena, s_min, s_index, s_bytes = (int(v) for v in d["stream"])
+    assert (has, s_index, s_bytes) == (1, 0, len(stream_fb)) and s_min == b.arena_min_host["stream_int8"]
+    assert s_arena >= s_min
+    tol = float(d["tol"][0])
+    arena = int(d["arena"][0])
+    batch = runtime.Interpreter.from_bytes(fb, arena_size=arena)
+    stream = runtime.Interpreter.from_bytes(stream_fb, arena_size=s_arena)
+    rows = re.search(r"tinylstm_vector_inputs\[\d+\]\[\d+\] = \{(.*?)\n\};", text, re.S).group(1)
+    X = np.array([[float(v.rstrip("f")) for v in r.split(",")] for r in re.findall(r"\{([^{}]*)\}", rows)])
+    assert len(d["vec"]) == len(X) == 5
+    ref = predict(bundle, X)
+    for q_in, expected, r in zip(d["vec"], d["exp"], ref):
+        q = np.asarray(q_in, np.int8).reshape(1, w, f)
+        batch.reset()
+        batch.set_input(q, 0)
+        batch.invoke()
+        got = np.asarray(batch.get_output(0)).reshape(w, k)[-1]
+        stream.reset()
+        for t in range(w):
+            stream.set_input(q[:, t:t + 1, :], 0)
+            stream.invoke()
+        got_stream = np.asarray(stream.get_output(0)).reshape(k)
+        np.testing.assert_array_equal(got_stream, got)
+        probs = np.array([d["deq"][int(v)] for v in got])
+        assert np.abs(probs - np.asarray(expected)).max() <= tol
+        assert int(np.argmax(probs)) == int(np.argmax(r)), "a self-check vector's class differs from the float model"
+    # the header registers exactly the ops both flatbuffers use, and states its streaming check
+    assert set(tflm.ops(stream_fb)) == set(tflm.ops(fb))
+    flat = text.replace("\n *   ", " ")
+    assert "STREAMING (TINYLSTM_HAS_STREAM_TFLITE)" in flat and "LiteRT bit-exact, TFLM bit-exact" in flat
+    acc = tflite_build.accuracy(model, fb, model.data_path())
+    assert acc.line("") in flat
+
+
+def test_eloquent_variant_refuses_a_window_model_in_one_line():
+    from tflite_cases import digits
+
+    from tinylstm.errors import UserError
+    from tinylstm.export.header import check
+
+    model = digits()[0]
+    with pytest.raises(UserError, match="--variant eloquent needs the feature_per_step layout"):
+        check(model, HeaderOptions(variant="eloquent"))

@@ -35,10 +35,13 @@ from . import tflm
 from .bundle import Bundle
 from .errors import UserError
 from .modeldir import ModelDir
+from .numerics import Capabilities, check_supported
 from .reference import predict as ref_predict
 
 FLOAT_FILE = "model_float.tflite"
 INT8_FILE = "model_int8.tflite"
+#: The one-step streaming flatbuffers (window layout only): :func:`tinylstm.tflm.one_step` of the W-step ones.
+STREAM_FILES = {"float": "model_stream_float.tflite", "int8": "model_stream_int8.tflite"}
 SUMMARY_FILE = "tflite.json"
 VARIANTS = ("float", "int8")
 RUNTIMES = ("litert", "tflm")
@@ -49,13 +52,33 @@ ARENA_ROUND = 256
 ARENA_RULE = f"host minimum x {1 + ARENA_MARGIN:.2f}, rounded up to {ARENA_ROUND} B"
 #: Guard rows widen the calibrated int8 input range by this fraction of each feature's training span per side.
 DEFAULT_CALIB_MARGIN = 0.15
+#: ``--calib-clip`` default: WINDOW_CLIP for window models, off for feature_per_step (see :func:`effective_clip`).
+AUTO_CLIP = -1.0
+#: Chosen on models/digits (class agreement of int8 with the float model on the test windows: 97.96 % unclipped,
+#: 99.07 % at 99.9, 99.44 % at 99.95 in TFLM; docs/mcu.md).
+WINDOW_CLIP = 99.95
 #: Self-check tolerance of the header's test vectors, in output quantisation steps (int8) or target units (float).
 INT8_VECTOR_STEPS = 2.0
 FLOAT_VECTOR_TOL = 1e-3
 
 
+#: What the TFLite path runs: any layout, regression or classification (softmax kept as TFLite's SOFTMAX), any
+#: number of outputs and of values per step.
+CAPABILITIES = Capabilities("TFLite", layouts=("feature_per_step", "window"), tasks=("regression", "classification"),
+                            max_outputs=None, max_inputs_per_step=None)
+
+
 def file_name(variant: str) -> str:
+    """``float``/``int8`` (the W-step flatbuffers) or ``stream_float``/``stream_int8`` (the one-step ones)."""
+    if variant.startswith("stream_"):
+        return STREAM_FILES[variant[len("stream_"):]]
     return FLOAT_FILE if variant == "float" else INT8_FILE
+
+
+def has_stream(bundle: Bundle) -> bool:
+    """Whether the model gets one-step streaming flatbuffers: a window model (a time series fed one step at a
+    time); a feature_per_step model's steps are its features, not time."""
+    return bundle.layout == "window"
 
 
 def bundle_digest(model: ModelDir | str | Path) -> str:
@@ -68,9 +91,25 @@ def header_arena(host_min: int) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ conversion
+def effective_clip(bundle: Bundle, calib_clip: float) -> float:
+    """The calibration clip percentile in force: ``calib_clip``, or with AUTO_CLIP (-1) WINDOW_CLIP for a window
+    model and 0 (off) for feature_per_step (whose int8 flatbuffer keeps the tutorial's calibration, byte for
+    byte)."""
+    if calib_clip == AUTO_CLIP:
+        return WINDOW_CLIP if bundle.layout == "window" else 0.0
+    return float(calib_clip)
+
+
 def calibration_rows(model: ModelDir, data: Path | None, calib_samples: int,
-                     calib_margin: float) -> tuple[np.ndarray, str, int]:
-    """Standardised int8 calibration sequences, their description, and how many training rows they hold."""
+                     calib_margin: float, calib_clip: float = AUTO_CLIP) -> tuple[np.ndarray, str, int]:
+    """Standardised int8 calibration sequences, their description, and how many training rows they hold.
+
+    With a clip percentile P (:func:`effective_clip`) every standardised value is first clipped to the
+    [100 - P, P] percentiles of all of them (pooled over steps and features: the int8 input tensor has one scale,
+    and a rare value tens of standard deviations out — digits' edge pixels — would otherwise take the resolution
+    of every feature); the guard rows are then added around the clipped range."""
+    if not (calib_clip == AUTO_CLIP or calib_clip == 0 or 50 < calib_clip <= 100):
+        raise UserError(f"--calib-clip must be -1 (auto), 0 (off) or a percentile in (50, 100], got {calib_clip}")
     if calib_samples < 0:
         raise UserError(f"--calib-samples must be >= 0, got {calib_samples}")
     if not 0 <= calib_margin <= 10:
@@ -81,12 +120,17 @@ def calibration_rows(model: ModelDir, data: Path | None, calib_samples: int,
     X = np.asarray(X_train[:n_cal], dtype=np.float64).reshape(-1, bundle.n_steps, bundle.values_per_step)
     shape = (bundle.n_steps, bundle.values_per_step)
     scaled = (X - bundle.input_mean().reshape(shape)) / bundle.input_scale().reshape(shape)  # float64 margins
+    clip = effective_clip(bundle, calib_clip)
+    if clip:
+        lo_q, hi_q = np.percentile(scaled, [100 - clip, clip])  # pooled: the int8 input has one scale
+        scaled = np.clip(scaled, lo_q, hi_q)
     if calib_margin > 0:
         lo, hi = scaled.min(axis=0), scaled.max(axis=0)
         span = hi - lo
         scaled = np.concatenate([scaled, (lo - calib_margin * span)[None], (hi + calib_margin * span)[None]])
     text = (f"min-max calibration (TFLite converter) on {n_cal} of {len(X_train)} training rows"
             + (" (all)" if n_cal == len(X_train) else " (the first, split order)")
+            + (f", values clipped to their {100 - clip:g}th..{clip:g}th percentile" if clip else "")
             + (f" + 2 guard rows at each feature's training min/max widened by {calib_margin:g} x its span"
                if calib_margin > 0 else ""))
     return scaled.astype(np.float32), text, n_cal
@@ -101,7 +145,7 @@ def _convert_worker(bundle_path: str, calib_path: str, out_prefix: str) -> None:
     tf.keras.utils.set_random_seed(0)
     bundle = Bundle.load(bundle_path)
     calib = np.load(calib_path).astype(np.float32)
-    inp = K.Input((bundle.n_steps, 1), batch_size=1, dtype="float32")
+    inp = K.Input((bundle.n_steps, bundle.values_per_step), batch_size=1, dtype="float32")
     x = inp
     weights = []
     for layer in bundle.lstm:
@@ -128,15 +172,17 @@ def _convert_worker(bundle_path: str, calib_path: str, out_prefix: str) -> None:
     Path(out_prefix + ".int8").write_bytes(conv.convert())
 
 
-def convert(model: ModelDir, calib_seqs: np.ndarray) -> tuple[bytes, bytes]:
-    """Raw converter output (float, int8) for the model's bundle, calibrated on ``calib_seqs``."""
+def convert(model: ModelDir | Bundle, calib_seqs: np.ndarray) -> tuple[bytes, bytes]:
+    """Raw converter output (float, int8) for the model's bundle (or a bundle), calibrated on ``calib_seqs``."""
     with tempfile.TemporaryDirectory() as tmp:
+        bundle_path = (model.path / "bundle.npz" if isinstance(model, ModelDir)
+                       else model.save(Path(tmp) / "bundle.npz"))
         calib = Path(tmp) / "calib.npy"
         np.save(calib, np.asarray(calib_seqs, np.float32))
         env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
         root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        r = subprocess.run([sys.executable, "-m", __name__, "--convert-worker", str(model.path / "bundle.npz"),
+        r = subprocess.run([sys.executable, "-m", __name__, "--convert-worker", str(bundle_path),
                             str(calib), str(Path(tmp) / "out")], capture_output=True, text=True, env=env, timeout=900)
         if r.returncode != 0:
             tail = "\n".join(r.stderr.strip().splitlines()[-5:])
@@ -147,7 +193,8 @@ def convert(model: ModelDir, calib_seqs: np.ndarray) -> tuple[bytes, bytes]:
 # ------------------------------------------------------------------------------------------------ build
 @dataclass(frozen=True)
 class Build:
-    """Both compact flatbuffers (what ``export tflite`` writes), the converter's raw output, the measured arenas."""
+    """Both compact flatbuffers (what ``export tflite`` writes), the converter's raw output, the measured arenas;
+    for a window model also the one-step streaming flatbuffers."""
 
     float_fb: bytes
     int8_fb: bytes
@@ -157,13 +204,39 @@ class Build:
     calibration: str
     calib_rows: int
     head_every_step: bool
-    arena_min_host: dict  # variant -> bytes ({} when not measured)
+    arena_min_host: dict  # variant (float, int8, stream_float, stream_int8) -> bytes ({} when not measured)
+    stream_float_fb: bytes = b""
+    stream_int8_fb: bytes = b""
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The flatbuffers of this build: float, int8 and, for a window model, stream_float, stream_int8."""
+        return VARIANTS + (tuple(f"stream_{v}" for v in VARIANTS) if self.stream_float_fb else ())
 
     def flatbuffer(self, variant: str) -> bytes:
-        return self.float_fb if variant == "float" else self.int8_fb
+        return {"float": self.float_fb, "int8": self.int8_fb, "stream_float": self.stream_float_fb,
+                "stream_int8": self.stream_int8_fb}[variant]
 
     def raw(self, variant: str) -> bytes:
-        return self.raw_float if variant == "float" else self.raw_int8
+        return self.raw_float if variant.endswith("float") else self.raw_int8
+
+
+def stream_flatbuffer(raw: bytes) -> bytes:
+    """The one-step streaming flatbuffer of a converter flatbuffer: head on every step, then every activation
+    shape cut to one step (:func:`tinylstm.tflm.one_step`), compacted like the W-step one. Same weights and
+    quantisation as the W-step flatbuffer, hence the same arithmetic per step."""
+    return tflm.transform(raw, tflm.drop_trailing_slice, tflm.one_step, tflm.share_lstm_intermediates)
+
+
+def build_bundle(bundle: Bundle, calib_seqs: np.ndarray) -> Build:
+    """The flatbuffers of a bundle that has no model directory or training CSV (tests' random shapes), int8
+    calibrated on the standardised sequences ``calib_seqs`` as given; no arena measured, nothing cached."""
+    check_supported(bundle, CAPABILITIES)
+    raw_float, raw_int8 = convert(bundle, calib_seqs)
+    stream = (stream_flatbuffer(raw_float), stream_flatbuffer(raw_int8)) if has_stream(bundle) else (b"", b"")
+    return Build(tflm.compact(raw_float, head_every_step=True), tflm.compact(raw_int8, head_every_step=True),
+                 raw_float, raw_int8, "", f"min-max calibration on {len(calib_seqs)} given sequences",
+                 len(calib_seqs), True, {}, *stream)
 
 
 _BUILDS: dict[tuple, Build] = {}
@@ -171,23 +244,27 @@ _BUILDS: dict[tuple, Build] = {}
 
 def build(model: ModelDir, data: Path | None = None, calib_samples: int = 0,
           calib_margin: float = DEFAULT_CALIB_MARGIN, keep_slice: bool = False, arena: bool = True,
-          use_cache: bool = True) -> Build:
-    """Convert, compact and (with ``arena``) measure the smallest TFLM arena of both variants."""
+          use_cache: bool = True, calib_clip: float = AUTO_CLIP) -> Build:
+    """Convert, compact and (with ``arena``) measure the smallest TFLM arena of every flatbuffer."""
+    check_supported(model.bundle, CAPABILITIES)
     digest = bundle_digest(model)
     data_path = model.data_path(data)
-    key = (digest, str(data_path.resolve()), calib_samples, calib_margin, keep_slice)
+    key = (digest, str(data_path.resolve()), calib_samples, calib_margin, keep_slice,
+           effective_clip(model.bundle, calib_clip))
     cached = _BUILDS.get(key) if use_cache else None
     if cached is not None and (cached.arena_min_host or not arena):
         return cached
     if cached is None:
-        calib, text, n_cal = calibration_rows(model, data_path, calib_samples, calib_margin)
+        calib, text, n_cal = calibration_rows(model, data_path, calib_samples, calib_margin, calib_clip)
         raw_float, raw_int8 = convert(model, calib)
+        stream = ((stream_flatbuffer(raw_float), stream_flatbuffer(raw_int8)) if has_stream(model.bundle)
+                  else (b"", b""))
         cached = Build(tflm.compact(raw_float, head_every_step=not keep_slice),
                        tflm.compact(raw_int8, head_every_step=not keep_slice), raw_float, raw_int8, digest, text,
-                       n_cal, not keep_slice, {})
+                       n_cal, not keep_slice, {}, *stream)
     if arena:
         cached = Build(**{**cached.__dict__,
-                          "arena_min_host": {v: measure_arena(cached.flatbuffer(v)) for v in VARIANTS}})
+                          "arena_min_host": {v: measure_arena(cached.flatbuffer(v)) for v in cached.variants}})
     _BUILDS[key] = cached
     return cached
 
@@ -253,7 +330,7 @@ def summary(model: ModelDir, b: Build) -> dict:
     """``tflite.json``: what was built, from which model, and its measured arena (no verification figures)."""
     bundle = model.bundle
     variants = {}
-    for name in VARIANTS:
+    for name in b.variants:
         fb = b.flatbuffer(name)
         info = tflm.summary(fb)
         info["converter_bytes"] = len(b.raw(name))
@@ -265,24 +342,41 @@ def summary(model: ModelDir, b: Build) -> dict:
     return {"bundle_sha256": b.bundle_sha256, "data_sha256": bundle.meta.get("data_sha256", ""),
             "seed": bundle.meta.get("seed"), "calibration": b.calibration, "calib_rows": b.calib_rows,
             "head_every_step": b.head_every_step, "target_unit": bundle.units.get(bundle.target, ""),
-            "arena_rule": ARENA_RULE, "variants": variants}
+            "arena_rule": ARENA_RULE, "variants": variants,
+            **({"classes": bundle.classes} if bundle.is_classifier else {})}
 
 
 # ------------------------------------------------------------------------------------------------ verification
 @dataclass(frozen=True)
 class Accuracy:
-    """One flatbuffer on the model's test rows against the numpy golden model, per runtime (target units)."""
+    """One flatbuffer on the model's test rows against the numpy golden model, per runtime.
+
+    Regression (target units): max |diff| and MAE (increase over the reference's). Classification: max |diff| of
+    the K probabilities, ``accuracy`` (share of test windows classified right), ``agreement`` (share whose class
+    equals the reference's); ``mae``/``mae_increase`` stay empty."""
 
     test_rows: int
     reference_mae: float
     max_abs_vs_reference: dict  # runtime -> float
     mae: dict
     mae_increase: dict  # runtime -> MAE - reference MAE
+    reference_accuracy: float | None = None
+    accuracy: dict | None = None  # runtime -> share right (classification)
+    agreement: dict | None = None  # runtime -> share of the reference's class (classification)
 
     def line(self, unit: str) -> str:
         """The accuracy sentence ``model.h`` and the reports state (for the runtimes measured)."""
         m, d = self.max_abs_vs_reference, self.mae_increase
         names = [r for r in RUNTIMES if r in m]
+        if self.agreement is not None:
+            a, g = self.accuracy, self.agreement
+
+            def per(fmt) -> str:
+                return ", ".join(f"{RUNTIME_NAMES[r]} {fmt(r)}" for r in names)
+
+            return (f"max |diff| of the probabilities {per(lambda r: f'{m[r]:.3g}')}; class equal to the "
+                    f"reference's on {per(lambda r: f'{100 * g[r]:.2f} %')} of the windows; accuracy "
+                    f"{per(lambda r: f'{100 * a[r]:.2f} %')} (reference {100 * self.reference_accuracy:.2f} %)")
         return (f"max |diff| {', '.join(f'{RUNTIME_NAMES[r]} {m[r]:.3g}' for r in names)} {unit}; MAE increase "
                 f"{', '.join(f'{RUNTIME_NAMES[r]} {d[r]:+.4f}' for r in names)} {unit}")
 
@@ -290,21 +384,60 @@ class Accuracy:
 _ACCURACY: dict[tuple, Accuracy] = {}
 
 
+def _compare(bundle, ref: np.ndarray, y_test: np.ndarray, outputs: dict) -> Accuracy:
+    """``outputs``: runtime -> what the flatbuffer gave for the test rows (Bundle.outputs form)."""
+    gap = {r: float(np.abs(y - ref).max()) for r, y in outputs.items()}
+    if bundle.is_classifier:
+        truth = np.asarray(y_test).astype(int)
+        ref_cls = ref.argmax(axis=1)
+        acc = {r: float((y.argmax(axis=1) == truth).mean()) for r, y in outputs.items()}
+        agree = {r: float((y.argmax(axis=1) == ref_cls).mean()) for r, y in outputs.items()}
+        return Accuracy(int(len(ref)), float("nan"), gap, {}, {}, float((ref_cls == truth).mean()), acc, agree)
+    ref_mae = float(np.abs(ref - y_test).mean())
+    mae = {r: float(np.abs(y - y_test).mean()) for r, y in outputs.items()}
+    return Accuracy(int(len(ref)), ref_mae, gap, mae, {r: v - ref_mae for r, v in mae.items()})
+
+
 def accuracy(model: ModelDir, fb: bytes, data: Path | None = None) -> Accuracy:
-    """Run ``fb`` in LiteRT and TFLM on the test rows (state reset per sample); cached per flatbuffer and data."""
+    """Run ``fb`` in LiteRT and TFLM on the test rows (state reset per sample); cached per flatbuffer and data.
+    A one-step streaming flatbuffer is fed the W steps of every test window (reset before each)."""
     X_test, y_test = model.rows("test", data)
     key = (hashlib.sha256(fb).hexdigest(), bundle_digest(model), str(model.data_path(data).resolve()))
     if key not in _ACCURACY:
-        ref = ref_predict(model.bundle, X_test)
-        ref_mae = float(np.abs(ref - y_test).mean())
-        gap, mae, inc = {}, {}, {}
+        bundle = model.bundle
+        ref = ref_predict(bundle, X_test)
+        stream = int(np.prod(tflm.io_quant(fb).input_shape)) == bundle.values_per_step and bundle.n_steps > 1
+        outputs = {}
         for runtime in RUNTIMES:
-            y = tflm.predict(fb, model.bundle, X_test, runtime)
-            gap[runtime] = float(np.abs(y - ref).max())
-            mae[runtime] = float(np.abs(y - y_test).mean())
-            inc[runtime] = mae[runtime] - ref_mae
-        _ACCURACY[key] = Accuracy(int(len(X_test)), ref_mae, gap, mae, inc)
+            if stream:
+                outputs[runtime] = stream_predict(fb, bundle, X_test, runtime)
+            else:
+                outputs[runtime] = tflm.predict(fb, bundle, X_test, runtime)
+        _ACCURACY[key] = _compare(bundle, ref, y_test, outputs)
     return _ACCURACY[key]
+
+
+def stream_predict(fb: bytes, bundle, X_raw: np.ndarray, runtime: str, arena_size: int = 65536) -> np.ndarray:
+    """A one-step flatbuffer over each raw window's W steps (Reset() before each window): the output after the
+    last step, as :meth:`Bundle.outputs` gives it."""
+    y = tflm.run_stream(fb, bundle.sequences(np.atleast_2d(X_raw)), runtime, arena_size)[:, -1, :]
+    return bundle.outputs(y[:, 0] if y.shape[1] == 1 else y)
+
+
+_STREAM_GAPS: dict[tuple, dict] = {}
+
+
+def stream_gap(model: ModelDir, fb: bytes, stream_fb: bytes, data: Path | None = None) -> dict:
+    """Per runtime, the largest |difference| between the one-step flatbuffer fed the test windows step by step
+    (Reset() before each) and the W-step flatbuffer's output rows (row t = the output after step t), in the
+    flatbuffers' own (standardised, dequantised) units; 0.0 = bit-exact. Cached per flatbuffers and data."""
+    key = (hashlib.sha256(fb + stream_fb).hexdigest(), bundle_digest(model), str(model.data_path(data).resolve()))
+    if key not in _STREAM_GAPS:
+        X_test, _ = model.rows("test", data)
+        seqs = model.bundle.sequences(X_test)
+        _STREAM_GAPS[key] = {r: float(np.abs(tflm.run_stream(stream_fb, seqs, r) - tflm.run_rows(fb, seqs, r)).max())
+                             for r in RUNTIMES}
+    return _STREAM_GAPS[key]
 
 
 def eloquent_accuracy(model: ModelDir, fb: bytes, data: Path | None = None) -> Accuracy:

@@ -138,12 +138,18 @@ def tensor_count(buf: bytes) -> int:
 # Small named transforms on the schema's object tree (tflite-micro ``tools`` style). Each keeps the model's outputs
 # equal (tests/test_tflite.py runs the flatbuffer in TFLM before and after every one); :func:`serialize` writes the
 # tree back compactly. :func:`compact` is their composition, the form every exported flatbuffer has.
+#: Ops that work row by row, so the dense head may run on every step: FULLY_CONNECTED and a classifier's SOFTMAX
+#: (over the last axis, one row per step).
+_ROW_OPS = ("FULLY_CONNECTED", "SOFTMAX")
+
+
 def drop_trailing_slice(model) -> None:
     """Drop the STRIDED_SLICE that takes the last LSTM step before the dense head; the head then runs on every step.
 
-    ``FULLY_CONNECTED`` flattens a (1, steps, H) input to (steps, H) rows, so the graph output becomes (steps, 1) and
-    its last row is the prediction. Saves an op kind, four tensors and their constants at the price of running the
-    (tiny) head on every step. Raises ``ValueError`` when the pattern is not there.
+    ``FULLY_CONNECTED`` flattens a (1, steps, H) input to (steps, H) rows, so the graph output becomes (steps, K) and
+    its last row is the prediction (a classifier's SOFTMAX works per row, so it follows unchanged). Saves an op
+    kind, four tensors and their constants at the price of running the (tiny) head on every step. Raises
+    ``ValueError`` when the pattern is not there.
     """
     sg = model.subgraphs[0]
     names = [_op_name(model.operatorCodes[op.opcodeIndex]) for op in sg.operators]
@@ -172,13 +178,38 @@ def drop_trailing_slice(model) -> None:
             sg.tensors[t].shape = np.array([steps, shape[-1]], dtype=np.int32)
             for o in sg.operators:
                 if t in [int(i) for i in o.inputs]:
-                    if _op_name(model.operatorCodes[o.opcodeIndex]) != "FULLY_CONNECTED":
-                        raise ValueError("drop_trailing_slice: only FULLY_CONNECTED layers may follow the last LSTM")
+                    if _op_name(model.operatorCodes[o.opcodeIndex]) not in _ROW_OPS:
+                        raise ValueError("drop_trailing_slice: only FULLY_CONNECTED layers (and a final SOFTMAX) "
+                                         "may follow the last LSTM")
                     frontier.append(int(o.outputs[0]))
         del sg.operators[k]
         drop_unused_opcodes(model)
         return
     raise ValueError("drop_trailing_slice: no STRIDED_SLICE between the last LSTM and the dense head")
+
+
+def one_step(model) -> None:
+    """The streaming form of a head-every-step flatbuffer (:func:`drop_trailing_slice` applied): every activation
+    shape loses its W steps — input (1, 1, F), each LSTM output (1, 1, H), the head's rows (1, ·) — and nothing
+    else changes: the same weights, the same quantisation (scales, zero points, the int16 cell scale), the same
+    variable tensors for h/c. Each invoke is then one time step; the LSTM state stays in the variable tensors
+    between invokes until ``Reset()`` / ``reset_all_variables()``. Raises ``ValueError`` on any other op pattern.
+    """
+    sg = model.subgraphs[0]
+    inp = sg.tensors[int(sg.inputs[0])]
+    if inp.shape is None or len(inp.shape) != 3:
+        raise ValueError("one_step: the input must be (1, steps, values per step)")
+    inp.shape = np.array([1, 1, int(inp.shape[2])], dtype=np.int32)
+    for op in sg.operators:
+        name = _op_name(model.operatorCodes[op.opcodeIndex])
+        out = sg.tensors[int(op.outputs[0])]
+        last = int(out.shape[-1])
+        if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            out.shape = np.array([1, 1, last], dtype=np.int32)
+        elif name in _ROW_OPS:
+            out.shape = np.array([1, last], dtype=np.int32)
+        else:
+            raise ValueError(f"one_step: {name} is not an LSTM or a row-wise head op (drop the STRIDED_SLICE first)")
 
 
 def drop_unused_opcodes(model) -> None:
@@ -526,50 +557,92 @@ def dequantize_output(y: np.ndarray, q: IoQuant) -> np.ndarray:
     return y
 
 
-def _run_litert(buf: bytes, seqs: np.ndarray, q: IoQuant) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+class _Session:
+    """One interpreter (LiteRT's builtin kernels or TFLM's) behind the same five calls."""
 
-    # TFLite's own builtin kernels, no XNNPACK delegate (it handles no LSTM and only adds console noise)
-    it = Interpreter(model_content=bytes(buf), num_threads=1,
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    it.allocate_tensors()
-    i_idx, o_idx = it.get_input_details()[0]["index"], it.get_output_details()[0]["index"]
-    out = np.empty(len(seqs))
-    for n, seq in enumerate(seqs):
-        it.reset_all_variables()  # independent samples: clear the LSTM's h/c variable tensors
-        it.set_tensor(i_idx, quantize_input(seq[None], q))
-        it.invoke()
-        out[n] = dequantize_output(it.get_tensor(o_idx), q).reshape(-1)[-1]
-    return out
+    def __init__(self, buf: bytes, runtime: str, arena_size: int = 65536):
+        self.q = io_quant(buf)
+        self.runtime = runtime
+        if runtime == "litert":
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+            # TFLite's own builtin kernels, no XNNPACK delegate (it handles no LSTM and only adds console noise)
+            self.it = Interpreter(model_content=bytes(buf), num_threads=1,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            self.it.allocate_tensors()
+            self.i_idx = self.it.get_input_details()[0]["index"]
+            self.o_idx = self.it.get_output_details()[0]["index"]
+        elif runtime == "tflm":
+            from tflite_micro.python.tflite_micro import runtime as micro
 
-def _run_tflm(buf: bytes, seqs: np.ndarray, q: IoQuant, arena_size: int) -> np.ndarray:
-    from tflite_micro.python.tflite_micro import runtime
+            self.it = micro.Interpreter.from_bytes(bytes(buf), arena_size=arena_size)
+        else:
+            raise ValueError(f"unknown runtime {runtime!r}")
 
-    it = runtime.Interpreter.from_bytes(bytes(buf), arena_size=arena_size)
-    out = np.empty(len(seqs))
-    for n, seq in enumerate(seqs):
-        it.reset()  # independent samples: clear the LSTM's h/c variable tensors
-        it.set_input(quantize_input(seq[None], q), 0)
-        it.invoke()
-        out[n] = dequantize_output(it.get_output(0), q).reshape(-1)[-1]
-    return out
+    def reset(self) -> None:
+        """Clear the LSTM's h/c variable tensors (a new, independent sequence)."""
+        if self.runtime == "litert":
+            self.it.reset_all_variables()
+        else:
+            self.it.reset()
+
+    def run(self, x_scaled: np.ndarray) -> np.ndarray:
+        """One invoke on standardised input (the input tensor's shape); every output row (rows, K), dequantised."""
+        x = quantize_input(np.asarray(x_scaled).reshape(self.q.input_shape), self.q)
+        if self.runtime == "litert":
+            self.it.set_tensor(self.i_idx, x)
+            self.it.invoke()
+            y = self.it.get_tensor(self.o_idx)
+        else:
+            self.it.set_input(x, 0)
+            self.it.invoke()
+            y = self.it.get_output(0)
+        return dequantize_output(y, self.q).reshape(-1, self.q.output_shape[-1])
 
 
 def run_scaled(buf: bytes, seqs: np.ndarray, runtime: str, arena_size: int = 65536) -> np.ndarray:
-    """Network output (n,) in standardised units for standardised sequences (n, steps, 1)."""
-    q = io_quant(buf)
-    if runtime == "litert":
-        return _run_litert(buf, seqs, q)
-    if runtime == "tflm":
-        return _run_tflm(buf, seqs, q, arena_size)
-    raise ValueError(f"unknown runtime {runtime!r}")
+    """Network output in standardised units for standardised sequences (n, steps, values per step): (n,) for one
+    output, (n, K) for K; the last output row of each invoke, the LSTM state reset before every sequence."""
+    s = _Session(buf, runtime, arena_size)
+    out = []
+    for seq in seqs:
+        s.reset()  # independent samples: clear the LSTM's h/c variable tensors
+        out.append(s.run(seq[None])[-1])
+    y = np.asarray(out, dtype=np.float64).reshape(len(seqs), -1)
+    return y[:, 0] if y.shape[1] == 1 else y
+
+
+def run_rows(buf: bytes, seqs: np.ndarray, runtime: str, arena_size: int = 65536) -> np.ndarray:
+    """Every output row of a head-every-step W-step flatbuffer (n, W, K): row t is the output after step t."""
+    s = _Session(buf, runtime, arena_size)
+    out = []
+    for seq in seqs:
+        s.reset()
+        out.append(s.run(seq[None]))
+    return np.asarray(out, dtype=np.float64)
+
+
+def run_stream(buf: bytes, seqs: np.ndarray, runtime: str, arena_size: int = 65536,
+               reset: bool = True) -> np.ndarray:
+    """A one-step (:func:`one_step`) flatbuffer fed step by step: (n, steps, K), the output after every step.
+
+    ``reset``: ``Reset()`` before each sequence (independent sequences); without it the state runs on from the
+    previous sequence, as if the sequences were one long series. One interpreter for all of them.
+    """
+    s = _Session(buf, runtime, arena_size)
+    out = []
+    for seq in seqs:
+        if reset:
+            s.reset()
+        out.append([s.run(step[None, None])[0] for step in seq])
+    return np.asarray(out, dtype=np.float64)
 
 
 def predict(buf: bytes, bundle, X_raw: np.ndarray, runtime: str, arena_size: int = 65536) -> np.ndarray:
-    """Raw rows (n, features) → predictions (n,) in target units through the flatbuffer in ``runtime``."""
+    """Raw samples (n, n_inputs) → what :meth:`Bundle.outputs` gives ((n,) target units or (n, K) probabilities)
+    through the flatbuffer in ``runtime``."""
     seqs = bundle.sequences(np.atleast_2d(X_raw))
-    return bundle.scaler.inverse_y(run_scaled(buf, seqs, runtime, arena_size))
+    return bundle.outputs(run_scaled(buf, seqs, runtime, arena_size))
 
 
 # ---------------------------------------------------------------------------------------------- arena

@@ -42,10 +42,14 @@ def bench_tflite(model_dir: Path, args: argparse.Namespace) -> str:
     summary = json.loads(files[tflite_build.SUMMARY_FILE])
     X_test, _ = model.rows("test", data)
     seqs = model.bundle.sequences(X_test)
-    lines = ["| variant | runtime | bytes | op kinds | TFLM arena host min | max abs diff vs reference | "
-             "MAE increase | µs / inference (median of 3 passes over the test rows, incl. reset) |",
+    classifier = model.bundle.is_classifier
+    fit = "class = reference's | accuracy" if classifier else "max abs diff vs reference | MAE increase"
+    lines = [f"| variant | runtime | bytes | op kinds | TFLM arena host min | {fit} | "
+             "µs / inference (median of 3 passes over the test rows, incl. reset) |",
              "|---|---|---|---|---|---|---|---|"]
-    for variant in tflite_build.VARIANTS:
+    variants = [v for v in (*tflite_build.VARIANTS, *(f"stream_{x}" for x in tflite_build.VARIANTS))
+                if v in summary["variants"] and tflite_build.file_name(v) in files]
+    for variant in variants:
         buf = files[tflite_build.file_name(variant)]
         info = summary["variants"][variant]
         acc = tflite_build.accuracy(model, buf, data)
@@ -53,11 +57,16 @@ def bench_tflite(model_dir: Path, args: argparse.Namespace) -> str:
             times = []
             for _ in range(3):
                 start = time.perf_counter()
-                tflm.run_scaled(buf, seqs, runtime)
+                if variant.startswith("stream_"):
+                    tflm.run_stream(buf, seqs, runtime)  # W invokes per window
+                else:
+                    tflm.run_scaled(buf, seqs, runtime)
                 times.append((time.perf_counter() - start) / len(seqs) * 1e6)
+            figures = (f"{100 * acc.agreement[runtime]:.2f} % | {100 * acc.accuracy[runtime]:.2f} %" if classifier
+                       else f"{acc.max_abs_vs_reference[runtime]:.2e} | {acc.mae_increase[runtime]:+.4f}")
             lines.append(f"| {variant} | {runtime} | {len(buf):,} | {len(tflm.ops(buf))} | "
-                         f"{info.get('tflm_arena_min_host', 0):,} | {acc.max_abs_vs_reference[runtime]:.2e} | "
-                         f"{acc.mae_increase[runtime]:+.4f} | {float(np.median(times)):.1f} |")
+                         f"{info.get('tflm_arena_min_host', 0):,} | {figures} | {float(np.median(times)):.1f} |")
     lines += ["", "Times include interpreter reset and Python call overhead per sample (the interpreters are "
-                  "constructed once per pass); use them for ratios, not absolute MCU figures."]
+                  "constructed once per pass; a stream_* row feeds the W steps of each window one invoke each); "
+                  "use them for ratios, not absolute MCU figures."]
     return "\n".join(lines)

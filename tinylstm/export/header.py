@@ -94,6 +94,8 @@ class Embedded:
     inner: bytes  # the compact (int8- or float-I/O) flatbuffer of export tflite
     arena_min: int
     build: tflite_build.Build
+    stream_fb: bytes = b""  # the one-step streaming flatbuffer (window model, firmware variant)
+    stream_arena_min: int = 0
 
 
 def check(model: ModelDir, opts: HeaderOptions) -> None:
@@ -123,6 +125,9 @@ def embedded(model: ModelDir, opts: HeaderOptions) -> Embedded:
     b = build(model, opts)
     inner = b.flatbuffer(opts.precision)
     if opts.variant == "firmware":
+        if tflite_build.has_stream(model.bundle):
+            sv = f"stream_{opts.precision}"
+            return Embedded(inner, inner, b.arena_min_host[opts.precision], b, b.flatbuffer(sv), b.arena_min_host[sv])
         return Embedded(inner, inner, b.arena_min_host[opts.precision], b)
     fb = tflite_build.eloquent_flatbuffer(model, inner)
     return Embedded(fb, inner, tflite_build.measure_arena(fb), b)
@@ -174,6 +179,89 @@ _FIRMWARE_HELPERS = [
 ]
 
 
+# A window model's inputs are step-major (x[t * F + f]); its scaler has one mean/std per feature f.
+_WINDOW_HELPERS = [
+    "/* the firmware's arithmetic around the interpreter (scaling, int8 (de)quantisation), also host-tested;",
+    " * k is the position in the step-major window (t * TINYLSTM_STEP_INPUTS + f) or, streaming, the feature f */",
+    "static inline float tinylstm_scale_input(int k, float raw) {",
+    "    return (raw - tinylstm_x_mean[k % TINYLSTM_STEP_INPUTS]) / tinylstm_x_scale[k % TINYLSTM_STEP_INPUTS];",
+    "}",
+    *_FIRMWARE_HELPERS[4:],
+]
+
+
+def _window_lines(bundle, e: Embedded, precision: str, unit: str) -> list[str]:
+    """The firmware header's scaler/output/flatbuffer lines for a window model."""
+    sc, f = bundle.scaler, bundle.values_per_step
+    if bundle.is_classifier:
+        out = (f"{bundle.n_outputs} class probabilities = output[TINYLSTM_OUTPUT_INDEX + j] (dequantised), j in the"
+               f" order of TINYLSTM_CLASS_NAMES ({', '.join(bundle.classes)}); the class is their argmax"
+               " (the softmax is TFLite's SOFTMAX inside the flatbuffer).")
+    else:
+        out = (f"{bundle.target} [{unit}] = output[TINYLSTM_OUTPUT_INDEX] (dequantised) * y_scale + y_mean"
+               f" (y_mean {cgen.c_float(sc.y_mean)}, y_scale {cgen.c_float(sc.y_scale)}); horizon"
+               f" {bundle.horizon} step(s) after the window's last row.")
+    return [
+        f"Scaler: scaled = (raw - tinylstm_x_mean[k % {f}]) / tinylstm_x_scale[k % {f}] (per feature, the training"
+        " rows' mean and std).",
+        "Output: the dense head runs on every step, the last row of the output tensor is the prediction: " + out,
+        f"Flatbuffer: {precision}, input (1, {bundle.n_steps}, {f}), {len(e.fb)} bytes, ops "
+        f"{', '.join(tflm.ops(e.fb))}.",
+        "The LSTM keeps h/c in variable tensors: call interpreter.Reset() before every independent window.",
+    ]
+
+
+def _stream_lines(model: ModelDir, opts: HeaderOptions, e: Embedded) -> list[str]:
+    """The streaming section of the provenance comment, with its measured equality to the W-step flatbuffer."""
+    bundle = model.bundle
+    gap = tflite_build.stream_gap(model, e.fb, e.stream_fb, opts.data)
+    same = ", ".join(f"{tflite_build.RUNTIME_NAMES[r]} {'bit-exact' if g == 0 else f'max |diff| {g:.3g}'}"
+                     for r, g in gap.items())
+    arena = tflite_build.header_arena(e.stream_arena_min)
+    return [
+        "",
+        f"STREAMING (TINYLSTM_HAS_STREAM_TFLITE): tinylstm_stream_tflite[] is the same network for ONE time step,"
+        f" input (1, 1, {bundle.values_per_step}) = the {bundle.values_per_step} scaled (and, int8, quantised) values"
+        " of one step, output (1, "
+        f"{bundle.n_outputs}) = the prediction after that step (TINYLSTM_STREAM_OUTPUT_INDEX 0). Same ops (one"
+        " resolver serves both), weights and quantisation as tfModel; only the shapes differ.",
+        "  The LSTM h/c state stays in TFLM's variable tensors between Invoke() calls: Reset() once at the start of"
+        " every independent sequence, then one Invoke() per step. After W steps the output equals tfModel's on"
+        " the same window; without a Reset() the state runs on (a longer sequence, as the numpy reference model"
+        " continues it) - not a sliding window.",
+        f"  Checked on every test window, step by step, against tfModel's output rows: {same}.",
+        f"  Arena: host minimum {e.stream_arena_min} bytes, TINYLSTM_STREAM_ARENA_SIZE {arena} bytes"
+        f" ({tflite_build.ARENA_RULE}). Use its own interpreter (and arena) beside, or instead of, tfModel's.",
+    ]
+
+
+def _window_defines(bundle, n_out: int) -> list[str]:
+    d = cgen.c_define
+    lines = [
+        d("TINYLSTM_NUM_INPUTS", bundle.n_inputs, "raw values per window, step-major: W x F"),
+        d("TINYLSTM_NUM_STEPS", bundle.n_steps, "W"),
+        d("TINYLSTM_STEP_INPUTS", bundle.values_per_step, "F, values per time step"),
+        d("TINYLSTM_NUM_OUTPUTS", bundle.n_outputs, "K"),
+        d("TINYLSTM_OUTPUT_ROWS", n_out // bundle.n_outputs, "rows of the output tensor (one per step)"),
+        d("TINYLSTM_IS_CLASSIFIER", 1 if bundle.is_classifier else 0),
+    ]
+    if bundle.is_classifier:
+        lines.append(d("TINYLSTM_CLASS_NAMES", "{" + ", ".join(cgen.c_string(c) for c in bundle.classes) + "}",
+                       "in output order"))
+    return lines
+
+
+def _stream_defines(e: Embedded) -> list[str]:
+    d = cgen.c_define
+    return [
+        d("TINYLSTM_HAS_STREAM_TFLITE", 1, "tinylstm_stream_tflite[]: one step per Invoke(), state kept"),
+        d("TINYLSTM_STREAM_MODEL_BYTES", len(e.stream_fb)),
+        d("TINYLSTM_STREAM_ARENA_MIN_HOST", e.stream_arena_min),
+        d("TINYLSTM_STREAM_ARENA_SIZE", tflite_build.header_arena(e.stream_arena_min)),
+        d("TINYLSTM_STREAM_OUTPUT_INDEX", 0),
+    ]
+
+
 def render(model: ModelDir, opts: HeaderOptions) -> str:
     e = embedded(model, opts)
     bundle, variant, precision, fb = model.bundle, opts.variant, opts.precision, e.fb
@@ -186,7 +274,9 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
     acc = accuracy(model, opts, e)
     X_test, _ = model.rows("test", opts.data)
     ref = ref_predict(bundle, X_test)
-    idx = pick_vectors(X_test, ref, opts.vectors)
+    window = bundle.layout == "window"
+    # a classifier's vectors spread over the predicted classes (sorted by class index), a regression's over its range
+    idx = pick_vectors(X_test, ref.argmax(axis=1) if bundle.is_classifier else ref, opts.vectors)
     X_vec = X_test[idx]
     y_engine = (tflite_build.run_raw(fb, X_vec) if eloquent else tflm.predict(fb, bundle, X_vec, "tflm"))
     tol = vector_tolerance(precision, e.inner, bundle)
@@ -196,6 +286,7 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
     sc = bundle.scaler
     nf = bundle.n_inputs
     other = "firmware" if eloquent else "eloquent"
+    n_k, n_f = bundle.n_outputs, bundle.values_per_step
 
     provenance = [
         f"model.h - generated by tinylstm {__version__} (`{command(opts)}`); do not edit.",
@@ -211,7 +302,8 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
         f"Weight bundle SHA-256 {b.bundle_sha256}.",
         f"Trained on {bundle.meta.get('data_file', '?')} (SHA-256 {bundle.meta.get('data_sha256', '?')}),"
         f" seed {bundle.meta.get('seed')}.",
-        "Inputs (raw units, one LSTM time step each): "
+        ("Inputs (raw units, one LSTM time step each): " if not window else
+         f"Inputs: a window of {bundle.n_steps} time steps x {n_f} values, step-major x[t * {n_f} + f], raw units: ")
         + ", ".join(f"{f} [{bundle.units.get(f, '')}]" for f in bundle.features) + ".",
     ]
     if eloquent:
@@ -228,6 +320,8 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
             "LSTM state: zeroed by the graph itself at the start of every invoke (QUANTIZE/MUL of a constant zero"
             " into the h/c variable tensors), so every call gives the same answer whether or not anyone resets.",
         ]
+    elif window:
+        provenance += _window_lines(bundle, e, precision, unit)
     else:
         provenance += [
             "Scaler: scaled = (raw - tinylstm_x_mean[k]) / tinylstm_x_scale[k] (the training rows' mean and std);",
@@ -254,9 +348,11 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
         + (" (margin " f"{arena - e.arena_min} B); ARENA_SIZE = TF_ARENA_SIZE unless the sketch defines it first."
            " Below the minimum TFLM may crash instead of failing AllocateTensors()." if eloquent else "."),
         "Self-check vectors: expected = TFLite Micro (host) output of this flatbuffer; tolerance "
-        f"{tol:.4g} {unit}"
+        f"{tol:.4g} {unit if not bundle.is_classifier else '(probability)'}"
         + (f" ({tflite_build.INT8_VECTOR_STEPS:g} output quantisation steps)." if precision == "int8" else "."),
     ]
+    if e.stream_fb:
+        provenance += _stream_lines(model, opts, e)
     d = cgen.c_define
     provenance = [w for line in provenance
                   for w in (textwrap.wrap(line, COMMENT_WIDTH, subsequent_indent="  ", break_long_words=False,
@@ -275,10 +371,15 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
         d("TINYLSTM_INT8", 1 if precision == "int8" else 0),
         d("TINYLSTM_FLOAT_IO", 1 if eloquent else 0, "1: raw float inputs, one float output in target units"),
         d("TINYLSTM_NUM_FEATURES", nf),
-        d("TINYLSTM_OUTPUT_INDEX", n_out - 1, "the prediction's position in the output tensor"),
+        d("TINYLSTM_OUTPUT_INDEX", n_out - n_k, "the prediction's position in the output tensor"
+          + (f" (the first of its {n_k} values: the last row)" if n_k > 1 else "")),
         d("TINYLSTM_ARENA_MIN_HOST", e.arena_min),
         d("TINYLSTM_MODEL_BYTES", len(fb)),
     ]
+    if window:
+        parts += _window_defines(bundle, n_out)
+    if e.stream_fb:
+        parts += _stream_defines(e)
     if not eloquent:
         parts += [
             d("TINYLSTM_INPUT_SCALE", cgen.c_float(q.input_scale)),
@@ -298,9 +399,12 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
     parts += [
         cgen.c_array("float", "tinylstm_vector_inputs", X_vec, cgen.c_float, qualifiers="const",
                      dims=[len(idx), nf],
-                     comment=f"self-check: raw inputs -> expected {bundle.target} [{unit}] within "
-                             "tinylstm_vector_tolerance").rstrip("\n"),
-        cgen.c_array("float", "tinylstm_vector_expected", y_engine, cgen.c_float, qualifiers="const").rstrip("\n"),
+                     comment=(f"self-check: raw inputs -> expected {bundle.target} [{unit}] within "
+                              "tinylstm_vector_tolerance" if not bundle.is_classifier else
+                              f"self-check: raw windows -> expected {bundle.n_outputs} class probabilities each "
+                              "within tinylstm_vector_tolerance")).rstrip("\n"),
+        cgen.c_array("float", "tinylstm_vector_expected", y_engine, cgen.c_float, qualifiers="const",
+                     **({"dims": [len(idx), n_k]} if bundle.is_classifier else {})).rstrip("\n"),
     ]
     if eloquent:
         parts += [
@@ -309,11 +413,14 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
                                  "tinylstm_keras_tolerance").rstrip("\n"),
             f"const float tinylstm_keras_tolerance = {cgen.c_float(keras_tolerance(precision, e.inner, bundle))};",
         ]
+    elif bundle.is_classifier:
+        parts.append("/* numpy float golden model for the same rows (class): "
+                     f"{', '.join(bundle.classes[int(v)] for v in ref[idx].argmax(axis=1))} */")
     else:
         parts.append(f"/* numpy float golden model for the same rows: {', '.join(f'{v:.4f}' for v in ref[idx])} */")
     parts += [f"const float tinylstm_vector_tolerance = {cgen.c_float(tol)};", ""]
     if not eloquent:
-        parts += [*_FIRMWARE_HELPERS, ""]
+        parts += [*(_WINDOW_HELPERS if window else _FIRMWARE_HELPERS), ""]
     parts += [
         "#ifdef __cplusplus",
         "/* Register exactly the ops the flatbuffer uses (EloquentTinyML: registerNetworkOps(tf)). */",
@@ -328,6 +435,17 @@ def render(model: ModelDir, opts: HeaderOptions) -> str:
         cgen.c_values(np.frombuffer(fb, dtype=np.uint8), cgen.c_hex(8), per_line=16) + ",",
         "};",
         "",
+    ]
+    if e.stream_fb:
+        parts += [
+            f"/* the one-step streaming flatbuffer ({precision}, {len(e.stream_fb)} bytes): same ops, weights and "
+            "quantisation; Reset() per sequence */",
+            f"const unsigned char tinylstm_stream_tflite[{len(e.stream_fb)}] DATA_ALIGN_ATTRIBUTE = {{",
+            cgen.c_values(np.frombuffer(e.stream_fb, dtype=np.uint8), cgen.c_hex(8), per_line=16) + ",",
+            "};",
+            "",
+        ]
+    parts += [
         f"#endif /* {GUARD} */",
         "",
     ]

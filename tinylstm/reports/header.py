@@ -35,6 +35,14 @@ def section(model: ModelDir, options: Any, out_dir: Path) -> str:
         + (" (TFLM, one interpreter, no Reset(), as EloquentTinyML runs it)" if opts.variant == "eloquent" else "")
         + f": {acc.line(unit)}.",
     ]
+    if e.stream_fb:
+        gap = tflite_build.stream_gap(model, e.fb, e.stream_fb, opts.data)
+        lines += ["", f"Streaming: `tinylstm_stream_tflite[]` ({len(e.stream_fb):,} B, input (1, 1, "
+                      f"{model.bundle.values_per_step}), TINYLSTM_STREAM_ARENA_SIZE "
+                      f"{tflite_build.header_arena(e.stream_arena_min):,} B, host minimum {e.stream_arena_min:,} B); "
+                      "after every step of every test window vs tfModel's output row: "
+                  + ", ".join(f"{tflite_build.RUNTIME_NAMES[r]} {'bit-exact' if g == 0 else f'max |diff| {g:.3g}'}"
+                              for r, g in gap.items()) + "."]
     if opts.variant == "eloquent":
         lines += ["", f"Stated tolerance against Keras: {keras_tolerance(opts.precision, e.inner, model.bundle):.4g} "
                       f"{unit}. The project's firmware uses `--variant firmware` (int8 I/O, explicit Reset())."]

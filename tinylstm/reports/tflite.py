@@ -41,29 +41,53 @@ def layer_table(bundle) -> str:
 
 def flatbuffer_table(model: ModelDir, files: Mapping[str, bytes], data: Path | None = None,
                      title: str = "## TensorFlow Lite / TFLite Micro") -> str:
-    """The flatbuffers of one ``export tflite`` (``files`` as its generator returns them), verified here."""
+    """The flatbuffers of one ``export tflite`` (``files`` as its generator returns them), verified here; a window
+    model's one-step streaming flatbuffers get their own rows (fed the W steps of each test window) and the
+    measured stream-vs-W-step gap."""
     summary = json.loads(files[tflite_build.SUMMARY_FILE])
     unit = summary["target_unit"]
-    accs = {v: tflite_build.accuracy(model, files[tflite_build.file_name(v)], data) for v in tflite_build.VARIANTS}
+    variants = [v for v in (*tflite_build.VARIANTS, *(f"stream_{x}" for x in tflite_build.VARIANTS))
+                if v in summary["variants"]]
+    accs = {v: tflite_build.accuracy(model, files[tflite_build.file_name(v)], data) for v in variants}
     first = accs["float"]
+    classifier = first.agreement is not None
+    reference = (f"Reference (numpy golden model) test accuracy {100 * first.reference_accuracy:.2f} %." if classifier
+                 else f"Reference (numpy golden model) test MAE {first.reference_mae:.4f} {unit}.")
+    last_cols = ("max abs diff of the probabilities vs reference LiteRT / TFLM | class = reference's LiteRT / TFLM "
+                 "| accuracy LiteRT / TFLM |" if classifier else
+                 f"max abs diff vs reference LiteRT / TFLM [{unit}] | MAE increase LiteRT / TFLM [{unit}] |")
     lines = [title, "",
              f"Fused-LSTM flatbuffers rebuilt from the weight bundle (tf_keras, batch 1), compacted; "
              f"{summary['calibration']}; verified on {first.test_rows} test rows with the LSTM state reset "
-             f"per sample. Reference (numpy golden model) test MAE {first.reference_mae:.4f} {unit}.", "",
+             f"per sample. {reference}", "",
              "| variant | bytes (converter → compact) | op kinds | tensors | TFLM arena host min → header | "
-             f"max abs diff vs reference LiteRT / TFLM [{unit}] | MAE increase LiteRT / TFLM [{unit}] |",
-             "|---|---|---|---|---|---|---|"]
-    for name in tflite_build.VARIANTS:
+             + last_cols,
+             "|---|---|---|---|---|---|---|" + ("---|" if classifier else "")]
+    for name in variants:
         fb = files[tflite_build.file_name(name)]
         v, a = summary["variants"][name], accs[name]
         arena = (f"{v['tflm_arena_min_host']:,} → {v['tflm_arena_header']:,}" if "tflm_arena_min_host" in v
                  else "not measured")
         counts = tflm.op_counts(fb)
+        m = a.max_abs_vs_reference
+        tail = (f"{100 * a.agreement['litert']:.2f} % / {100 * a.agreement['tflm']:.2f} % | "
+                f"{100 * a.accuracy['litert']:.2f} % / {100 * a.accuracy['tflm']:.2f} % |" if classifier else
+                f"{a.mae_increase['litert']:+.4f} / {a.mae_increase['tflm']:+.4f} |")
         lines.append(f"| {name} | {v['converter_bytes']:,} → **{len(fb):,}** | {len(counts)}: "
                      f"{', '.join(f'{k}×{n}' for k, n in counts.items())} | {tflm.tensor_count(fb)} | {arena} | "
-                     f"{a.max_abs_vs_reference['litert']:.2e} / {a.max_abs_vs_reference['tflm']:.2e} | "
-                     f"{a.mae_increase['litert']:+.4f} / {a.mae_increase['tflm']:+.4f} |")
+                     f"{m['litert']:.2e} / {m['tflm']:.2e} | " + tail)
     lines += ["", f"Arena in model.h: {summary['arena_rule']} (the host interpreter is 64-bit; see docs/mcu.md)."]
+    if "stream_float" in variants:
+        gaps = {x: tflite_build.stream_gap(model, files[tflite_build.file_name(x)],
+                                           files[tflite_build.file_name(f"stream_{x}")], data)
+                for x in tflite_build.VARIANTS}
+        lines += ["", "Streaming (`model_stream_*.tflite`, input (1, 1, F), one step per invoke, `Reset()` per "
+                      "sequence): after every step of every test window, largest |difference| from the W-step "
+                      "flatbuffer's output row for that step: "
+                  + "; ".join(f"{x} " + ", ".join(f"{tflite_build.RUNTIME_NAMES[r]} "
+                                                  f"{'0 (bit-exact)' if g == 0 else f'{g:.2e}'}"
+                                                  for r, g in gaps[x].items()) for x in tflite_build.VARIANTS)
+                  + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -80,8 +104,12 @@ def render(model: ModelDir, files: Mapping[str, bytes], data: Path | None = None
 
 def read_files(out_dir: Path) -> dict[str, bytes]:
     """The files an ``export tflite`` wrote into ``out_dir``."""
-    names = (tflite_build.FLOAT_FILE, tflite_build.INT8_FILE, tflite_build.SUMMARY_FILE)
-    return {n: (Path(out_dir) / n).read_bytes() for n in names}
+    names = (tflite_build.FLOAT_FILE, tflite_build.INT8_FILE, tflite_build.SUMMARY_FILE,
+             *tflite_build.STREAM_FILES.values())
+    return {n: (Path(out_dir) / n).read_bytes() for n in names if n in _REQUIRED or (Path(out_dir) / n).exists()}
+
+
+_REQUIRED = (tflite_build.FLOAT_FILE, tflite_build.INT8_FILE, tflite_build.SUMMARY_FILE)
 
 
 def section(model: ModelDir, options: Any, out_dir: Path) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__, cgen, tflite_build, tflm
-from ..errors import UserError
+from ..errors import UnsupportedShape, UserError
 from ..modeldir import ModelDir
 from ..options import flag_of, option
 from ..reference import predict as ref_predict
@@ -111,11 +111,11 @@ def check(model: ModelDir, opts: HeaderOptions) -> None:
     bundle = model.bundle
     if opts.variant == "eloquent":
         if bundle.layout != "feature_per_step":
-            raise UserError(f"{model.path}: --variant eloquent needs the feature_per_step layout (this model: "
-                            f"{bundle.layout}); use --variant firmware")
+            raise UnsupportedShape(f"{model.path}: --variant eloquent needs the feature_per_step layout (this "
+                                   f"model: {bundle.layout}); use --variant firmware")
         if bundle.n_outputs != 1:
-            raise UserError(f"{model.path}: --variant eloquent needs one output (this model: {bundle.n_outputs}); "
-                            "use --variant firmware")
+            raise UnsupportedShape(f"{model.path}: --variant eloquent needs one output (this model: "
+                                   f"{bundle.n_outputs}); use --variant firmware")
 
 
 def embedded(model: ModelDir, opts: HeaderOptions) -> Embedded:

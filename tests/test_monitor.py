@@ -128,10 +128,11 @@ def test_app_boot_self_check_and_malformed_requests(apps, trained):
         while b"selfcheck done" not in got and time.monotonic() < deadline:
             got += os.read(dev.slave, 4096)
         boot = got.decode().splitlines()
-        assert boot[0].startswith("tinylstm ready engine=c-int8 inputs=3 protocol=1")
+        assert boot[0].startswith("tinylstm ready engine=c-int8 inputs=3 protocol=2 max_line=96 outputs=1"), boot[0]
         assert sum(" PASS " in l for l in boot) == 8 and "selfcheck done pass=8 fail=0" in boot[-1]
         requests = ["", "   ", "1,2", "1,2,3,4", "a,b,c", "1,,3", "nan,4,200", "inf,4,200", "0x10,4,200",
-                    "1" * 500, "2.0,4,1e999", "2.0;4;196", "\x00\xff,4,196", "2.0,4,196"]
+                    "1" * 500, "2.0,4,1e999", "2.0;4;196", "\x00\xff,4,196", "2.0,4,196", "2.0 4  196", " 2.0 , 4 196 ",
+                    "1,2,", "batch"]
         for r in requests:
             fh.write(r.encode("latin-1") + b"\n")
         got = b""
@@ -153,6 +154,9 @@ def test_app_boot_self_check_and_malformed_requests(apps, trained):
         assert m, replies[13]
         want = intgolden.predict(intgolden.quantize(trained.bundle), np.array([[2.0, 4, 196]]))[0]
         assert float(m.group(1)) == pytest.approx(float(want), abs=1e-5)
+        value = replies[13].split(" us=")[0]
+        assert replies[14].split(" us=")[0] == replies[15].split(" us=")[0] == value  # spaces separate values too
+        assert replies[16] == "err value 3 is not a number" and replies[17] == "ok batch"
         assert dev.proc.poll() is None  # still alive
         fh.close()
     finally:

@@ -252,6 +252,24 @@ def test_arduino_main_compiles_against_a_stub_core(apps, trained, tmp_path):
 MODELS = cb.ROOT / "models"
 
 
+def test_monitor_accepts_a_protocol_1_device(trained, tmp_path):
+    """A board flashed before serial protocol 2 (banner without outputs=, one float per reply) still checks out."""
+    from tinylstm.reference import predict
+
+    X = trained.X_test[:6]
+    csv = _csv(tmp_path, X)
+    answers = iter(f"ok {v:.9g} us=7" for v in predict(trained.bundle, X.astype(np.float32).astype(np.float64)))
+    dev = FakeDevice(lambda line: next(answers))  # banner: protocol=1 max_line=96
+    try:
+        res = run_cli("monitor", "--port", dev.path, "--data", str(csv), "--model", str(trained.model_dir),
+                      "--timeout", "3", "--tolerance", "1e-6", timeout=60)
+    finally:
+        dev.close()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "engine c-float, protocol 1" in res.stdout and "rows sent and answered: 6" in res.stdout
+    assert dev.received == [",".join(f"{v:.9g}" for v in row) for row in X.astype(np.float32).astype(np.float64)]
+
+
 @pytest.fixture(scope="module")
 def window_csvs(tmp_path_factory):
     """data/digits.csv and data/forecast.csv as `tinylstm data example` writes them (the models' training data)."""

@@ -166,8 +166,9 @@ def test_selfcheck_vectors_expected_values(trained, libs):
     X = selfcheck_inputs(trained.bundle)
     for variant, (lib, exe) in libs.items():
         text = (lib / "tinylstm_selfcheck.c").read_text()
-        expected = np.array([float(v.strip().rstrip("f")) for v in
-                             text.split("tinylstm_vector_expected")[1].split("{")[1].split("}")[0].split(",")])
+        body = text.split("tinylstm_vector_expected")[1].split("=", 1)[1].split(";")[0]
+        expected = np.array([float(v.rstrip("f")) for v in re.findall(r"-?[0-9][0-9.e+-]*f", body)])
+        assert len(expected) == len(X)
         y, _ = cb.run_host(exe, X)
         assert np.max(np.abs(y - expected)) <= 1e-4
 

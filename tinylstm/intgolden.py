@@ -98,6 +98,9 @@ class IntModel:
     out_frac: int
     n_steps: int
     n_inputs: int
+    step_inputs: int = 1  # F raw values per time step
+    scaler_rows: int = 1  # rows of F scaler entries: W (feature_per_step: one per step) or 1 (window layout)
+    classifier: bool = False
 
 
 def _quantize_columns(mats: list[np.ndarray], units: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
@@ -172,7 +175,8 @@ def quantize(bundle: Bundle) -> IntModel:
     out_frac = layers[-1].out_frac
     return IntModel(layers, np.asarray(sc.x_mean, np.float32), x_k,
                     np.float32(np.float32(sc.y_scale) / np.float32(2 ** out_frac)), np.float32(sc.y_mean),
-                    out_frac, bundle.n_steps, bundle.n_inputs)
+                    out_frac, bundle.n_steps, bundle.n_inputs, bundle.values_per_step,
+                    len(np.atleast_1d(sc.x_mean)) // bundle.values_per_step, bundle.is_classifier)
 
 
 # ------------------------------------------------------------------------------------------ arithmetic
@@ -217,11 +221,20 @@ def requant(acc: np.ndarray, layer: IntLayer) -> np.ndarray:
     return sat(z, -ACC_LIMIT, ACC_LIMIT) + layer.bias
 
 
-def quantize_inputs(model: IntModel, X_raw: np.ndarray) -> np.ndarray:
-    """Raw float rows (n, F) -> int16-range Q12 inputs (n, F), exactly as the C converts them."""
+def quantize_inputs(model: IntModel, X_raw: np.ndarray, row: np.ndarray | int | None = None) -> np.ndarray:
+    """Raw float values to int16-range Q12 inputs, exactly as the C converts them: whole windows (n, W*F) when
+    ``row`` is None, or one time step (n, F) standardised with scaler row ``row``."""
     X = np.asarray(X_raw, dtype=np.float64).astype(np.float32)
-    t = (X - model.x_mean).astype(np.float32)
-    p = (t * model.x_k).astype(np.float32)
+    F = model.step_inputs
+    table_mean = np.asarray(model.x_mean, np.float32).reshape(model.scaler_rows, F)
+    table_k = np.asarray(model.x_k, np.float32).reshape(model.scaler_rows, F)
+    if row is None:
+        reps = X.shape[-1] // (model.scaler_rows * F)
+        mean, k = np.tile(table_mean.reshape(-1), reps), np.tile(table_k.reshape(-1), reps)
+    else:
+        mean, k = table_mean[row], table_k[row]
+    t = (X - mean).astype(np.float32)
+    p = (t * k).astype(np.float32)
     lim = np.float32(2 ** 30)
     p = np.where(p >= -lim, p, -lim)  # also maps NaN to -lim, as the C does
     p = np.where(p > lim, lim, p)
@@ -254,21 +267,82 @@ class IntCell:
         return z if last else sat(z, -INT16_MAX, INT16_MAX)
 
 
+def _layers(model: IntModel) -> tuple[list[IntLayer], list[IntLayer]]:
+    return [L for L in model.layers if L.kind == "lstm"], [L for L in model.layers if L.kind == "dense"]
+
+
+def _single(model: IntModel, y: np.ndarray) -> np.ndarray:
+    return y[:, 0] if y.shape[1] == 1 else y
+
+
 def predict_q(model: IntModel, X_raw: np.ndarray) -> np.ndarray:
-    """The int32 network output (n,) in Q ``model.out_frac`` standardised units, bit-exact with the C."""
+    """The int32 network outputs in Q ``model.out_frac`` standardised units (logits for a classifier), bit-exact
+    with the C: (n,) for one output, (n, K) otherwise. X_raw: (n, W*F) raw windows, step-major."""
     x = quantize_inputs(model, np.atleast_2d(X_raw))
-    seq = x.reshape(x.shape[0], model.n_steps, -1)  # feature_per_step: one value per step
-    lstm = [layer for layer in model.layers if layer.kind == "lstm"]
-    dense = [layer for layer in model.layers if layer.kind == "dense"]
-    return forward(IntCell(), lstm, dense, seq)[:, 0]
+    seq = x.reshape(x.shape[0], model.n_steps, model.step_inputs)
+    lstm, dense = _layers(model)
+    return _single(model, forward(IntCell(), lstm, dense, seq))
+
+
+def head_q(model: IntModel, h_last: np.ndarray) -> np.ndarray:
+    """The dense head on the last LSTM layer's h (n, H) -> (n, K) int32 outputs."""
+    _, dense = _layers(model)
+    x = h_last
+    for k, layer in enumerate(dense):
+        x = IntCell().dense(layer, x, k == len(dense) - 1)
+    return x
+
+
+class Stream:
+    """The C's ``tinylstm_reset`` / ``tinylstm_step_q`` for ``n`` independent streams at once: the state (h, c of
+    every layer) and the step count; each :meth:`step` takes one time step of raw values (n, F) and returns the
+    (n, K) int32 outputs after it. The scaler row of step t is ``t mod scaler_rows`` (feature_per_step: the step's
+    own statistics, starting over every W steps; window layout: the one row)."""
+
+    def __init__(self, model: IntModel, n: int):
+        self.model = model
+        lstm, _ = _layers(model)
+        self.state = [IntCell().init_state(layer, n) for layer in lstm]
+        self.steps = 0
+
+    def step(self, x_raw: np.ndarray) -> np.ndarray:
+        model = self.model
+        x = quantize_inputs(model, np.atleast_2d(x_raw), self.steps % model.scaler_rows)
+        lstm, _ = _layers(model)
+        for k, layer in enumerate(lstm):
+            h, c = IntCell().lstm_step(layer, x, *self.state[k])
+            self.state[k] = (h, c)
+            x = h
+        self.steps += 1
+        return head_q(model, x)
+
+
+def outputs(model: IntModel, q: np.ndarray) -> np.ndarray:
+    """int32 outputs -> user units, the C's last step (float32): regression ``float(q) * y_k + y_mean``; a
+    classifier's softmax ``exp((q - max) * 2**-out_frac)`` (tl_act.h's exp, :func:`tinylstm.activations.exp32`)
+    summed in output order, each divided by the sum."""
+    q = np.asarray(q, np.int64)
+    if not model.classifier:
+        yf = q.astype(np.float32)
+        return ((yf * model.y_k).astype(np.float32) + model.y_mean).astype(np.float32)
+    from .activations import exp32
+
+    q2 = np.atleast_2d(q)
+    d = ((q2 - q2.max(axis=1, keepdims=True)).astype(np.float32) * np.float32(2.0 ** -model.out_frac)).astype(
+        np.float32)
+    e = exp32(d)
+    total = np.zeros(len(q2), np.float32)
+    for k in range(e.shape[1]):
+        total = (total + e[:, k]).astype(np.float32)
+    return (e / total[:, None]).astype(np.float32)
 
 
 def dequantize(model: IntModel, y_q: np.ndarray) -> np.ndarray:
-    """int32 output -> float32 target units, the C's last step: ``float(y_q) * y_k + y_mean``."""
-    yf = np.asarray(y_q, np.int64).astype(np.float32)
-    return ((yf * model.y_k).astype(np.float32) + model.y_mean).astype(np.float32)
+    """int32 outputs -> float32 user units (see :func:`outputs`)."""
+    return outputs(model, y_q)
 
 
 def predict(model: IntModel, X_raw: np.ndarray) -> np.ndarray:
-    """Predictions (n,) in target units (float32 values), bit-exact with the C engine on the same rows."""
+    """Predictions in user units (float32 values), bit-exact with the C engine on the same rows: (n,) for a
+    regression, (n, K) probabilities for a classifier."""
     return dequantize(model, predict_q(model, X_raw))

@@ -3,6 +3,10 @@
  * the cortex-m4 backend) and prints, per row, "<float bits hex> <int32 output|-> <value>" via semihosting,
  * then "TINYLSTM-M4 DONE". Exits QEMU with status 0.
  *
+ * -DTINYLSTM_STREAM_TEST: the rows are time steps (TINYLSTM_STEP_INPUTS values each) through tinylstm_step (int8:
+ * and tinylstm_step_q on a twin state), with a tinylstm_reset first and every RUN_STREAM_RESET_EVERY steps
+ * (0: never); one result line per step.
+ *
  * -DTINYLSTM_STACK_PAINT: first measures the stack depth of one tinylstm_predict() (state struct included):
  * fills TL_PAINT_BYTES below the current stack pointer with a pattern, runs one inference, and prints
  * "TINYLSTM-M4 STACK <bytes>", the distance from that stack pointer to the deepest overwritten word.
@@ -26,12 +30,11 @@ __attribute__((noinline)) static unsigned long stack_depth(const float *row)
     volatile uint32_t *p;
     uint32_t sp;
     unsigned long depth = 0, k;
-    volatile float y;
+    float y[TINYLSTM_NUM_OUTPUTS];
     __asm__ volatile("mov %0, sp" : "=r"(sp));
     p = (volatile uint32_t *)(sp - TL_PAINT_BYTES);
     for (k = 0; k < TL_PAINT_BYTES / 4 - 16; ++k) p[k] = TL_PAINT; /* leave this frame's own words alone */
-    y = tinylstm_predict(row);
-    (void)y;
+    (void)tinylstm_predict(row, y);
     for (k = 0; k < TL_PAINT_BYTES / 4 - 16; ++k) {
         if (p[k] != TL_PAINT) {
             depth = TL_PAINT_BYTES - 4 * k;
@@ -42,22 +45,63 @@ __attribute__((noinline)) static unsigned long stack_depth(const float *row)
 }
 #endif
 
+static void print_result(int rc, const float *y, const int32_t *q)
+{
+    int k;
+    if (rc != 0) {
+        printf("err %d\n", rc);
+        return;
+    }
+    for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+        unsigned long bits;
+        memcpy(&bits, &y[k], sizeof bits);
+        printf(k ? ",%08lx" : "%08lx", bits);
+    }
+    if (q) {
+        for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) printf(k ? ",%ld" : " %ld", (long)q[k]);
+    } else {
+        printf(" -");
+    }
+    printf(" %.9g\n", (double)y[0]);
+}
+
 int main(void)
 {
     int k;
-    tinylstm_state state;
+#ifdef TINYLSTM_STREAM_TEST
+    tinylstm_state s, sq;
+#endif
     initialise_monitor_handles();
 #ifdef TINYLSTM_STACK_PAINT
     printf("TINYLSTM-M4 STACK %lu\n", stack_depth(run_rows[0]));
 #endif
     for (k = 0; k < RUN_NUM_ROWS; ++k) {
-        float y = tinylstm_run(&state, run_rows[k]);
-        unsigned long bits;
-        memcpy(&bits, &y, sizeof bits);
+        float y[TINYLSTM_NUM_OUTPUTS];
+        int rc;
 #ifdef TINYLSTM_VARIANT_INT8
-        printf("%08lx %ld %.9g\n", bits, (long)tinylstm_run_q(&state, run_rows[k]), (double)y);
+        int32_t q[TINYLSTM_NUM_OUTPUTS];
+#endif
+#ifdef TINYLSTM_STREAM_TEST
+        if (k == 0 || (RUN_STREAM_RESET_EVERY > 0 && k % RUN_STREAM_RESET_EVERY == 0)) {
+            tinylstm_reset(&s);
+            tinylstm_reset(&sq);
+        }
+        rc = tinylstm_step(&s, run_rows[k], y);
+#ifdef TINYLSTM_VARIANT_INT8
+        if (tinylstm_step_q(&sq, run_rows[k], q) != rc) rc = -99;
 #else
-        printf("%08lx - %.9g\n", bits, (double)y);
+        (void)sq;
+#endif
+#else
+        rc = tinylstm_predict(run_rows[k], y);
+#ifdef TINYLSTM_VARIANT_INT8
+        if (tinylstm_predict_q(run_rows[k], q) != rc) rc = -99;
+#endif
+#endif
+#ifdef TINYLSTM_VARIANT_INT8
+        print_result(rc, y, q);
+#else
+        print_result(rc, y, NULL);
 #endif
     }
     printf("TINYLSTM-M4 DONE\n");

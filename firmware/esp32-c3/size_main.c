@@ -11,14 +11,16 @@ volatile float tinylstm_size_out;
 int main(void)
 {
     for (;;) {
-        float x[TINYLSTM_NUM_INPUTS];
+        float x[TINYLSTM_NUM_INPUTS], y[TINYLSTM_NUM_OUTPUTS];
         int k;
         for (k = 0; k < TINYLSTM_NUM_INPUTS; ++k) {
             x[k] = tinylstm_size_in[k];
         }
 #ifndef TINYLSTM_SIZE_BASELINE
-        tinylstm_size_out = tinylstm_predict(x);
+        (void)tinylstm_predict(x, y);
+        tinylstm_size_out = y[0];
 #else
+        (void)y;
         tinylstm_size_out = x[0];
 #endif
     }

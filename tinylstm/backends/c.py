@@ -49,7 +49,8 @@ class _Engine:
     """One engine process in ``--batch`` mode (see host_main.c): a request is a row count + float32 rows, the
     answer that many float32 outputs."""
 
-    def __init__(self, exe: Path):
+    def __init__(self, exe: Path, n_outputs: int = 1):
+        self.k = n_outputs
         self.proc = subprocess.Popen([str(exe), "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def send(self, X: np.ndarray) -> int:
@@ -59,10 +60,12 @@ class _Engine:
         return len(rows)
 
     def receive(self, n: int) -> np.ndarray:
-        data = self.proc.stdout.read(4 * n)
-        if len(data) != 4 * n:
-            raise UserError(f"C engine ended (exit status {self.proc.poll()}) after {len(data) // 4} of {n} results")
-        return np.frombuffer(data, dtype=np.float32).astype(np.float64)
+        data = self.proc.stdout.read(4 * n * self.k)
+        if len(data) != 4 * n * self.k:
+            raise UserError(f"C engine ended (exit status {self.proc.poll()}) after {len(data) // (4 * self.k)} of "
+                            f"{n} results")
+        y = np.frombuffer(data, dtype=np.float32).astype(np.float64).reshape(n, self.k)
+        return y[:, 0] if self.k == 1 else y
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -92,7 +95,7 @@ def _session(variant: str):
             lib = cb.export_library(model, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
             exe = cb.build_host(lib, Path(tmp) / "engine", opt=getattr(args, "c_opt", None) or "-O3",
                                 cc=getattr(args, "cc", "gcc"))
-            engines = [_Engine(exe) for _ in range(_workers(args))]
+            engines = [_Engine(exe, model.bundle.n_outputs) for _ in range(_workers(args))]
             try:
                 def run(batches):
                     flight: collections.deque[tuple[_Engine, int]] = collections.deque()
@@ -128,7 +131,8 @@ def predict_c_int8(model_dir, X_raw, args):
 def predict_cortex_m4(model_dir, X_raw, args):
     model = ModelDir.load(model_dir)
     variant = getattr(args, "m4_variant", "int8")
-    out = np.empty(len(X_raw))
+    k = model.bundle.n_outputs
+    out = np.empty((len(X_raw), k)) if k > 1 else np.empty(len(X_raw))
     with tempfile.TemporaryDirectory(prefix="tinylstm-m4-") as tmp:
         lib = cb.export_library(model, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
         chunk = 2000  # rows compiled into one image (flash holds far more; keeps compile times short)

@@ -127,12 +127,17 @@ def main(cfg: dict) -> dict:
     X32 = X.astype(np.float32)
     for name, path in cfg["libs"].items():
         lib = ctypes.CDLL(path)
-        lib.tinylstm_predict.restype = ctypes.c_float
+        lib.tinylstm_predict.restype = ctypes.c_int
         rows = [(ctypes.c_float * X32.shape[1])(*r) for r in X32]
         f = lib.tinylstm_predict
+        y_buf = (ctypes.c_float * 64)()  # C API 2: outputs through y[] (room for K <= 64)
 
         def run_c():
-            return np.array([f(r) for r in rows])
+            out = []
+            for r in rows:
+                f(r, y_buf)
+                out.append(y_buf[0])
+            return np.array(out)
 
         res[f"c_{name}_us"], _ = best(run_c)
     return res

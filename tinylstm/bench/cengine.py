@@ -12,7 +12,7 @@ How each figure is measured (also printed under the table):
   stack use from ``-fstack-usage`` are listed separately).
 * **Host time**: all three engines on the same rows in one process. C: the generated engine as a shared library
   (-O2) called through ``ctypes`` once per row (Python call overhead included, like the interpreters) and, for
-  reference, a C loop without any Python (``tinylstm_run`` back to back). TFLM: ``tflite_micro`` (PyPI) running a
+  reference, a C loop without any Python (``tinylstm_predict`` back to back). TFLM: ``tflite_micro`` (PyPI) running a
   float TFLite model of the same bundle (tf_keras, ``Input(batch_size=1)``, fused LSTM ops) with
   ``set_input``/``invoke``/``get_output`` + ``reset()`` per row. LiteRT: ``ai_edge_litert`` with the same model,
   ``set_tensor``/``invoke``/``get_tensor`` + ``reset_all_variables()``. Median of repeated passes.
@@ -89,7 +89,7 @@ def _m4_sizes(lib: Path, tmp: Path, opt: str = "-Os") -> dict:
 
 def _stack_chain(st: dict[str, int]) -> int:
     """-fstack-usage: the entry frames plus the deepest other frame (the engine calls one kernel at a time)."""
-    entry = ("tinylstm_predict", "tinylstm_run", "tinylstm_run_q")
+    entry = ("tinylstm_predict", "tinylstm_predict_q")
     return sum(st.get(k, 0) for k in entry) + max([v for k, v in st.items() if k not in entry] or [0])
 
 
@@ -143,7 +143,7 @@ def _host_timing(model_dir: Path, bundle, X: np.ndarray, libs: dict[str, Path], 
     if cb.tool("valgrind"):
         seq32 = bundle.sequences(X).astype(np.float32)
         res["instructions"] = _host_instructions(libs, X, seq32, tmp / "model.tflite", tmp)
-    # C loop without Python: the host test program's 'bench' mode (thread CPU ns per tinylstm_run)
+    # C loop without Python: the host test program's 'bench' mode (thread CPU ns per tinylstm_predict)
     for name, lib in libs.items():
         for tag, flags in (("o2", ["-O2"]), ("fast", FAST_HOST)):
             exe = cb.build_host(lib, tmp / f"host_{name}_{tag}", opt=flags[0], extra=flags[1:])
@@ -232,7 +232,7 @@ def section(model_dir: Path, args) -> str:
               f"{timing['litert_maxdiff_std']:.2g} standardised units (same model; state reset before every row).",
               "Call overhead: 'invoke() only' rows still include one Python-to-C++ call per row (timed around "
               "invoke alone); the full-call rows include the whole Python sequence per row, like the ctypes rows (one "
-              "ctypes call each); the C-loop rows call tinylstm_run back to back in C with no overhead.",
+              "ctypes call each); the C-loop rows call tinylstm_predict back to back in C with no overhead.",
               f"Cortex-M4 instructions: QEMU mps2-an386 `-singlestep -d exec,nochain` traces of "
               f"firmware/cortex-m4/count_main.c running {COUNT_RUNS + 1} and 1 inferences; the difference / "
               f"{COUNT_RUNS}: every executed instruction (whole program: memcpy, memset, libgcc helpers included; "

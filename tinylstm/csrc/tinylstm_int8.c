@@ -26,6 +26,7 @@
 
 #include "tinylstm_model.h"
 #include "tinylstm_model_data.h"
+#include "tl_act.h"
 
 #if defined(__ARM_FEATURE_SIMD32) && defined(__ARM_FEATURE_DSP) && !defined(__ARM_BIG_ENDIAN) &&               \
     !defined(TINYLSTM_NO_SIMD)
@@ -273,13 +274,12 @@ static void lstm_step(const uint32_t *w, const int32_t *m, const TL_LSTM_BIAS_T 
     memcpy(v + n_in, hn, (size_t)H * sizeof *hn);
 }
 
-/* y = act(requant(x.W) + b) in blocks of four rows; hidden outputs saturate to the int16 range (never reached:
- * worst-case formats). Returns the first output (the network's output for the last layer). */
-static int32_t dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_out, const int16_t *x,
-                     int16_t *y, int relu, int last)
+/* y = act(requant(x.W) + b) in blocks of four rows; hidden outputs (y) saturate to the int16 range (never
+ * reached: worst-case formats); the last layer's outputs go to out (int32, unsaturated). */
+static void dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_out, const int16_t *x,
+                  int16_t *y, int32_t *out, int relu, int last)
 {
     int j, r;
-    int32_t out = 0;
     for (j = 0; j < n_out; j += 4) {
         tl_acc4 a = dot4(&w, x, n_in & 3, n_in >> 2);
         int32_t acc[4];
@@ -300,61 +300,154 @@ static int32_t dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int 
                 if (v > 32767) v = 32767;
                 if (v < -32767) v = -32767;
                 y[j + r] = (int16_t)v;
-            } else if (j + r == 0) {
-                out = v;
+            } else {
+                out[j + r] = v;
             }
         }
         q += 8;
     }
-    return out;
 }
 
-/* One layer each; `in` is the layer's input and becomes its output. */
+/* One LSTM layer's step; `in` ends as the last LSTM layer's h (the dense head's input). */
 #define TL_LSTM_STEP(k, n_in, H, voff, coff, sh)                                                              \
-    lstm_step(lstm##k##_w.w, lstm##k##_m, lstm##k##_b, (sh), (n_in), (H), s->v + (voff), s->c + (coff), s->hn); \
-    in = s->v + (voff) + (n_in);
+    lstm_step(lstm##k##_w.w, lstm##k##_m, lstm##k##_b, (sh), (n_in), (H), s->v + (voff), s->c + (coff), hn);
+#define TL_LAST_H(k, n_in, H, voff, coff, sh) in = s->v + (voff) + (n_in);
 #define TL_DENSE(k, n_in, n_out, relu, last, off, sh)                                                         \
-    y = dense(dense##k##_w.w, dense##k##_q, (sh), (n_in), (n_out), in, s->d + (off), (relu), (last));         \
-    in = s->d + (off);
+    dense(dense##k##_w.w, dense##k##_q, (sh), (n_in), (n_out), in, d + (off), q, (relu), (last));             \
+    in = d + (off);
 
-int32_t tinylstm_run_q(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])
+/* 0 when all n values are finite (x - x is 0 only for a finite x; NaN and inf give NaN) */
+TL_INLINE int tl_nonfinite(const float *x, int n)
 {
-    int t, j;
-    int32_t y = 0;
+    int k, bad = 0;
+    for (k = 0; k < n; ++k) {
+        bad |= !(x[k] - x[k] == 0.0f);
+    }
+    return bad;
+}
+
+/* One time step of every LSTM layer: raw inputs x[F] to Q12 with scaler row `row` (feature_per_step: one row per
+ * step; window layout: one row per feature column). */
+TL_INLINE void tl_lstm_layers(tinylstm_state *s, const float *x, int row)
+{
+    int16_t hn[TINYLSTM_HN_SIZE];
+    int f;
+    for (f = 0; f < TINYLSTM_STEP_INPUTS; ++f) {
+        /* float in: t = raw - mean, p = t * k (no multiply-add pair: FMA contraction cannot change the bits) */
+        float dd = x[f] - x_mean[row * TINYLSTM_STEP_INPUTS + f];
+        float p = dd * x_k[row * TINYLSTM_STEP_INPUTS + f];
+        int32_t v;
+        if (!(p >= -1073741824.0f)) p = -1073741824.0f; /* also NaN */
+        if (p > 1073741824.0f) p = 1073741824.0f;
+        v = rshift_round((int32_t)p, TL_INPUT_EXTRA_BITS);
+        if (v > 32767) v = 32767;
+        if (v < -32767) v = -32767;
+        s->v[f] = (int16_t)v;
+    }
+    TINYLSTM_LSTM_LAYERS(TL_LSTM_STEP)
+}
+
+/* The dense head on the last LSTM layer's h: the K int32 network outputs (Q TINYLSTM_OUTPUT_FRAC_BITS). */
+static void tl_head_q(const tinylstm_state *s, int32_t q[TINYLSTM_NUM_OUTPUTS])
+{
+    int16_t d[TINYLSTM_D_SIZE];
     const int16_t *in = s->v;
+    TINYLSTM_LSTM_LAYERS(TL_LAST_H)
+    TINYLSTM_DENSE_LAYERS(TL_DENSE)
+    (void)in;
+}
+
+/* int32 outputs -> user units: the target (regression) or softmax probabilities (float32, tl_act.h's exp; the
+ * golden model mirrors every operation: tinylstm.intgolden.outputs). */
+static void tl_outputs(const int32_t q[TINYLSTM_NUM_OUTPUTS], float y[TINYLSTM_NUM_OUTPUTS])
+{
+    int k;
+#if TINYLSTM_IS_CLASSIFIER
+    int32_t m = q[0];
+    float sum = 0.0f;
+    for (k = 1; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+        m = q[k] > m ? q[k] : m;
+    }
+    for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+        y[k] = tl_exp((float)(q[k] - m) * TL_Q_UNIT); /* q - m <= 0, exact scaling by 2^-frac */
+        sum += y[k];
+    }
+    for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+        y[k] = y[k] / sum;
+    }
+#else
+    for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+        float v = (float)q[k] * TL_Y_K;
+        y[k] = v + TL_Y_MEAN;
+    }
+#endif
+}
+
+void tinylstm_reset(tinylstm_state *s)
+{
+    int j;
     for (j = 0; j < TINYLSTM_V_SIZE; ++j) {
         s->v[j] = 0;
     }
     for (j = 0; j < TINYLSTM_H_SIZE; ++j) {
         s->c[j] = 0;
     }
-    for (t = 0; t < TINYLSTM_NUM_STEPS; ++t) {
-        /* float in: t = raw - mean, p = t * k (no multiply-add pair: FMA contraction cannot change the bits) */
-        float d = raw_inputs[t] - x_mean[t];
-        float p = d * x_k[t];
-        int32_t x;
-        if (!(p >= -1073741824.0f)) p = -1073741824.0f; /* also NaN */
-        if (p > 1073741824.0f) p = 1073741824.0f;
-        x = rshift_round((int32_t)p, TL_INPUT_EXTRA_BITS);
-        if (x > 32767) x = 32767;
-        if (x < -32767) x = -32767;
-        s->v[0] = (int16_t)x;
-        TINYLSTM_LSTM_LAYERS(TL_LSTM_STEP)
-    }
-    /* in: the last LSTM layer's h */
-    TINYLSTM_DENSE_LAYERS(TL_DENSE)
-    (void)in;
-    return y;
+    s->steps = 0;
 }
 
-float tinylstm_run(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])
-{
-    float y = (float)tinylstm_run_q(s, raw_inputs) * TL_Y_K;
-    return y + TL_Y_MEAN;
-}
-
-float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS])
+int tinylstm_predict_q(const float x[TINYLSTM_NUM_INPUTS], int32_t q[TINYLSTM_NUM_OUTPUTS])
 {
     tinylstm_state s;
-    return tinylstm_run(&s, raw_inputs);
+    int t;
+    if (tl_nonfinite(x, TINYLSTM_NUM_INPUTS)) {
+        return -1;
+    }
+    tinylstm_reset(&s);
+    for (t = 0; t < TINYLSTM_NUM_STEPS; ++t) {
+        tl_lstm_layers(&s, x + t * TINYLSTM_STEP_INPUTS, TINYLSTM_SCALER_ROWS == 1 ? 0 : t);
+    }
+    tl_head_q(&s, q);
+    return 0;
+}
+
+int tinylstm_step_q(tinylstm_state *s, const float x[TINYLSTM_STEP_INPUTS], int32_t q[TINYLSTM_NUM_OUTPUTS])
+{
+    if (tl_nonfinite(x, TINYLSTM_STEP_INPUTS)) {
+        return -1;
+    }
+    tl_lstm_layers(s, x, TINYLSTM_SCALER_ROWS == 1 ? 0 : (int)(s->steps % TINYLSTM_SCALER_ROWS));
+    if (s->steps < 0xFFFFFFFFu) {
+        s->steps += 1;
+    }
+    tl_head_q(s, q);
+    return 0;
+}
+
+int tinylstm_predict(const float x[TINYLSTM_NUM_INPUTS], float y[TINYLSTM_NUM_OUTPUTS])
+{
+    int32_t q[TINYLSTM_NUM_OUTPUTS];
+    int rc = tinylstm_predict_q(x, q);
+    if (rc == 0) {
+        tl_outputs(q, y);
+    }
+    return rc;
+}
+
+int tinylstm_step(tinylstm_state *s, const float x[TINYLSTM_STEP_INPUTS], float y[TINYLSTM_NUM_OUTPUTS])
+{
+    int32_t q[TINYLSTM_NUM_OUTPUTS];
+    int rc = tinylstm_step_q(s, x, q);
+    if (rc == 0) {
+        tl_outputs(q, y);
+    }
+    return rc;
+}
+
+int tinylstm_argmax(const float y[TINYLSTM_NUM_OUTPUTS])
+{
+    int k, best = 0;
+    for (k = 1; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+        best = y[k] > y[best] ? k : best;
+    }
+    return best;
 }

@@ -77,20 +77,42 @@ def _rows_text(X: np.ndarray) -> str:
 
 
 def parse_outputs(text: str, n: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """"<bits> <q|-> <value>" lines -> (float32 outputs, int outputs or None)."""
-    lines = [l for l in text.splitlines() if re.match(r"^[0-9a-f]{8} ", l)]
+    """Result lines "<bits>,<bits>... <q>,<q>...|- <value>" (host_main.c, firmware/cortex-m4/test_main.c) ->
+    (float32 outputs, int32 outputs or None): (n,) for one output, (n, K) for K outputs."""
+    lines = [l for l in text.splitlines() if re.match(r"^[0-9a-f]{8}[ ,]", l)]
     if len(lines) != n:
         raise UserError(f"C engine printed {len(lines)} results for {n} rows")
-    bits = np.array([int(l.split()[0], 16) for l in lines], dtype=np.uint32)
+    bits = np.array([[int(v, 16) for v in l.split()[0].split(",")] for l in lines], dtype=np.uint32)
     y = bits.view(np.float32)
     qs = [l.split()[1] for l in lines]
-    q = None if qs[0] == "-" else np.array([int(v) for v in qs], dtype=np.int64)
+    q = None if qs[0] == "-" else np.array([[int(v) for v in t.split(",")] for t in qs], dtype=np.int64)
+    if y.shape[1] == 1:
+        return y[:, 0], None if q is None else q[:, 0]
     return y, q
 
 
 def run_host(exe: Path, X: np.ndarray, timeout: float = 120) -> tuple[np.ndarray, np.ndarray | None]:
+    """Whole windows (n, W*F) through ``tinylstm_predict`` (int8: and ``tinylstm_predict_q``)."""
     out = _run([str(exe)], stdin=_rows_text(X), timeout=timeout)
     return parse_outputs(out, len(X))
+
+
+def stream_text(X_steps: np.ndarray, reset_every: int | None) -> str:
+    """Stream lines for host_main.c --stream (and the M4 stream program): one step (F values) a line, ``reset``
+    before the first step and every ``reset_every`` steps (None: only at the start)."""
+    lines = []
+    for k, row in enumerate(np.asarray(X_steps, np.float64).astype(np.float32)):
+        if k == 0 or (reset_every and k % reset_every == 0):
+            lines.append("reset\n")
+        lines.append(",".join(f"{float(v):.9g}" for v in row) + "\n")
+    return "".join(lines)
+
+
+def run_host_stream(exe: Path, X_steps: np.ndarray, reset_every: int | None = None,
+                    timeout: float = 120) -> tuple[np.ndarray, np.ndarray | None]:
+    """Time steps (m, F) through ``tinylstm_step`` (int8: and ``tinylstm_step_q``): the output after each step."""
+    out = _run([str(exe), "--stream"], stdin=stream_text(X_steps, reset_every), timeout=timeout)
+    return parse_outputs(out, len(X_steps))
 
 
 def host_ns_per_inference(exe: Path, X: np.ndarray, iters: int) -> float:
@@ -131,15 +153,17 @@ def _m4_sources() -> list[Path]:
     return files
 
 
-def vectors_header(X: np.ndarray) -> str:
-    """``run_rows.h``: the rows compiled into a test program (after ``tinylstm_model.h``)."""
+def vectors_header(X: np.ndarray, stream_resets: int | None = None) -> str:
+    """``run_rows.h``: the rows compiled into a test program (after ``tinylstm_model.h``). ``stream_resets``: the
+    rows are time steps (F values each) for the stream test, with a reset every that many steps (0: never)."""
     X32 = np.asarray(X, np.float64).astype(np.float32)
-    return (c_define("RUN_NUM_ROWS", len(X32)) + "\n"
+    extra = "" if stream_resets is None else c_define("RUN_STREAM_RESET_EVERY", int(stream_resets)) + "\n"
+    return (c_define("RUN_NUM_ROWS", len(X32)) + "\n" + extra
             + c_array("float", "run_rows", X32, c_float, dims=list(X32.shape)))
 
 
 def build_m4(lib_dir: Path, out: Path, program: str = "test", X: np.ndarray | None = None,
-             opt: str = "-O2", extra: list[str] | None = None) -> Path:
+             opt: str = "-O2", extra: list[str] | None = None, stream_resets: int | None = None) -> Path:
     """Link the engine for the mps2-an386 (Cortex-M4F) with one of the programs of firmware/cortex-m4.
 
     ``program``: ``test`` (semihosting, prints one result line per row of ``X``), ``size`` (no printf, no
@@ -151,10 +175,12 @@ def build_m4(lib_dir: Path, out: Path, program: str = "test", X: np.ndarray | No
     lib_dir = Path(lib_dir)
     inc = [f"-I{lib_dir}", f"-I{out.parent}"]
     if X is not None:
-        (out.parent / "run_rows.h").write_text(vectors_header(X))
+        (out.parent / "run_rows.h").write_text(vectors_header(X, stream_resets))
     common = ["arm-none-eabi-gcc", *M4_FLAGS, "-std=c99", "-Wall", "-Wextra", "-Werror", opt, "-ffunction-sections",
               "-fdata-sections", *(extra or []), *inc, str(M4_DIR / "startup.c"), str(engine_source(lib_dir))]
     ld = ["-T", str(M4_DIR / "link.ld"), "-nostartfiles", "-Wl,--gc-sections", "-o", str(out)]
+    if stream_resets is not None:
+        common.append("-DTINYLSTM_STREAM_TEST")
     if program == "test":
         cmd = [*common, str(M4_DIR / "test_main.c"), "--specs=rdimon.specs", *ld, "-lc", "-lrdimon"]
     elif program in ("size", "count"):

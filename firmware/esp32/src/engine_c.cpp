@@ -3,8 +3,8 @@
  * (lib/tinylstm_c: tinylstm_model.h + the engine source and tinylstm_selfcheck.{h,c}). Built only in [env:esp32dev-c]
  * (-DTINYLSTM_ENGINE_C) and by the host tests.
  *
- * C API version 2 (TINYLSTM_API_VERSION >= 2): K outputs, tinylstm_reset/tinylstm_step for stream mode, class
- * names. A version-1 library (one float out, no step function) still builds: one output, no stream mode.
+ * C API version 2: K outputs, tinylstm_reset/tinylstm_step for stream mode (one static tinylstm_state, apart from
+ * engine_predict's own), tinylstm_argmax, class names.
  */
 #ifdef TINYLSTM_ENGINE_C
 
@@ -12,23 +12,13 @@
 #include "tinylstm_model.h"
 #include "tinylstm_selfcheck.h"
 
-#if defined(TINYLSTM_API_VERSION) && TINYLSTM_API_VERSION >= 2
-#define ENGINE_C_V2 1
-#else
-#define ENGINE_C_V2 0
-#endif
-
-#if !ENGINE_C_V2
-#define TINYLSTM_NUM_OUTPUTS 1
-#define TINYLSTM_STEP_INPUTS 1
-#define TINYLSTM_IS_CLASSIFIER 0
+#if !defined(TINYLSTM_API_VERSION) || TINYLSTM_API_VERSION < 2
+#error "engine_c.cpp needs a C engine library of API version 2 (re-export it with tinylstm export c)"
 #endif
 
 namespace {
 
-#if ENGINE_C_V2
 tinylstm_state stream_state; /* the stream mode's h, c and step count (engine_predict never touches it) */
-#endif
 #if TINYLSTM_IS_CLASSIFIER
 const char *const class_names[TINYLSTM_NUM_OUTPUTS] = TINYLSTM_CLASS_NAMES;
 #endif
@@ -43,9 +33,7 @@ extern "C" {
 
 int engine_init(void)
 {
-#if ENGINE_C_V2
     tinylstm_reset(&stream_state);
-#endif
     return 0; /* nothing to allocate: the engine's working memory is on the stack */
 }
 
@@ -75,44 +63,26 @@ const char *engine_class_name(int k)
 
 int engine_argmax(const float *outputs)
 {
-#if ENGINE_C_V2
     return tinylstm_argmax(outputs);
-#else
-    (void)outputs;
-    return 0;
-#endif
 }
 
 int engine_predict(const float *raw_inputs, float *outputs)
 {
-#if ENGINE_C_V2
-    return tinylstm_predict(raw_inputs, outputs);
-#else
-    outputs[0] = tinylstm_predict(raw_inputs);
-    return 0;
-#endif
+    return tinylstm_predict(raw_inputs, outputs); /* 0, or negative for a non-finite input */
 }
 
-int engine_can_stream(void) { return ENGINE_C_V2; }
+int engine_can_stream(void) { return 1; }
 
-const char *engine_stream_error(void) { return "stream needs C API version 2 (re-export the library)"; }
+const char *engine_stream_error(void) { return ""; }
 
 void engine_reset(void)
 {
-#if ENGINE_C_V2
     tinylstm_reset(&stream_state);
-#endif
 }
 
 int engine_step(const float *raw_step, float *outputs)
 {
-#if ENGINE_C_V2
     return tinylstm_step(&stream_state, raw_step, outputs);
-#else
-    (void)raw_step;
-    (void)outputs;
-    return -100;
-#endif
 }
 
 int engine_num_vectors(void) { return TINYLSTM_NUM_VECTORS; }

@@ -4,7 +4,8 @@
  * an exact emulation elsewhere), so the same bits on every target. Hand-written, not generated: `tinylstm export c --variant float32` copies it next
  * to the generated tinylstm_model.h (API, sizes, scaler) and tinylstm_model_data.h (weights and the layer table).
  *
- * The network: stacked LSTM layers (gate order i, f, c, o as Keras), one value per time step, then dense layers.
+ * The network: stacked LSTM layers (gate order i, f, c, o as Keras), F values per time step, then dense layers
+ * (relu/linear; softmax on the last for a classifier). API 2 (tinylstm_model.h): predict, reset, step, argmax.
  * tinylstm_model_data.h lists the layers as X-macros with constant sizes:
  *   TINYLSTM_LSTM_LAYERS(X)   X(k, inputs, units, offset of the layer's input in v, offset of c)
  *   TINYLSTM_DENSE_LAYERS(X)  X(k, inputs, units, relu, last, offset of the output in d)
@@ -258,37 +259,111 @@ static float dense(const float *w, int n_in, int n_out, const float *x, float *y
     return y[0];
 }
 
-/* One layer each; `in` is the layer's input and becomes its output. */
+/* One LSTM layer's step; `in` ends as the last LSTM layer's h (the dense head's input). */
 #define TL_LSTM_STEP(k, n_in, H, voff, coff)                                                                  \
-    lstm_step(lstm##k##_p, (n_in), (H), s->v + (voff), s->c + (coff), s->hn);                                 \
-    in = s->v + (voff) + (n_in);
+    lstm_step(lstm##k##_p, (n_in), (H), s->v + (voff), s->c + (coff), hn);
+#define TL_LAST_H(k, n_in, H, voff, coff) in = s->v + (voff) + (n_in);
 #define TL_DENSE(k, n_in, n_out, relu, last, off)                                                             \
-    y = dense(dense##k##_p, (n_in), (n_out), in, s->d + (off), (relu));                                       \
-    in = s->d + (off);
+    (void)dense(dense##k##_p, (n_in), (n_out), in, d + (off), (relu));                                        \
+    in = d + (off);
 
-float tinylstm_run(tinylstm_state *s, const float raw_inputs[TINYLSTM_NUM_INPUTS])
+/* 0 when all n values are finite (x - x is 0 only for a finite x; NaN and inf give NaN) */
+TL_INLINE int tl_nonfinite(const float *x, int n)
 {
-    int t, j;
-    float y = 0.0f;
+    int k, bad = 0;
+    for (k = 0; k < n; ++k) {
+        bad |= !(x[k] - x[k] == 0.0f);
+    }
+    return bad;
+}
+
+/* One time step of every LSTM layer: raw inputs x[F] standardised with scaler row `row` (feature_per_step: the
+ * step's own mean and scale, one row per step; window layout: one row per feature column). */
+TL_INLINE void tl_lstm_layers(tinylstm_state *s, const float *x, int row)
+{
+    float hn[TINYLSTM_HN_SIZE];
+    int f;
+    for (f = 0; f < TINYLSTM_STEP_INPUTS; ++f) {
+        s->v[f] = (x[f] - x_mean[row * TINYLSTM_STEP_INPUTS + f]) / x_scale[row * TINYLSTM_STEP_INPUTS + f];
+    }
+    TINYLSTM_LSTM_LAYERS(TL_LSTM_STEP)
+}
+
+/* The dense head on the last LSTM layer's h; y: target units (regression) or K probabilities (softmax). */
+static void tl_head(const tinylstm_state *s, float y[TINYLSTM_NUM_OUTPUTS])
+{
+    float d[TINYLSTM_D_SIZE];
     const float *in = s->v;
+    int k;
+    TINYLSTM_LSTM_LAYERS(TL_LAST_H)
+    TINYLSTM_DENSE_LAYERS(TL_DENSE)
+#if TINYLSTM_IS_CLASSIFIER
+    {
+        /* softmax: p_k = exp(z_k - max) / sum_j exp(z_j - max), sums in the order k = 0, 1, ... */
+        float m = in[0], sum = 0.0f;
+        for (k = 1; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+            m = in[k] > m ? in[k] : m;
+        }
+        for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+            y[k] = tl_exp(in[k] - m);
+            sum += y[k];
+        }
+        for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+            y[k] = y[k] / sum;
+        }
+    }
+#else
+    for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+        y[k] = in[k] * TINYLSTM_Y_SCALE + TINYLSTM_Y_MEAN;
+    }
+#endif
+}
+
+void tinylstm_reset(tinylstm_state *s)
+{
+    int j;
     for (j = 0; j < TINYLSTM_V_SIZE; ++j) {
         s->v[j] = 0.0f;
     }
     for (j = 0; j < TINYLSTM_H_SIZE; ++j) {
         s->c[j] = 0.0f;
     }
-    for (t = 0; t < TINYLSTM_NUM_STEPS; ++t) {
-        s->v[0] = (raw_inputs[t] - x_mean[t]) / x_scale[t];
-        TINYLSTM_LSTM_LAYERS(TL_LSTM_STEP)
-    }
-    /* in: the last LSTM layer's h */
-    TINYLSTM_DENSE_LAYERS(TL_DENSE)
-    (void)in;
-    return y * TINYLSTM_Y_SCALE + TINYLSTM_Y_MEAN;
+    s->steps = 0;
 }
 
-float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS])
+int tinylstm_predict(const float x[TINYLSTM_NUM_INPUTS], float y[TINYLSTM_NUM_OUTPUTS])
 {
     tinylstm_state s;
-    return tinylstm_run(&s, raw_inputs);
+    int t;
+    if (tl_nonfinite(x, TINYLSTM_NUM_INPUTS)) {
+        return -1;
+    }
+    tinylstm_reset(&s);
+    for (t = 0; t < TINYLSTM_NUM_STEPS; ++t) {
+        tl_lstm_layers(&s, x + t * TINYLSTM_STEP_INPUTS, TINYLSTM_SCALER_ROWS == 1 ? 0 : t);
+    }
+    tl_head(&s, y);
+    return 0;
+}
+
+int tinylstm_step(tinylstm_state *s, const float x[TINYLSTM_STEP_INPUTS], float y[TINYLSTM_NUM_OUTPUTS])
+{
+    if (tl_nonfinite(x, TINYLSTM_STEP_INPUTS)) {
+        return -1;
+    }
+    tl_lstm_layers(s, x, TINYLSTM_SCALER_ROWS == 1 ? 0 : (int)(s->steps % TINYLSTM_SCALER_ROWS));
+    if (s->steps < 0xFFFFFFFFu) {
+        s->steps += 1;
+    }
+    tl_head(s, y);
+    return 0;
+}
+
+int tinylstm_argmax(const float y[TINYLSTM_NUM_OUTPUTS])
+{
+    int k, best = 0;
+    for (k = 1; k < TINYLSTM_NUM_OUTPUTS; ++k) {
+        best = y[k] > y[best] ? k : best;
+    }
+    return best;
 }

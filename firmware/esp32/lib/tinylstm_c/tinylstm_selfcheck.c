@@ -18,6 +18,13 @@ const float tinylstm_vector_inputs[8][3] = {
     {3.8300455f, 8.095714f, 232.23035f}
 };
 
-const float tinylstm_vector_expected[8] = {
-    14.911179f, 12.979725f, 15.082719f, 15.832276f, 17.8664f, 17.70578f, 9.627105f, 12.237548f
+const float tinylstm_vector_expected[8][1] = {
+    {14.911179f},
+    {12.979725f},
+    {15.082719f},
+    {15.832276f},
+    {17.8664f},
+    {17.70578f},
+    {9.627105f},
+    {12.237548f}
 };

@@ -17,7 +17,7 @@ extern "C" {
 #define TINYLSTM_NUM_VECTORS 8
 #define TINYLSTM_VECTOR_TOLERANCE 1.0e-04f
 extern const float tinylstm_vector_inputs[TINYLSTM_NUM_VECTORS][TINYLSTM_NUM_INPUTS];
-extern const float tinylstm_vector_expected[TINYLSTM_NUM_VECTORS];
+extern const float tinylstm_vector_expected[TINYLSTM_NUM_VECTORS][TINYLSTM_NUM_OUTPUTS];
 
 #ifdef __cplusplus
 }

@@ -10,11 +10,19 @@
  *   y_mean = 14.5939462, y_scale = 3.10820326
  * Stated tolerance (held by tinylstm's tests): bit-exact with the numpy golden model tinylstm.intgolden; |MAE(int8) - MAE(float)| <= 0.02 L/100km on the test set.
  *
- * API: float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS]) - raw units in, target units out.
- * No malloc, no global mutable state: all working memory is one tinylstm_state, which tinylstm_predict()
- * keeps on the stack (see TINYLSTM_STATE_BYTES); tinylstm_run() takes a caller-owned one instead.
- * Every inference is independent (the LSTM state is reset at the start). Reentrant, thread-safe.
- * Engine: tinylstm_int8.c (hand-written, copied), data: tinylstm_model_data.h.
+ * API version 2 (TINYLSTM_API_VERSION):
+ *   int  tinylstm_predict(const float x[TINYLSTM_NUM_INPUTS], float y[TINYLSTM_NUM_OUTPUTS]);
+ *        the whole window, raw units, step-major x[t * TINYLSTM_STEP_INPUTS + f]; every call independent
+ *        (state reset first, kept on the stack). 0 on success, -1 (y untouched) on a non-finite input.
+ *   void tinylstm_reset(tinylstm_state *s);  zero h and c of every layer and the step count
+ *   int  tinylstm_step(tinylstm_state *s, const float x[TINYLSTM_STEP_INPUTS], float y[TINYLSTM_NUM_OUTPUTS]);
+ *        one time step of raw values; y: the network's output after it. reset + TINYLSTM_NUM_STEPS steps gives
+ *        the tinylstm_predict result; stepping on continues the same recurrence (an ever longer sequence,
+ *        docs/cengine.md). -1 (state and y untouched) on a non-finite input.
+ *   int  tinylstm_argmax(const float y[TINYLSTM_NUM_OUTPUTS]);  the index of the largest output (first on ties)
+ * y: target units (regression: scaler inverted) or the K class probabilities (classifier, softmax;
+ * TINYLSTM_CLASS_NAMES names them). No malloc, no global mutable state: reentrant, thread-safe.
+ * Engine: tinylstm_int8.c + tl_act.h (hand-written, copied), data: tinylstm_model_data.h.
  */
 #ifndef TINYLSTM_MODEL_H
 #define TINYLSTM_MODEL_H
@@ -25,10 +33,15 @@
 extern "C" {
 #endif
 
+#define TINYLSTM_API_VERSION 2
 #define TINYLSTM_VARIANT "int8"
 #define TINYLSTM_VARIANT_INT8 1
-#define TINYLSTM_NUM_INPUTS 3
+#define TINYLSTM_NUM_INPUTS 3 /* raw values per window: steps x step inputs */
 #define TINYLSTM_NUM_STEPS 3
+#define TINYLSTM_STEP_INPUTS 1 /* raw values per time step */
+#define TINYLSTM_NUM_OUTPUTS 1
+#define TINYLSTM_IS_CLASSIFIER 0
+#define TINYLSTM_SCALER_ROWS 3 /* rows of TINYLSTM_STEP_INPUTS scaler entries: one per step, or one for every step */
 #define TINYLSTM_NUM_PARAMS 2321
 #define TINYLSTM_MACS 5744
 #define TINYLSTM_NUM_LSTM 2
@@ -45,31 +58,38 @@ extern "C" {
 #define TINYLSTM_Y_MEAN 14.593946f
 #define TINYLSTM_Y_SCALE 3.1082032f
 #define TINYLSTM_FLOAT_TOLERANCE 1.0e-04f /* float32 vs Keras, max |delta| (target units) */
+#define TINYLSTM_PROBA_TOLERANCE 1.0e-05f /* float32 vs Keras, max |delta| (probability) */
 #define TINYLSTM_INT_MAE_TOLERANCE 0.02f /* int8: |MAE(int8) - MAE(float)| (target units) */
 #define TINYLSTM_OUTPUT_FRAC_BITS 18
 #define TINYLSTM_WEIGHT_BYTES 3890
 #define TINYLSTM_V_SIZE 25 /* int8: this step's input and h of every LSTM layer */
 #define TINYLSTM_HN_SIZE 12 /* int8: the widest LSTM layer */
 
-/* All working memory of one inference (LSTM h and c of every layer, gate and dense buffers). */
+/* The recurrent state of a stream: h and c of every LSTM layer and the steps since the last reset. */
 typedef struct tinylstm_state {
-    int16_t v[TINYLSTM_V_SIZE];   /* this step's input, then h of every LSTM layer */
-    int16_t hn[TINYLSTM_HN_SIZE]; /* one layer's new h */
-    int32_t c[TINYLSTM_H_SIZE];   /* c of every LSTM layer */
-    int16_t d[TINYLSTM_D_SIZE];   /* outputs of the hidden dense layers */
+    int16_t v[TINYLSTM_V_SIZE]; /* this step's input, then h of every LSTM layer (Q12) */
+    int32_t c[TINYLSTM_H_SIZE]; /* c of every LSTM layer (Q12) */
+    uint32_t steps;             /* steps since the last reset (saturates) */
 } tinylstm_state;
 
 #define TINYLSTM_STATE_BYTES ((int)sizeof(tinylstm_state))
 
-/* One inference with a caller-owned state (no other memory is written). */
-float tinylstm_run(tinylstm_state *state, const float raw_inputs[TINYLSTM_NUM_INPUTS]);
+/* The whole window (raw units, step-major) -> y; 0 ok, -1 on a non-finite input. */
+int tinylstm_predict(const float x[TINYLSTM_NUM_INPUTS], float y[TINYLSTM_NUM_OUTPUTS]);
 
-/* One inference; the state lives on the stack. Raw inputs in, target units out. */
-float tinylstm_predict(const float raw_inputs[TINYLSTM_NUM_INPUTS]);
+/* Streaming: reset, then one time step per call; y is the output after that step. */
+void tinylstm_reset(tinylstm_state *state);
+int tinylstm_step(tinylstm_state *state, const float x[TINYLSTM_STEP_INPUTS], float y[TINYLSTM_NUM_OUTPUTS]);
 
-/* The int32 network output in standardised units, Q TINYLSTM_OUTPUT_FRAC_BITS: the bit-exact result
- * (tinylstm_run() returns it converted: y * TINYLSTM_Y_SCALE / 2^frac + TINYLSTM_Y_MEAN). */
-int32_t tinylstm_run_q(tinylstm_state *state, const float raw_inputs[TINYLSTM_NUM_INPUTS]);
+/* The index of the largest of the outputs (the class of a classifier; TINYLSTM_CLASS_NAMES). */
+int tinylstm_argmax(const float y[TINYLSTM_NUM_OUTPUTS]);
+
+/* The int32 network outputs in standardised units (logits for a classifier), Q TINYLSTM_OUTPUT_FRAC_BITS:
+ * the bit-exact result (tinylstm_predict/step convert them: y * TINYLSTM_Y_SCALE / 2^frac + TINYLSTM_Y_MEAN,
+ * or the softmax). Same status codes as tinylstm_predict/step. */
+int tinylstm_predict_q(const float x[TINYLSTM_NUM_INPUTS], int32_t q[TINYLSTM_NUM_OUTPUTS]);
+int tinylstm_step_q(tinylstm_state *state, const float x[TINYLSTM_STEP_INPUTS],
+                    int32_t q[TINYLSTM_NUM_OUTPUTS]);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 #define TL_LUT_MID 256 /* index of tanh(0) */
 #define TL_INPUT_EXTRA_BITS 4
 #define TL_Y_K 1.1856854e-05f /* y_scale / 2^out_frac */
+#define TL_Q_UNIT 3.8146973e-06f /* 2^-out_frac (softmax of the logits) */
 #define TL_Y_MEAN 14.593946f
 #define TL_LSTM_BIAS_T int16_t /* the LSTM biases fit this type */
 

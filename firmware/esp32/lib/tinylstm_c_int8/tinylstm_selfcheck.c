@@ -18,6 +18,13 @@ const float tinylstm_vector_inputs[8][3] = {
     {3.8300455f, 8.095714f, 232.23035f}
 };
 
-const float tinylstm_vector_expected[8] = {
-    14.911995f, 12.987402f, 15.081369f, 15.831696f, 17.86089f, 17.70298f, 9.634615f, 12.248921f
+const float tinylstm_vector_expected[8][1] = {
+    {14.911995f},
+    {12.987402f},
+    {15.081369f},
+    {15.831696f},
+    {17.86089f},
+    {17.70298f},
+    {9.634615f},
+    {12.248921f}
 };

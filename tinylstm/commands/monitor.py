@@ -326,14 +326,15 @@ def compare(bundle, dev_y: np.ndarray, dev_labels: list[str | None], ref: np.nda
     if not bundle.is_classifier:
         delta = np.abs(dev_y[:, 0] - ref[:, 0])
         unit = bundle.units.get(bundle.target, "")
+        unit = f" {unit}" if unit else ""
         worst = int(np.argmax(delta))
-        lines.append(f"  max |delta| vs {ref_name}: {delta.max():.3g} {unit} ({what} {worst + 1}), "
+        lines.append(f"  max |delta| vs {ref_name}: {delta.max():.3g}{unit} ({what} {worst + 1}), "
                      f"mean {delta.mean():.3g}")
         known = ~np.isnan(labels)
         if known.any() and bundle.layout == "window":
             lines.append(f"  MAE vs the CSV's {bundle.target} ({int(known.sum())} {what}s): device "
                          f"{np.abs(dev_y[known, 0] - labels[known]).mean():.4g}, reference "
-                         f"{np.abs(ref[known, 0] - labels[known]).mean():.4g} {unit}")
+                         f"{np.abs(ref[known, 0] - labels[known]).mean():.4g}{unit}")
         if tolerance is not None and delta.max() > tolerance:
             lines.append(f"monitor: FAIL: max |delta| {delta.max():.3g} > tolerance {tolerance:g}")
             failed = True

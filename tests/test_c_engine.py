@@ -269,9 +269,13 @@ def test_unsupported_networks_are_user_errors(trained):
     from tinylstm.errors import UserError
 
     b = copy.deepcopy(trained.bundle)
-    b.dense[-1].activation = "softmax"
+    b.dense[-1].activation = "softmax"  # a softmax head on a regression
     with pytest.raises(UserError, match="softmax"):
         library(b, "float32")
+    b = copy.deepcopy(trained.bundle)
+    b.dense[0].activation = "tanh"
+    with pytest.raises(UserError, match="tanh"):
+        library(b, "int8")
     b = copy.deepcopy(trained.bundle)
     b.lstm[0].return_sequences = False
     with pytest.raises(UserError, match="return_sequences"):

@@ -138,10 +138,11 @@ def _frac_for_bound(bound: float, limit: int, name: str, cap: int) -> int:
     return frac
 
 
-#: What the C engine (both variants) runs: stacked LSTMs over one value per time step, relu/linear dense layers,
-#: one output.
-CAPABILITIES = Capabilities("the C engine", layouts=("feature_per_step",), tasks=("regression",), max_outputs=1,
-                            max_inputs_per_step=1, dense_activations=("relu", "linear"), stacked_lstm_only=True)
+#: What the C engine (both variants) runs: stacked LSTMs over F values per time step (either layout), relu/linear
+#: dense layers, K outputs: a regression, or a classifier's softmax head.
+CAPABILITIES = Capabilities("the C engine", layouts=("feature_per_step", "window"),
+                            tasks=("regression", "classification"), max_outputs=None, max_inputs_per_step=None,
+                            dense_activations=("relu", "linear"), stacked_lstm_only=True)
 
 
 def quantize(bundle: Bundle) -> IntModel:

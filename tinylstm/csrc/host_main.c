@@ -2,7 +2,7 @@
  * host_main.c - host test program for the tinylstm C engine (either variant), built by tinylstm/export/_cbuild.py.
  *
  * stdin: one raw window per line ("a,b,c", TINYLSTM_NUM_INPUTS values, step-major); stdout per window:
- *   "<float bits hex of y[0]>,<y[1]>,... <int32 q[0]>,<q[1]>,...|- <%.9g y[0]>"
+ *   "<float bits hex of y[0]>,<y[1]>,... <int32 q[0]>,<q[1]>,...|- <%.9g y[0]> a=<tinylstm_argmax(y)>"
  * (q: tinylstm_predict_q, int8 only), or "err <status>" when tinylstm_predict fails.
  * A line "bench N" instead times N inferences over the rows read so far and prints ns per inference
  * (thread CPU time: robust on a shared machine).
@@ -88,7 +88,7 @@ static void print_result(int rc, const float *y, const long *q)
     } else {
         printf(" -");
     }
-    printf(" %.9g\n", (double)y[0]);
+    printf(" %.9g a=%d\n", (double)y[0], tinylstm_argmax(y));
 }
 
 static void parse(const char *line, float *x, int n)

@@ -91,6 +91,23 @@ def parse_outputs(text: str, n: int) -> tuple[np.ndarray, np.ndarray | None]:
     return y, q
 
 
+def parse_argmax(text: str) -> np.ndarray:
+    """The ``a=<k>`` (tinylstm_argmax) field of every result line."""
+    return np.array([int(m) for m in re.findall(r"^[0-9a-f]{8}[ ,].* a=(-?\d+)$", text, re.M)], np.int64)
+
+
+def host_text(exe: Path, X: np.ndarray, timeout: float = 120) -> str:
+    """The host program's raw output for whole windows (see :func:`parse_outputs`, :func:`parse_argmax`)."""
+    return _run([str(exe)], stdin=_rows_text(X), timeout=timeout)
+
+
+def m4_text(elf: Path, timeout: float = 600) -> str:
+    out = _run(qemu_cmd(elf), timeout=timeout)
+    if "TINYLSTM-M4 DONE" not in out:
+        raise UserError(f"Cortex-M4 program did not finish: {out[-500:]}")
+    return out
+
+
 def run_host(exe: Path, X: np.ndarray, timeout: float = 120) -> tuple[np.ndarray, np.ndarray | None]:
     """Whole windows (n, W*F) through ``tinylstm_predict`` (int8: and ``tinylstm_predict_q``)."""
     out = _run([str(exe)], stdin=_rows_text(X), timeout=timeout)

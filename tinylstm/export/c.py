@@ -442,6 +442,9 @@ def library(bundle: Bundle, variant: str = "float32", math: str = "poly") -> dic
     if math not in MATHS:
         raise UserError(f"--math must be poly or libm, not {math!r}")
     check_supported(bundle, intgolden.CAPABILITIES)
+    if (bundle.dense[-1].activation == "softmax") != bundle.is_classifier:
+        raise UserError("the C engine: the last dense layer must be softmax exactly for a classifier "
+                        f"(task {bundle.task!r}, activation {bundle.dense[-1].activation!r})")
     if variant == "float32":
         sizes = int_state_sizes(bundle)
         extra = [c_define("TINYLSTM_MATH", c_string(math)),

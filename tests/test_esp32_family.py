@@ -117,7 +117,7 @@ def test_firmware_app_on_rv32imc_boot_output_and_error_lines(libs, trained, tmp_
             tty.setraw(fd)
             os.write(fd, b"info\nselfcheck\n")
             lines = _read_lines(fd, 10)
-            assert lines[0].startswith("tinylstm ready engine=c-int8 inputs=3 protocol=1 max_line=96"), lines
+            assert lines[0].startswith("tinylstm ready engine=c-int8 inputs=3 protocol=2 max_line=96"), lines
             assert sum(" PASS " in ln for ln in lines[1:9]) == 8 and lines[9] == "selfcheck done pass=8 fail=0"
             requests = ["", "1,2", "1,2,3,4", "a,b,c", "nan,4,200", "1" * 200, "2.0,4,1e999", "2.0,4,196"]
             os.write(fd, "".join(r + "\n" for r in requests).encode())

@@ -1,8 +1,9 @@
 /*
  * host_main.cpp - the firmware app on a PC: bytes from stdin, replies to stdout, micros() from CLOCK_MONOTONIC.
  * The tests attach it to a pseudo-terminal and run `tinylstm monitor` against it. Exits at end of input.
- * Build (see tests/test_monitor.py): g++ -std=c++11 -DTINYLSTM_ENGINE_C -Isrc -I<lib> src/app.cpp
- *   src/engine_c.cpp host/host_main.cpp <lib>/tinylstm_model.c <lib>/tinylstm_selfcheck.c
+ * Build (tinylstm/export/_cbuild.py build_host_app, used by tests/test_monitor.py): g++ -std=c++11
+ *   -DTINYLSTM_ENGINE_C -Isrc -I<lib> src/app.cpp src/engine_c.cpp host/host_main.cpp + the engine's objects
+ *   (<lib>/tinylstm_float.c or tinylstm_int8.c, <lib>/tinylstm_selfcheck.c).
  */
 #include <time.h>
 #include <unistd.h>

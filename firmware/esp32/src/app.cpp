@@ -1,12 +1,17 @@
 /*
- * app.cpp - see app.h. Line protocol (one line per message, '\n' terminated; all device lines are ASCII):
+ * app.cpp - see app.h. Line protocol 2 (one line per message, '\n' terminated; all device lines are ASCII):
  *
- *   device at boot / on "info":  tinylstm ready engine=<name> inputs=<n> protocol=1 max_line=96
- *   self-check (boot / "selfcheck"): selfcheck <k> PASS|FAIL got=<y> expected=<e> tol=<t>
+ *   device at boot / on "info":  tinylstm ready engine=<name> inputs=<W*F> protocol=2 max_line=<n> outputs=<K>
+ *                                [classes=<c0>,<c1>,...] [step_inputs=<F>]   (step_inputs: stream mode available)
+ *   self-check (boot / "selfcheck"): selfcheck <k> PASS|FAIL got=<y> expected=<e> tol=<t> [output=<j>]
  *                                    selfcheck done pass=<p> fail=<f>
- *   request:   <x1>,<x2>,...,<xn>          raw input units, decimal numbers, spaces allowed around values
- *   reply:     ok <prediction> us=<microseconds of engine_predict>
- *   or:        err <reason>                empty line, wrong count, not a number, too long, engine failure
+ *   batch request:  <x1>,<x2>,...,<xn>    W*F raw values, step-major, separated by commas and/or spaces
+ *   reply:          ok <prediction> us=<us>                    regression (target units)
+ *                   ok <class> p=<p1>,...,<pK> us=<us>         classifier
+ *   "stream" -> "ok stream" (state reset), then each line carries F raw values, answered as above after that
+ *   step (the state carries on); "reset" -> "ok reset" (state cleared); "batch" -> "ok batch" (leaves stream mode).
+ *   errors:         err <reason>   empty line, wrong count, not a number, too long, engine failure, ...
+ * A rejected line changes nothing (no step is taken). "info" and "selfcheck" leave the stream state alone.
  */
 #include "app.h"
 
@@ -17,10 +22,8 @@
 
 #include "engine.h"
 
-#define APP_MAX_INPUTS 16
-
 App::App(AppOutput &out, AppMicros micros)
-    : out_(out), micros_(micros), len_(0), overflow_(false), ready_(false)
+    : out_(out), micros_(micros), len_(0), max_line_(APP_MIN_LINE), overflow_(false), ready_(false), stream_(false)
 {
     line_[0] = '\0';
 }
@@ -34,29 +37,55 @@ void App::reply(const char *text)
 void App::banner()
 {
     char buf[160];
-    snprintf(buf, sizeof buf, "tinylstm ready engine=%s inputs=%d protocol=%d max_line=%d",
-             engine_name(), engine_num_inputs(), TINYLSTM_PROTOCOL_VERSION, APP_MAX_LINE);
-    reply(buf);
+    snprintf(buf, sizeof buf, "tinylstm ready engine=%s inputs=%d protocol=%d max_line=%d outputs=%d",
+             engine_name(), engine_num_inputs(), TINYLSTM_PROTOCOL_VERSION, max_line_, engine_num_outputs());
+    out_.write(buf);
+    if (engine_is_classifier()) {
+        out_.write(" classes=");
+        for (int k = 0; k < engine_num_outputs(); ++k) {
+            if (k) out_.write(",");
+            out_.write(engine_class_name(k));
+        }
+    }
+    if (engine_can_stream()) {
+        snprintf(buf, sizeof buf, " step_inputs=%d", engine_step_inputs());
+        out_.write(buf);
+    }
+    out_.write("\n");
 }
 
 int App::selfcheck()
 {
     char buf[200];
     int pass = 0, fail = 0;
+    const int K = engine_num_outputs();
     for (int k = 0; k < engine_num_vectors(); ++k) {
         const float *x = 0;
-        float expected = 0.0f, tol = 0.0f, got = 0.0f;
+        const float *expected = 0;
+        float tol = 0.0f;
+        for (int j = 0; j < K; ++j) y_[j] = 0.0f;
         engine_vector(k, &x, &expected, &tol);
-        int rc = engine_predict(x, &got);
-        float d = got - expected;
-        bool ok = rc == 0 && d <= tol && -d <= tol; /* NaN fails */
+        int rc = engine_predict(x, y_);
+        bool ok = rc == 0;
+        int worst = 0;
+        float worst_d = -1.0f;
+        for (int j = 0; j < K; ++j) {
+            float d = y_[j] - expected[j];
+            if (d < 0) d = -d;
+            if (!(d <= tol)) ok = false; /* NaN fails */
+            if (!(d <= worst_d)) { /* the largest deviation, NaN first */
+                worst_d = d;
+                worst = j;
+            }
+        }
         if (ok) {
             ++pass;
         } else {
             ++fail;
         }
-        snprintf(buf, sizeof buf, "selfcheck %d %s got=%.9g expected=%.9g tol=%.3g", k, ok ? "PASS" : "FAIL",
-                 (double)got, (double)expected, (double)tol);
+        int n = snprintf(buf, sizeof buf, "selfcheck %d %s got=%.9g expected=%.9g tol=%.3g", k, ok ? "PASS" : "FAIL",
+                         (double)y_[worst], (double)expected[worst], (double)tol);
+        if (K > 1 && n > 0 && (size_t)n < sizeof buf) snprintf(buf + n, sizeof buf - (size_t)n, " output=%d", worst);
         reply(buf);
     }
     snprintf(buf, sizeof buf, "selfcheck done pass=%d fail=%d", pass, fail);
@@ -66,15 +95,28 @@ int App::selfcheck()
 
 int App::begin()
 {
+    char buf[120];
     int rc = engine_init();
     if (rc != 0) {
-        char buf[80];
         snprintf(buf, sizeof buf, "err engine_init failed code=%d", rc);
         reply(buf);
         ready_ = false;
         return -1;
     }
+    if (engine_num_inputs() > APP_MAX_INPUTS || engine_num_outputs() > APP_MAX_OUTPUTS
+        || engine_step_inputs() > engine_num_inputs() || engine_num_outputs() < 1) {
+        snprintf(buf, sizeof buf, "err model has %d inputs and %d outputs, the app holds at most %d and %d",
+                 engine_num_inputs(), engine_num_outputs(), APP_MAX_INPUTS, APP_MAX_OUTPUTS);
+        reply(buf);
+        ready_ = false;
+        return -1;
+    }
+    long need = (long)APP_CHARS_PER_VALUE * engine_num_inputs();
+    if (need < APP_MIN_LINE) need = APP_MIN_LINE;
+    if (need > APP_LINE_CAPACITY) need = APP_LINE_CAPACITY;
+    max_line_ = (int)need;
     ready_ = true;
+    stream_ = false;
     banner();
     return selfcheck();
 }
@@ -90,7 +132,7 @@ void App::handle_byte(int c)
     if (c == '\n') {
         if (overflow_) {
             char buf[64];
-            snprintf(buf, sizeof buf, "err line too long (max %d characters)", APP_MAX_LINE);
+            snprintf(buf, sizeof buf, "err line too long (max %d characters)", max_line_);
             reply(buf);
         } else {
             line_[len_] = '\0';
@@ -100,7 +142,7 @@ void App::handle_byte(int c)
         overflow_ = false;
         return;
     }
-    if (len_ >= APP_MAX_LINE) {
+    if (len_ >= (size_t)max_line_) {
         overflow_ = true; /* keep discarding until the newline */
         return;
     }
@@ -134,6 +176,68 @@ static bool parse_number(const char *s, const char *e, float *value)
     return true;
 }
 
+/* Values are separated by a comma (spaces around it allowed) or by spaces alone; an empty field between two
+ * commas (or before/after one) is a value that is not a number. */
+bool App::parse_values(const char *line, int want)
+{
+    char buf[64];
+    int count = 0;
+    const char *p = line;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const char *field_end = comma ? comma : p + strlen(p);
+        /* the comma-separated field [p, field_end) may hold several space-separated values */
+        const char *s = p;
+        while (s < field_end && is_space(*s)) ++s;
+        if (s == field_end) { /* empty field: one value that is not a number */
+            if (count < want) {
+                snprintf(buf, sizeof buf, "err value %d is not a number", count + 1);
+                reply(buf);
+                return false;
+            }
+            ++count;
+        }
+        while (s < field_end) {
+            const char *e = s;
+            while (e < field_end && !is_space(*e)) ++e;
+            if (count < want && !parse_number(s, e, &x_[count])) {
+                snprintf(buf, sizeof buf, "err value %d is not a number", count + 1);
+                reply(buf);
+                return false;
+            }
+            ++count;
+            s = e;
+            while (s < field_end && is_space(*s)) ++s;
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    if (count != want) {
+        snprintf(buf, sizeof buf, "err expected %d values, got %d", want, count);
+        reply(buf);
+        return false;
+    }
+    return true;
+}
+
+void App::reply_outputs(const float *y, unsigned long us)
+{
+    char buf[48];
+    const int K = engine_num_outputs();
+    out_.write("ok ");
+    if (engine_is_classifier()) {
+        out_.write(engine_class_name(engine_argmax(y)));
+        out_.write(" p=");
+    }
+    for (int j = 0; j < K; ++j) {
+        snprintf(buf, sizeof buf, j ? ",%.9g" : "%.9g", (double)y[j]);
+        out_.write(buf);
+    }
+    snprintf(buf, sizeof buf, " us=%lu", us);
+    out_.write(buf);
+    out_.write("\n");
+}
+
 void App::handle_line(const char *line)
 {
     char buf[96];
@@ -155,37 +259,36 @@ void App::handle_line(const char *line)
         reply("err engine not ready");
         return;
     }
-    int n = engine_num_inputs();
-    if (n > APP_MAX_INPUTS) n = APP_MAX_INPUTS;
-    float x[APP_MAX_INPUTS];
-    int count = 0;
-    const char *start = line;
-    for (;;) {
-        const char *comma = strchr(start, ',');
-        const char *end = comma ? comma : start + strlen(start);
-        if (count < n && !parse_number(start, end, &x[count])) {
-            snprintf(buf, sizeof buf, "err value %d is not a number", count + 1);
+    if (strcmp(p, "stream") == 0) {
+        if (!engine_can_stream()) {
+            snprintf(buf, sizeof buf, "err %s", engine_stream_error());
             reply(buf);
             return;
         }
-        ++count;
-        if (!comma) break;
-        start = comma + 1;
-    }
-    if (count != engine_num_inputs()) {
-        snprintf(buf, sizeof buf, "err expected %d values, got %d", engine_num_inputs(), count);
-        reply(buf);
+        engine_reset();
+        stream_ = true;
+        reply("ok stream");
         return;
     }
-    float y = 0.0f;
+    if (strcmp(p, "reset") == 0) {
+        if (engine_can_stream()) engine_reset();
+        reply("ok reset");
+        return;
+    }
+    if (strcmp(p, "batch") == 0) {
+        stream_ = false;
+        reply("ok batch");
+        return;
+    }
+    const int want = stream_ ? engine_step_inputs() : engine_num_inputs();
+    if (!parse_values(line, want)) return;
     unsigned long t0 = micros_();
-    int rc = engine_predict(x, &y);
+    int rc = stream_ ? engine_step(x_, y_) : engine_predict(x_, y_);
     unsigned long us = micros_() - t0;
     if (rc != 0) {
-        snprintf(buf, sizeof buf, "err engine_predict failed code=%d", rc);
+        snprintf(buf, sizeof buf, "err %s failed code=%d", stream_ ? "engine_step" : "engine_predict", rc);
         reply(buf);
         return;
     }
-    snprintf(buf, sizeof buf, "ok %.9g us=%lu", (double)y, us);
-    reply(buf);
+    reply_outputs(y_, us);
 }

@@ -88,5 +88,13 @@ def test_notebook2_runs_digits_through_every_target(tmp_path, monkeypatch):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the confusion matrix and the footprint chart
     text = json.dumps([o.get("data", {}).get("text/plain", "") for o in outputs])
-    for name in ("keras", "numpy", "c-int8", "tflite-int8", "same class as Keras", "flash_bytes"):
+    for name in ("c-int8", "tflite-int8", "flash_bytes"):
         assert name in text, name
+    import csv
+
+    rows = {r[""]: r for r in csv.DictReader((out / "fidelity.csv").open())}
+    assert {"keras", "numpy", "c-float", "c-int8", "cortex-m4", "tflm-int8", "fixed", "rtl", "riscv"} <= set(rows)
+    refused = {name: r["note"] for name, r in rows.items() if r["note"]}
+    assert not refused, refused  # every target takes the digits' shape (W8 F8 K10)
+    for name in ("numpy", "c-float"):  # float targets pick Keras' class on every window
+        assert float(rows[name]["same class as Keras"]) == 1.0, name

@@ -11,13 +11,14 @@ Cortex-M4 instructions per inference for these shapes come from :mod:`tinylstm.f
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import backends, examples, footprint
+from .. import backends, examples, export, footprint
 from ..errors import UserError
 from ..modeldir import ModelDir
 from . import register
@@ -66,14 +67,21 @@ def model_table(md: ModelDir, data: Path) -> list[str]:
 @register("tasks", "the window models (digits classify, forecast regress) through every backend on test windows")
 def bench_tasks(model_dir: Path, args: argparse.Namespace) -> str:
     lines = ["Reproduce: `tinylstm bench --only tasks` (models/digits, models/forecast; their CSVs from "
-             "`tinylstm data example`).", ""]
+             "`tinylstm data example`). eSELL/riscv run the 50 %-pruned, fine-tuned sibling that "
+             "`tinylstm export riscv` makes (its agreement is with the unpruned Keras model).", ""]
     with tempfile.TemporaryDirectory(prefix="tinylstm-bench-tasks-") as td:
         for name in MODELS:
-            md = ModelDir.load(ROOT / "models" / name)
+            # a copy: targets that prepare a sibling (eSELL's pruned model) and the LiteRT backends' export
+            # (``<model>/../tflite``) then live in the temporary directory, not in models/
+            work = Path(td) / name
+            shutil.copytree(ROOT / "models" / name, work / "model")
+            md = ModelDir.load(work / "model")
+            data = _data(name, Path(td))
+            tfl = export.get("tflite")
+            export.write(tfl, md, work / "tflite", tfl.options(data=data))
             b = md.bundle
             shape = f"W={b.n_steps}, F={b.values_per_step}, K={b.n_outputs}"
             lines += [f"### {name} ({b.task}; {shape}; {b.describe()}, {b.params():,} params)", ""]
-            data = _data(name, Path(td))
             lines += model_table(md, data)
             lines += ["", "| target | flash (B) | RAM (B) | instructions per inference | measured as |",
                       "|---|---|---|---|---|"]

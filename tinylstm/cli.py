@@ -284,6 +284,7 @@ def cmd_export_firmware(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench as benchmarks
 
+    _check_model_flags(args)  # --layout window [...]: the tasks section benches --model on --data
     benchmarks.run_cli(args)
     return 0
 
@@ -407,7 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--only", help="comma-separated sections: " +
                          ", ".join(s.name for s in benchmarks.all_sections()))
     p_bench.add_argument("--seeds", type=int, default=5, help="seeds for the training benchmark")
-    p_bench.add_argument("--data", type=Path, default=DEFAULT_CSV, help="CSV for the training benchmark")
+    p_bench.add_argument("--data", type=Path, default=DEFAULT_CSV,
+                         help="CSV for the training benchmark (and, with --layout window, the model's series)")
+    _add_layout_args(p_bench)
     p_bench.set_defaults(func=cmd_bench)
 
     from .commands import add_all

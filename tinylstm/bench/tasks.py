@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import backends, examples, export, footprint
+from ..data import DEFAULT_CSV
 from ..errors import UserError
 from ..modeldir import ModelDir
 from . import register
@@ -69,14 +70,21 @@ def bench_tasks(model_dir: Path, args: argparse.Namespace) -> str:
     lines = ["Reproduce: `tinylstm bench --only tasks` (models/digits, models/forecast; their CSVs from "
              "`tinylstm data example`). eSELL/riscv run the 50 %-pruned, fine-tuned sibling that "
              "`tinylstm export riscv` makes (its agreement is with the unpruned Keras model).", ""]
+    # ``bench --layout window --model DIR [--data CSV]``: the user's own window model instead of the two examples
+    own = getattr(args, "layout", None) == "window"
+    sources = [(Path(model_dir).name, Path(model_dir))] if own else [(n, ROOT / "models" / n) for n in MODELS]
     with tempfile.TemporaryDirectory(prefix="tinylstm-bench-tasks-") as td:
-        for name in MODELS:
+        for name, src in sources:
             # a copy: targets that prepare a sibling (eSELL's pruned model) and the LiteRT backends' export
-            # (``<model>/../tflite``) then live in the temporary directory, not in models/
+            # (``<model>/../tflite``) then live in the temporary directory, not beside the model
             work = Path(td) / name
-            shutil.copytree(ROOT / "models" / name, work / "model")
+            shutil.copytree(src, work / "model")
             md = ModelDir.load(work / "model")
-            data = _data(name, Path(td))
+            if own:
+                given = getattr(args, "data", None)
+                data = md.data_path(given if given is not None and Path(given).name != DEFAULT_CSV.name else None)
+            else:
+                data = _data(name, Path(td))
             tfl = export.get("tflite")
             export.write(tfl, md, work / "tflite", tfl.options(data=data))
             b = md.bundle

@@ -32,12 +32,6 @@
 #include "tinylstm_model_data.h"
 #include "tl_act.h"
 
-#if defined(__GNUC__)
-#define TL_INLINE static inline __attribute__((always_inline))
-#else
-#define TL_INLINE static inline
-#endif
-
 /* a * b + c rounded once (C99 fmaf): one instruction where the FPU fuses (Cortex-M4F, x86 with FMA: the compiler
  * inlines it); elsewhere exact in double - the product of two floats is exact there, the sum is rounded to odd
  * (TwoSum error term) and then to float, which gives the correctly rounded result: the same bits everywhere. */
@@ -266,16 +260,6 @@ static float dense(const float *w, int n_in, int n_out, const float *x, float *y
 #define TL_DENSE(k, n_in, n_out, relu, last, off)                                                             \
     (void)dense(dense##k##_p, (n_in), (n_out), in, d + (off), (relu));                                        \
     in = d + (off);
-
-/* 0 when all n values are finite (x - x is 0 only for a finite x; NaN and inf give NaN) */
-TL_INLINE int tl_nonfinite(const float *x, int n)
-{
-    int k, bad = 0;
-    for (k = 0; k < n; ++k) {
-        bad |= !(x[k] - x[k] == 0.0f);
-    }
-    return bad;
-}
 
 /* One time step of every LSTM layer: raw inputs x[F] standardised with scaler row `row` (feature_per_step: the
  * step's own mean and scale, one row per step; window layout: one row per feature column). */

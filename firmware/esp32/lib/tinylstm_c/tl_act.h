@@ -1,8 +1,9 @@
 /*
  * tl_act.h - tinylstm's one float activation implementation: exp, sigmoid, tanh (C99, header only).
  *
- * Shared by the C float engine (tinylstm_float.c) and the RISC-V eSELL engine (firmware/riscv/esell_lstm.c),
- * and mirrored bit for bit in numpy by tinylstm/activations.py (the RISC-V golden model uses that mirror).
+ * Shared by the C engines (tinylstm_float.c; tinylstm_int8.c for a classifier's softmax) and the RISC-V eSELL
+ * engine (firmware/riscv/esell_lstm.c), and mirrored bit for bit in numpy by tinylstm/activations.py (the RISC-V
+ * golden model uses that mirror). Also the engines' TL_INLINE and their input check tl_nonfinite().
  * Hand-written, not generated; `tinylstm export c` copies it next to the generated model files.
  *
  * exp(x) without libm: clamp to [-87, 88] (NaN -> 88), k = round(x * log2(e)), r = x - k*ln2 with ln2 split in
@@ -24,6 +25,24 @@
 
 #include <stdint.h>
 #include <string.h>
+
+#ifndef TL_INLINE
+#if defined(__GNUC__)
+#define TL_INLINE static inline __attribute__((always_inline))
+#else
+#define TL_INLINE static inline
+#endif
+#endif
+
+/* 0 when all n values are finite (x - x is 0 only for a finite x; NaN and inf give NaN) */
+TL_INLINE int tl_nonfinite(const float *x, int n)
+{
+    int k, bad = 0;
+    for (k = 0; k < n; ++k) {
+        bad |= !(x[k] - x[k] == 0.0f);
+    }
+    return bad;
+}
 
 typedef struct tl_act_k {
     float hi, lo;         /* clamp of the exp argument */

@@ -34,12 +34,6 @@
 #define TL_SIMD 1
 #endif
 
-#if defined(__GNUC__)
-#define TL_INLINE static inline __attribute__((always_inline))
-#else
-#define TL_INLINE static inline
-#endif
-
 #define TL_ACC_LIMIT ((int64_t)1 << 30)
 
 #if TINYLSTM_NUM_STEPS > 100000
@@ -315,16 +309,6 @@ static void dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_o
 #define TL_DENSE(k, n_in, n_out, relu, last, off, sh)                                                         \
     dense(dense##k##_w.w, dense##k##_q, (sh), (n_in), (n_out), in, d + (off), q, (relu), (last));             \
     in = d + (off);
-
-/* 0 when all n values are finite (x - x is 0 only for a finite x; NaN and inf give NaN) */
-TL_INLINE int tl_nonfinite(const float *x, int n)
-{
-    int k, bad = 0;
-    for (k = 0; k < n; ++k) {
-        bad |= !(x[k] - x[k] == 0.0f);
-    }
-    return bad;
-}
 
 /* One time step of every LSTM layer: raw inputs x[F] to Q12 with scaler row `row` (feature_per_step: one row per
  * step; window layout: one row per feature column). */

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import atomic
 from .data import Scaler, load_dataset, sha256_of, split
-from .errors import DataError, UserError
+from .errors import UserError
 
 #: The largest |bundle − Keras| on the test rows (target units, or probability) an import accepts. float32
 #: Keras against the float64 numpy reference differ by ~1e-6; a wrongly read layer differs by far more.
@@ -157,7 +157,7 @@ def import_keras(opt: ImportOptions) -> dict[str, Any]:
     """Write the model directory ``opt.out``; returns the import summary (also written as ``import.json``)."""
     from .model import bundle_from_keras
     from .reference import predict as reference_predict
-    from .train import TrainConfig, TrainResult, save
+    from .train import TrainConfig, TrainResult, save, window_scaler
 
     model = load_model(opt.model)
     layers = check_layers(model, opt.model)
@@ -197,15 +197,8 @@ def import_keras(opt: ImportOptions) -> dict[str, Any]:
             meta["classes"] = list(series.classes)
         elif K != 1:
             raise UserError(f"{opt.model}: {K} outputs; a regression has one")
-        rows = w.X[sp.train].reshape(-1, F)
-        scaler = _read_scaler(opt, F)
-        if scaler is None:
-            sd = rows.std(axis=0)
-            if not np.all(sd > 0):
-                raise DataError(f"{opt.data}: column {features[int(np.argmin(sd))]!r} is constant in the "
-                                f"training windows")
-            scaler = (Scaler(rows.mean(axis=0), sd, 0.0, 1.0) if softmax
-                      else Scaler.fit(rows, w.y[sp.train], features, opt.target, opt.data))
+        scaler = _read_scaler(opt, F) or window_scaler(w.X[sp.train], w.y[sp.train], softmax, features,
+                                                       opt.target, series.path)
         meta.update({"seed": 0, "data_file": series.path.name, "data_sha256": series.sha256, "window": W,
                      "horizon": spec.h, "series": spec.as_dict(),
                      "rows": {"train": int(len(sp.train)), "validation": int(len(sp.validation)),

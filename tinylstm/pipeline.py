@@ -118,14 +118,6 @@ def train_only(data: Path, features: Sequence[str], target: str, config: TrainCo
     return result
 
 
-def _shown(path: Path, publish_as: tuple[Path, Path] | None) -> Path:
-    """``path`` as the user will find it once the staging directory is published."""
-    if publish_as is None:
-        return path
-    stage, final = publish_as
-    return final / Path(path).relative_to(stage) if _is_under(path, stage) else path
-
-
 def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
              extra: dict[str, Any] | None = None, quiet: bool = False,
              publish_as: tuple[Path, Path] | None = None) -> dict[str, Any]:
@@ -155,11 +147,7 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
     history = json.loads((model_dir / "history.json").read_text())
     unit = ds.units.get(ds.target, "")
     figures = _figures(ds, sp, splits, history, bundle, unit, figures_dir)
-    report_root = out_dir
-    if publish_as is not None:
-        stage, final = publish_as
-        figures = {k: _moved(v, stage, final) for k, v in figures.items()}
-        report_root = _moved(out_dir, stage, final)
+    figures, report_root = _as_published(figures, out_dir, publish_as)
     report = {
         "data": {"file": str(ds.path), "sha256": ds.sha256, "features": ds.features, "target": ds.target,
                  "units": ds.units, "cleaning": ds.clean.__dict__, "rows_train": len(sp.train),
@@ -181,7 +169,7 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
                 f"linear {report['baselines']['linear_regression']['mae']:.4f}, "
                 f"gradient boosting {report['baselines']['gradient_boosting']['mae']:.4f}, "
                 f"random forest {report['baselines']['random_forest']['mae']:.4f}; "
-                f"wrote {_shown(out_dir, publish_as) / 'report.md'}")
+                f"wrote {report_root / 'report.md'}")
     return report
 
 
@@ -224,11 +212,7 @@ def evaluate_windows(md: ModelDir, data: Path | None, out_dir: Path, figures_dir
                                                              figures_dir / "pred_vs_actual.png"),
             "series": plots.series(yte, outs["test"], bundle.target, unit, figures_dir / "test_series.png"),
         })
-    report_root = out_dir
-    if publish_as is not None:
-        stage, final = publish_as
-        figures = {k: _moved(v, stage, final) for k, v in figures.items()}
-        report_root = _moved(out_dir, stage, final)
+    figures, report_root = _as_published(figures, out_dir, publish_as)
     report = {
         "data": {"file": str(series.path), "sha256": series.sha256, "features": bundle.features,
                  "target": bundle.target, "units": bundle.units, "layout": "window", "series": spec.as_dict(),
@@ -251,11 +235,11 @@ def evaluate_windows(md: ModelDir, data: Path | None, out_dir: Path, figures_dir
     if bundle.is_classifier:
         _say(quiet, f"evaluate: test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} on {m['n']} windows; "
                     f"majority class {base['majority_class']['accuracy']:.4f}, gradient boosting "
-                    f"{base['gradient_boosting']['accuracy']:.4f}; wrote {_shown(out_dir, publish_as) / 'report.md'}")
+                    f"{base['gradient_boosting']['accuracy']:.4f}; wrote {report_root / 'report.md'}")
     else:
         _say(quiet, f"evaluate: test MAE {m['mae']:.4f}, RMSE {m['rmse']:.4f} on {m['n']} windows; persistence "
                     f"{base['persistence']['mae']:.4f}, linear regression {base['linear_regression']['mae']:.4f}; "
-                    f"wrote {_shown(out_dir, publish_as) / 'report.md'}")
+                    f"wrote {report_root / 'report.md'}")
     return report
 
 
@@ -269,6 +253,16 @@ def _load_keras(model_dir: Path):
         reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise UserError(f"{Path(model_dir) / 'model.keras'}: cannot load the Keras model ({reason}); "
                         f"train again with tinylstm train --out {model_dir}") from err
+
+
+def _as_published(figures: dict[str, Path], out_dir: Path, publish_as: tuple[Path, Path] | None
+                  ) -> tuple[dict[str, Path], Path]:
+    """The figure paths and the report directory as the user will find them once ``publish_as`` = (staging dir,
+    final dir) is published (unchanged without it)."""
+    if publish_as is None:
+        return figures, out_dir
+    stage, final = publish_as
+    return {k: _moved(v, stage, final) for k, v in figures.items()}, _moved(out_dir, stage, final)
 
 
 def _moved(path: Path, stage: Path, final: Path) -> Path:

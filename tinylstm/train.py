@@ -102,9 +102,23 @@ class _EpochBar:
         return Bar()
 
 
+def _callbacks(config: TrainConfig, quiet: bool) -> list:
+    """Early stopping on val_loss (best weights restored), the epoch bar, and the plateau learning-rate halving."""
+    from .model import keras
+
+    k = keras()
+    stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
+    callbacks = [stop, _EpochBar(config.epochs, quiet)]
+    if config.lr_plateau_patience:
+        callbacks.append(k.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, verbose=0,
+                                                       patience=config.lr_plateau_patience,
+                                                       min_lr=config.min_learning_rate))
+    return callbacks
+
+
 def train(ds: Dataset, config: TrainConfig, quiet: bool = False) -> TrainResult:
     """Split, scale (train statistics only), build and fit the model with early stopping."""
-    from .model import build_model, bundle_from_keras, keras
+    from .model import build_model, bundle_from_keras
 
     set_determinism(config.seed)
     sp = split(len(ds.y), config.test_size, config.split_seed)
@@ -116,13 +130,7 @@ def train(ds: Dataset, config: TrainConfig, quiet: bool = False) -> TrainResult:
 
     model = build_model(x_train.shape[1], x_train.shape[2], config.lstm_units, config.dense_units)
     model.compile(optimizer=_optimizer(config.optimizer, config.learning_rate), loss=config.loss)
-    k = keras()
-    stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
-    callbacks = [stop, _EpochBar(config.epochs, quiet)]
-    if config.lr_plateau_patience:
-        callbacks.append(k.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, verbose=0,
-                                                       patience=config.lr_plateau_patience,
-                                                       min_lr=config.min_learning_rate))
+    callbacks = _callbacks(config, quiet)
     start = time.perf_counter()
     hist = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
                      validation_split=config.validation_split, shuffle=True, verbose=0, callbacks=callbacks)
@@ -136,11 +144,25 @@ def train(ds: Dataset, config: TrainConfig, quiet: bool = False) -> TrainResult:
     return TrainResult(model, bundle, scaler, sp, history, config, seconds, best_epoch, ds)
 
 
+def window_scaler(X_train: np.ndarray, y_train: np.ndarray, classify: bool, features, target: str, path) -> Scaler:
+    """The scaler of a window model, fitted on its training windows ``X_train`` (n, W, F): per feature column over
+    every row of those windows; the target standardised too for a regression, left as it is (class indices) for a
+    classifier. A constant column is an error naming it."""
+    rows = X_train.reshape(-1, X_train.shape[2])
+    if not classify:
+        return Scaler.fit(rows, y_train, features, target, path)
+    x_scale = rows.std(axis=0)
+    for name, sd in zip(features, x_scale):
+        if not sd > 0:
+            raise UserError(f"{path}: column {name!r} is constant in the training windows (zero variance)")
+    return Scaler(rows.mean(axis=0), x_scale, 0.0, 1.0)
+
+
 def train_windows(series, spec, config: TrainConfig, quiet: bool = False) -> TrainResult:
     """Train on windows of a time series (``--layout window``): regression (MAE loss, as the feature_per_step
     model) or classification (softmax head, sparse categorical cross-entropy), early stopping on the validation
     windows (the end of the training windows, purged: see :mod:`tinylstm.series`)."""
-    from .model import build_model, bundle_from_keras, keras
+    from .model import build_model, bundle_from_keras
     from .series import check_classes, split_windows, windows
 
     set_determinism(config.seed)
@@ -149,16 +171,7 @@ def train_windows(series, spec, config: TrainConfig, quiet: bool = False) -> Tra
     classify = spec.task == "classify"
     if classify:
         check_classes(w, series.classes, series.path, series.target)
-    fit_rows = w.X[sp.train].reshape(-1, w.X.shape[2])
-    y_fit = w.y[sp.train]
-    if classify:
-        x_scale = fit_rows.std(axis=0)
-        for name, sd in zip(series.features, x_scale):
-            if not sd > 0:
-                raise UserError(f"{series.path}: column {name!r} is constant in the training windows (zero variance)")
-        scaler = Scaler(fit_rows.mean(axis=0), x_scale, 0.0, 1.0)
-    else:
-        scaler = Scaler.fit(fit_rows, y_fit, series.features, series.target, series.path)
+    scaler = window_scaler(w.X[sp.train], w.y[sp.train], classify, series.features, series.target, series.path)
 
     def xs(idx):
         return np.asarray((w.X[idx] - scaler.x_mean) / scaler.x_scale, dtype=np.float32)
@@ -172,13 +185,7 @@ def train_windows(series, spec, config: TrainConfig, quiet: bool = False) -> Tra
     loss = "sparse_categorical_crossentropy" if classify else config.loss
     model.compile(optimizer=_optimizer(config.optimizer, config.learning_rate), loss=loss,
                   metrics=["accuracy"] if classify else None)
-    k = keras()
-    stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
-    callbacks = [stop, _EpochBar(config.epochs, quiet)]
-    if config.lr_plateau_patience:
-        callbacks.append(k.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, verbose=0,
-                                                       patience=config.lr_plateau_patience,
-                                                       min_lr=config.min_learning_rate))
+    callbacks = _callbacks(config, quiet)
     start = time.perf_counter()
     hist = model.fit(xs(sp.train), ys(sp.train), epochs=config.epochs, batch_size=config.batch_size,
                      validation_data=(xs(sp.validation), ys(sp.validation)), shuffle=True, verbose=0,

@@ -25,7 +25,7 @@ The scheme (documented for users in ``docs/cengine.md``)
   already in the output format. Right shifts are arithmetic (every GCC/Clang target), rounding half up.
   ``sh = 32`` whenever the layer's multipliers allow it (every LSTM layer here): the rounded high word of a
   32x32 product plus the bias, one ``SMMLAR`` instruction on a Cortex-M4.
-* **sigmoid/tanh**: one 513-entry int16 table of ``tanh`` on [-8, 8] in steps of 1/32 (Q15, capped at ±32767),
+* **sigmoid/tanh**: one 257-entry int16 table of ``tanh`` on [-8, 8] in steps of 1/16 (Q15, capped at ±32767),
   the argument saturated to [-8, 8), linear interpolation from the entry below (floor index, rounding half up);
   ``sigmoid(x) = (32768 + tanh(x / 2)) / 2`` (Q15); the LSTM gates i, f, o keep it in Q16 (``32768 + tanh(x / 2)``)
   and the cell update is ``c = rnd(f * c >> 16) + rnd(i * g >> 19)``, ``h = rnd(o * tanh(c) >> 19)``.
@@ -48,9 +48,9 @@ from .numerics import Capabilities, check_supported, forward
 
 ACT_FRAC = 12  # Q format of the network input, h, gate pre-activations and the cell state
 GATE_FRAC = 15  # Q format of sigmoid/tanh outputs
-LUT_STEP_BITS = 5  # table step 1/32
+LUT_STEP_BITS = 4  # table step 1/16 (257 entries: 514 B of flash)
 LUT_RANGE = 8  # table covers [-8, 8]
-LUT_SIZE = 2 * LUT_RANGE * (1 << LUT_STEP_BITS) + 1  # 513 entries, k = -256 .. 256
+LUT_SIZE = 2 * LUT_RANGE * (1 << LUT_STEP_BITS) + 1  # 257 entries, k = -128 .. 128
 LUT_MID = LUT_RANGE * (1 << LUT_STEP_BITS)  # index of tanh(0)
 INPUT_EXTRA_BITS = 4  # the float->int input conversion keeps 4 more bits, then rounds them off
 Q15_ONE = 1 << GATE_FRAC
@@ -195,7 +195,7 @@ def tanh_q15(a: np.ndarray, frac: int) -> np.ndarray:
     ``a`` saturates to [-8, 8) (``-2**(frac+3)`` .. ``2**(frac+3) - 1``: one SSAT), the index is ``a >> sh``
     (floor, sh = frac - LUT_STEP_BITS) into the signed table, the fraction ``a & (2**sh - 1)`` interpolates
     towards the next entry, rounding half up. No absolute value, no sign restore: five instructions fewer per
-    activation on a Cortex-M4 than the symmetric form, for a table of 513 instead of 193 entries."""
+    activation on a Cortex-M4 than the symmetric form, for a table of 257 instead of 129 entries."""
     a = np.asarray(a, np.int64)
     sh = frac - LUT_STEP_BITS
     lim = 1 << (frac + 3)

@@ -72,16 +72,16 @@ TL_INLINE int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
 }
 
 /* tanh of a (sh + TL_LUT_STEP_BITS fractional bits) in Q15 by linear interpolation in the signed table (step
- * 1/32 on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)): a saturates to [-8, 8) (SSAT), the index is a >> sh
+ * 2^-TL_LUT_STEP_BITS on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)): a saturates to [-8, 8) (SSAT), the index is a >> sh
  * (floor), the low sh bits interpolate towards the next entry, rounding half up. */
 TL_INLINE int32_t tanh_q15t(const int16_t *T, int32_t a, int sh)
 {
     int32_t idx, lo, hi;
 #ifdef TL_SIMD
-    a = __ssat(a, sh + 9);
+    a = __ssat(a, sh + TL_LUT_STEP_BITS + 4);
 #else
-    if (a > ((int32_t)1 << (sh + 8)) - 1) a = ((int32_t)1 << (sh + 8)) - 1;
-    if (a < -((int32_t)1 << (sh + 8))) a = -((int32_t)1 << (sh + 8));
+    if (a > ((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3)) - 1) a = ((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3)) - 1;
+    if (a < -((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3))) a = -((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3));
 #endif
     idx = a >> sh;
 #ifdef TL_SIMD
@@ -135,7 +135,7 @@ TL_INLINE int32_t mul_hi_round(int32_t a, int32_t b)
 #endif
 }
 
-#define TL_SH (TL_ACT_FRAC - TL_LUT_STEP_BITS) /* tanh of a Q12 value: table index = a >> 7 */
+#define TL_SH (TL_ACT_FRAC - TL_LUT_STEP_BITS) /* tanh of a Q12 value: table index = a >> 8 */
 #define TL_GS (31 - TL_ACT_FRAC)                /* Q16 gate * Q15 tanh -> Q12: >> 19 */
 
 #ifdef TINYLSTM_TEST_HOOKS
@@ -311,8 +311,12 @@ static void dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_o
     in = d + (off);
 
 /* One time step of every LSTM layer: raw inputs x[F] to Q12 with scaler row `row` (feature_per_step: one row per
- * step; window layout: one row per feature column). */
-TL_INLINE void tl_lstm_layers(tinylstm_state *s, const float *x, int row)
+ * step; window layout: one row per feature column). Not inlined: tinylstm_predict_q and tinylstm_step_q share it
+ * (about 250 B of flash for one call per step). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void tl_lstm_layers(tinylstm_state *s, const float *x, int row)
 {
     int16_t hn[TINYLSTM_HN_SIZE];
     int f;

@@ -381,7 +381,8 @@ def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
             arrays.append(c_array("int32_t", f"{name}_q", pack_requant(L, rows), c_int,
                                   comment=f"{name}: multiplier, bias (Q{L.out_frac}) per kernel row; shift {L.shift}"))
     arrays.append(c_array("int16_t", "tl_tanh_table", intgolden.TANH_TABLE, c_int, per_line=12,
-                          comment="round(32768 * tanh(k / 32)), k = -256..256, capped at +-32767"))
+                          comment=f"round(32768 * tanh(k / {1 << intgolden.LUT_STEP_BITS})), "
+                                  f"k = -{intgolden.LUT_MID}..{intgolden.LUT_MID}, capped at +-32767"))
     arrays.append(c_array("float", "x_mean", model.x_mean, c_float))
     arrays.append(c_array("float", "x_k", model.x_k, c_float, comment="2^16 / x_scale"))
     voff, coff, lstm_rows = 0, 0, []

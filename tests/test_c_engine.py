@@ -107,9 +107,9 @@ def test_int_tanh_table_matches_golden_everywhere(libs, tmp_path):
     a = np.arange(-70000, 70001, 3)
     want = np.concatenate([intgolden.tanh_q15(a, 12), intgolden.tanh_q15(a, 13)])
     np.testing.assert_array_equal(got, want)
-    # and the table is a good tanh: max error 1.2e-4 (Q15 rounding + interpolation), stated in docs/cengine.md
+    # and the table is a good tanh: max error 4e-4 (step 1/16: Q15 rounding + interpolation), stated in docs/cengine.md
     x = np.concatenate([a / 4096.0, a / 8192.0])
-    assert np.max(np.abs(want / 32768.0 - np.tanh(x))) < 1.2e-4
+    assert np.max(np.abs(want / 32768.0 - np.tanh(x))) < 4e-4
 
 
 def test_own_float_activations_error(libs, tmp_path):

@@ -226,13 +226,13 @@ static int test_requant(void)
 static int test_tanh_table_interpolation(void)
 {
     CHECK(TQ(0, 12) == 0);
-    CHECK(TQ(4096, 12) == 24956 && TQ(-4096, 12) == -24956); /* table[32] = round(32768 tanh 1) */
+    CHECK(TQ(4096, 12) == 24956 && TQ(-4096, 12) == -24956); /* table[16] = round(32768 tanh 1) (step 1/16) */
     CHECK(TQ(8192, 13) == 24956);                            /* the same 1.0 in Q13 */
-    CHECK(TQ(64, 12) == 512);     /* halfway between table[0] = 0 and table[1] = 1024 */
-    CHECK(TQ(2085, 12) == 15372); /* idx 16, fraction 37/128: interpolated */
-    CHECK(TQ(2003, 12) == 14856); /* interpolation rounds half up (truncation: 14855) */
+    CHECK(TQ(128, 12) == 1023);   /* halfway between table[0] = 0 and table[1] = 2045 (1022.5 rounds up) */
+    CHECK(TQ(2050, 12) == 15155); /* idx 8, fraction 2/256: 15143 + 1563 * 2 / 256 */
+    CHECK(TQ(2085, 12) == 15369); /* idx 8, fraction 37/256: interpolation rounds half up (truncation: 15368) */
     CHECK(TQ(6 * 4096, 12) == 32767 && TQ(100000, 12) == 32767 && TQ(-100000, 12) == -32767);
-    CHECK(TQ(-64, 12) == -512); /* from the entry below (floor index): table[-1] = -1024 .. table[0] = 0 */
+    CHECK(TQ(-128, 12) == -1022); /* from the entry below (floor index): table[-1] = -2045 .. table[0] = 0 */
     return 0;
 }
 
@@ -247,12 +247,13 @@ static int test_sigmoid_q15(void)
 static int test_matvec_q_known(void)
 {
     /* acc_r = sum_k v_k W[k][r] over v = [x0, x1, h0, h1] = {100, -3, 7, -2}; W = {1, -2, 3}, {4, 5, -6} (x),
-     * U = {-1, 2, 0}, {3, -1, 4} (h). Kernel layout (pack_rows): K = 4 is one group, one word per row with the
-     * bytes w(k0), w(k2), w(k1), w(k3); row 3 is padding. */
+     * U = {-1, 2, 0}, {3, -1, 4} (h). Kernel layout (pack_rows): K = 4 is one group of four words, rows (0, 1) x
+     * inputs (k0, k1), (0, 1) x (k2, k3), (2, 3) x (k0, k1), (2, 3) x (k2, k3), each with the bytes u(ra, ka),
+     * w(rb, ka), u(ra, kb), w(rb, kb), u = w + 128 as a byte (129 -> -127); row 3 is padding (u = 128 -> -128). */
     static const union {
         int8_t b[16];
         uint32_t w[4];
-    } G = {{1, -1, 4, 3, -2, 2, 5, -1, 3, 0, -6, 4, 0, 0, 0, 0}};
+    } G = {{-127, -2, -124, 5, 127, 2, -125, -1, -125, 0, 122, 0, -128, 0, -124, 0}};
     /* K = 2 (no recurrent part): two head inputs, one word each with the bytes of rows 0..3 */
     static const union {
         int8_t b[8];
@@ -260,11 +261,11 @@ static int test_matvec_q_known(void)
     } Hd = {{1, -2, 3, 0, 4, 5, -6, 0}};
     const int16_t v[4] = {100, -3, 7, -2};
     const uint32_t *w = G.w;
-    tl_acc4 a = dot4(&w, v, 0, 1);
+    tl_acc4 a = dot4(&w, v, 0, 1, tl_zc(v, 1));
     CHECK(a.a0 == 75 && a.a1 == -199 && a.a2 == 310 && a.a3 == 0);
     CHECK(w == G.w + 4);
     w = Hd.w;
-    a = dot4(&w, v, 2, 0);
+    a = dot4(&w, v, 2, 0, tl_zc(v + 2, 0));
     CHECK(a.a0 == 88 && a.a1 == -215 && a.a2 == 318);
     return 0;
 }

@@ -72,16 +72,16 @@ TL_INLINE int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
 }
 
 /* tanh of a (sh + TL_LUT_STEP_BITS fractional bits) in Q15 by linear interpolation in the signed table (step
- * 1/32 on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)): a saturates to [-8, 8) (SSAT), the index is a >> sh
+ * 2^-TL_LUT_STEP_BITS on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)): a saturates to [-8, 8) (SSAT), the index is a >> sh
  * (floor), the low sh bits interpolate towards the next entry, rounding half up. */
 TL_INLINE int32_t tanh_q15t(const int16_t *T, int32_t a, int sh)
 {
     int32_t idx, lo, hi;
 #ifdef TL_SIMD
-    a = __ssat(a, sh + 9);
+    a = __ssat(a, sh + TL_LUT_STEP_BITS + 4);
 #else
-    if (a > ((int32_t)1 << (sh + 8)) - 1) a = ((int32_t)1 << (sh + 8)) - 1;
-    if (a < -((int32_t)1 << (sh + 8))) a = -((int32_t)1 << (sh + 8));
+    if (a > ((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3)) - 1) a = ((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3)) - 1;
+    if (a < -((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3))) a = -((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3));
 #endif
     idx = a >> sh;
 #ifdef TL_SIMD
@@ -135,7 +135,7 @@ TL_INLINE int32_t mul_hi_round(int32_t a, int32_t b)
 #endif
 }
 
-#define TL_SH (TL_ACT_FRAC - TL_LUT_STEP_BITS) /* tanh of a Q12 value: table index = a >> 7 */
+#define TL_SH (TL_ACT_FRAC - TL_LUT_STEP_BITS) /* tanh of a Q12 value: table index = a >> 8 */
 #define TL_GS (31 - TL_ACT_FRAC)                /* Q16 gate * Q15 tanh -> Q12: >> 19 */
 
 #ifdef TINYLSTM_TEST_HOOKS
@@ -166,9 +166,12 @@ TL_INLINE uint32_t ld_pair(const int16_t *x)
     memcpy(&v, x, sizeof v); /* one LDR (unaligned access is allowed on ARMv7-M) */
     return v;
 }
-#define TL_ROW(acc, w)                                                                                        \
-    acc = __smlad(__sxtb16(w), x01, acc);                                                                     \
-    acc = __smlad(sxtb16_ror8(w), x23, acc)
+/* Two rows from one word (bytes u(r0, k0), w(r1, k0), u(r0, k1), w(r1, k1), u = w + 128): SMLAD of the raw word
+ * sums x(k0) (256 w(r1, k0) + u(r0, k0)) + x(k1) (...) into m (wrapping mod 2^32: only m - 256 a is kept), and
+ * SMLAD of SXTB16(word ror 8) sums row r1 alone into a. */
+#define TL_PAIR(m, a, w, xp)                                                                                  \
+    m = __smlad(w, xp, m);                                                                                    \
+    a = __smlad(sxtb16_ror8(w), xp, a)
 #if defined(__GNUC__)
 /* the four words of a group in one LDMIA (GCC keeps them in r4..r7 for it) */
 #define TL_LOAD4(w, w0, w1, w2, w3)                                                                           \
@@ -186,58 +189,92 @@ TL_INLINE uint32_t ld_pair(const int16_t *x)
     do {                                                                                                      \
         uint32_t x01 = ld_pair(x), x23 = ld_pair(x + 2);                                                      \
         TL_LOAD4(w, w0, w1, w2, w3);                                                                          \
-        TL_ROW(r.a0, w0);                                                                                     \
-        TL_ROW(r.a1, w1);                                                                                     \
-        TL_ROW(r.a2, w2);                                                                                     \
-        TL_ROW(r.a3, w3);                                                                                     \
+        TL_PAIR(m01, a1, w0, x01);                                                                            \
+        TL_PAIR(m01, a1, w1, x23);                                                                            \
+        TL_PAIR(m23, a3, w2, x01);                                                                            \
+        TL_PAIR(m23, a3, w3, x23);                                                                            \
         x += 4;                                                                                               \
     } while (0)
 #endif
 
-TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng)
+/* The zero-point correction of the offset bytes u = w + 128: -128 * sum of the grouped inputs x[0 .. 4 ng), the same
+ * for every block of one pass (dot4's zc). */
+TL_INLINE int32_t tl_zc(const int16_t *x, int ng)
 {
-    tl_acc4 r = {0, 0, 0, 0};
-    const uint32_t *w = *pw;
-    int e;
+    int32_t s = 0;
 #ifdef TL_SIMD
-    const int16_t *xend;
+    const int16_t *xend = x + 4 * ng;
+    for (; x != xend; x += 4) {
+        s = __smlad(ld_pair(x), 0x00010001u, s);
+        s = __smlad(ld_pair(x + 2), 0x00010001u, s);
+    }
+    s *= -128;
+#else
+    (void)x;
+    (void)ng;
+#endif
+    return s;
+}
+
+TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, int32_t zc)
+{
+    tl_acc4 r;
+    const uint32_t *w = *pw, *wh = w;
+    const int16_t *xh = x;
+    int e;
+    w += hd;
+    x += hd;
+#ifdef TL_SIMD
+    {
+        const int16_t *xend;
+        int32_t m01 = zc, m23 = zc, a1 = 0, a3 = 0;
+        /* two groups per iteration (half the loop overhead), then the odd one */
+        for (xend = x + 8 * (ng >> 1); x != xend;) {
+            TL_GROUP();
+            TL_GROUP();
+        }
+        if (ng & 1) {
+            TL_GROUP();
+        }
+        /* rows 0 and 2: m - 256 a (mod 2^32; the true sum fits in int32) */
+        r.a0 = (int32_t)((uint32_t)m01 - ((uint32_t)a1 << 8));
+        r.a1 = a1;
+        r.a2 = (int32_t)((uint32_t)m23 - ((uint32_t)a3 << 8));
+        r.a3 = a3;
+    }
     for (e = 0; e < hd; ++e) {
-        uint32_t W = *w++;
-        int32_t xe = x[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
+        uint32_t W = wh[e];
+        int32_t xe = xh[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
         r.a0 = __smlabb(lo, xe, r.a0);
         r.a2 = __smlatb(lo, xe, r.a2);
         r.a1 = __smlabb(hi, xe, r.a1);
         r.a3 = __smlatb(hi, xe, r.a3);
     }
-    x += hd;
-    /* two groups per iteration (half the loop overhead), then the odd one */
-    for (xend = x + 8 * (ng >> 1); x != xend;) {
-        TL_GROUP();
-        TL_GROUP();
-    }
-    if (ng & 1) {
-        TL_GROUP();
-    }
 #else
-    int g;
+    {
+        int g;
+        (void)zc;
+        r.a0 = r.a1 = r.a2 = r.a3 = 0;
+        for (g = 0; g < ng; ++g) {
+            const int8_t *b = (const int8_t *)w;
+            int32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+#define TL_U(k) ((int32_t)(uint8_t)b[k] - 128)
+            r.a0 += TL_U(0) * x0 + TL_U(2) * x1 + TL_U(4) * x2 + TL_U(6) * x3;
+            r.a1 += b[1] * x0 + b[3] * x1 + b[5] * x2 + b[7] * x3;
+            r.a2 += TL_U(8) * x0 + TL_U(10) * x1 + TL_U(12) * x2 + TL_U(14) * x3;
+            r.a3 += b[9] * x0 + b[11] * x1 + b[13] * x2 + b[15] * x3;
+#undef TL_U
+            x += 4;
+            w += 4;
+        }
+    }
     for (e = 0; e < hd; ++e) {
-        const int8_t *b = (const int8_t *)w++;
-        int32_t xe = x[e];
+        const int8_t *b = (const int8_t *)(wh + e);
+        int32_t xe = xh[e];
         r.a0 += xe * b[0];
         r.a1 += xe * b[1];
         r.a2 += xe * b[2];
         r.a3 += xe * b[3];
-    }
-    x += hd;
-    for (g = 0; g < ng; ++g) {
-        const int8_t *b = (const int8_t *)w;
-        int32_t x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
-        r.a0 += b[0] * x0 + b[2] * x1 + b[1] * x2 + b[3] * x3;
-        r.a1 += b[4] * x0 + b[6] * x1 + b[5] * x2 + b[7] * x3;
-        r.a2 += b[8] * x0 + b[10] * x1 + b[9] * x2 + b[11] * x3;
-        r.a3 += b[12] * x0 + b[14] * x1 + b[13] * x2 + b[15] * x3;
-        x += 4;
-        w += 4;
     }
 #endif
     *pw = w;
@@ -251,8 +288,9 @@ static void lstm_step(const uint32_t *w, const int32_t *m, const TL_LSTM_BIAS_T 
 {
     int j, K = n_in + H;
     const int16_t *T = tanh_mid();
+    int32_t zc = tl_zc(v + (K & 3), K >> 2);
     for (j = 0; j < H; ++j) {
-        tl_acc4 a = dot4(&w, v, K & 3, K >> 2);
+        tl_acc4 a = dot4(&w, v, K & 3, K >> 2, zc);
         int32_t mj = m[j];
         int32_t i = sigmoid_q16(T, requant(a.a0, mj, sh, b[0]), TL_SH);
         int32_t f = sigmoid_q16(T, requant(a.a1, mj, sh, b[1]), TL_SH);
@@ -274,8 +312,9 @@ static void dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_o
                   int16_t *y, int32_t *out, int relu, int last)
 {
     int j, r;
+    int32_t zc = tl_zc(x + (n_in & 3), n_in >> 2);
     for (j = 0; j < n_out; j += 4) {
-        tl_acc4 a = dot4(&w, x, n_in & 3, n_in >> 2);
+        tl_acc4 a = dot4(&w, x, n_in & 3, n_in >> 2, zc);
         int32_t acc[4];
         acc[0] = a.a0;
         acc[1] = a.a1;
@@ -311,8 +350,12 @@ static void dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_o
     in = d + (off);
 
 /* One time step of every LSTM layer: raw inputs x[F] to Q12 with scaler row `row` (feature_per_step: one row per
- * step; window layout: one row per feature column). */
-TL_INLINE void tl_lstm_layers(tinylstm_state *s, const float *x, int row)
+ * step; window layout: one row per feature column). Not inlined: tinylstm_predict_q and tinylstm_step_q share it
+ * (about 250 B of flash for one call per step). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void tl_lstm_layers(tinylstm_state *s, const float *x, int row)
 {
     int16_t hn[TINYLSTM_HN_SIZE];
     int f;

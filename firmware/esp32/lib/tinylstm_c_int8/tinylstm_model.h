@@ -61,7 +61,7 @@ extern "C" {
 #define TINYLSTM_PROBA_TOLERANCE 1.0e-05f /* float32 vs Keras, max |delta| (probability) */
 #define TINYLSTM_INT_MAE_TOLERANCE 0.02f /* int8: |MAE(int8) - MAE(float)| (target units) */
 #define TINYLSTM_OUTPUT_FRAC_BITS 18
-#define TINYLSTM_WEIGHT_BYTES 3890
+#define TINYLSTM_WEIGHT_BYTES 3378
 #define TINYLSTM_V_SIZE 25 /* int8: this step's input and h of every LSTM layer */
 #define TINYLSTM_HN_SIZE 12 /* int8: the widest LSTM layer */
 

@@ -418,12 +418,16 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
     stage = atomic.stage_dir(out_dir)
     fig_stage = stage / figures_dir.resolve().relative_to(out_dir.resolve()) if inside else \
         atomic.stage_dir(figures_dir)
+    # targets' slow, model-independent work (the TFLite worker's TensorFlow import) starts beside training
+    head_starts = [(t, t.head_start()) for t in export.all_targets()
+                   if exports_enabled and t.in_run and t.head_start is not None]
     try:
         with phases("train (load data, fit, save)"):
             result = train_only(data, features, target, config, stage / "model", quiet, staged=True, spec=spec,
                                 shown=out_dir / "model")
         ds = result.dataset if spec is None else Path(data)
         _fault_point("after-train")
+        _warm(head_starts, ModelDir.load(stage / "model"))
         with phases("evaluate (metrics, baselines, figures)"):
             report = evaluate(stage / "model", ds, stage, fig_stage, quiet=quiet, publish_as=(stage, out_dir))
         _fault_point("after-evaluate")
@@ -463,12 +467,24 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
         _fault_point("before-publish")
         _publish_run(stage, out_dir, None if inside else (fig_stage, figures_dir))
     finally:
+        for _, head in head_starts:
+            head.close()
         shutil.rmtree(stage, ignore_errors=True)
         if not inside:
             shutil.rmtree(fig_stage, ignore_errors=True)
     _say(quiet, phases.table())
     _say(quiet, f"run: done in {report['timing_s']['total']:.1f} s; report {out_dir / 'report.md'}")
     return report
+
+
+def _warm(head_starts: list, model: ModelDir) -> None:
+    """Hand the trained model to every target's head start (default options, as the run exports them). One that
+    cannot take it is stopped: the target's export then meets the same problem and reports it the usual way."""
+    for target_, head in head_starts:
+        try:
+            head.warm(model, target_.options())
+        except (UserError, UnsupportedShape):
+            head.close()
 
 
 class Phases:

@@ -7,7 +7,8 @@ The path, chosen by measurement (see docs/mcu.md):
    converter. With a static batch the converter emits the fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op whose h/c state
    are *variable tensors*, which is what TFLite Micro's LSTM kernel needs. The int8 model is full-integer (int8
    input and output, int16 cell state inside the LSTM), per-tensor weight scales, calibrated on training rows
-   (:func:`calibration_rows`). The conversion runs in a subprocess (TensorFlow with ``TF_USE_LEGACY_KERAS=1``).
+   (:func:`calibration_rows`). The conversion runs in a subprocess (:mod:`tinylstm.tflite_worker`: TensorFlow with
+   ``TF_USE_LEGACY_KERAS=1``; :func:`prefetch` starts it ahead of time).
 2. :func:`tinylstm.tflm.compact`: re-serialise compactly and deterministically and, by default, drop the
    last-step STRIDED_SLICE (the dense head then runs on every step; the last output row is the prediction).
 3. :func:`build`: both flatbuffers and, unless told otherwise, the smallest TFLM arena of each (bisection in
@@ -23,15 +24,13 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import tflm
+from . import tflite_worker, tflm
 from .bundle import Bundle
 from .errors import UserError
 from .modeldir import ModelDir
@@ -136,58 +135,49 @@ def calibration_rows(model: ModelDir, data: Path | None, calib_samples: int,
     return scaled.astype(np.float32), text, n_cal
 
 
-def _convert_worker(bundle_path: str, calib_path: str, out_prefix: str) -> None:
-    """Runs in a subprocess with TF_USE_LEGACY_KERAS=1: bundle → tf_keras (batch 1) → float + int8 flatbuffers."""
-    # deferred on purpose: TensorFlow is only ever imported in this worker process
-    import tensorflow as tf
-    import tf_keras as K
+_PENDING: dict[tuple[str, str], tflite_worker.Worker] = {}
 
-    tf.keras.utils.set_random_seed(0)
-    bundle = Bundle.load(bundle_path)
-    calib = np.load(calib_path).astype(np.float32)
-    inp = K.Input((bundle.n_steps, bundle.values_per_step), batch_size=1, dtype="float32")
-    x = inp
-    weights = []
-    for layer in bundle.lstm:
-        x = K.layers.LSTM(layer.units, return_sequences=layer.return_sequences)(x)
-        weights += [layer.W, layer.U, layer.b]
-    for layer in bundle.dense:
-        x = K.layers.Dense(layer.units, activation=layer.activation)(x)
-        weights += [layer.W, layer.b]
-    keras_model = K.Model(inp, x)
-    keras_model.set_weights([np.asarray(w, np.float32) for w in weights])
 
-    def converter():
-        return tf.lite.TFLiteConverter.from_keras_model(keras_model)
-
-    conv = converter()
-    Path(out_prefix + ".float").write_bytes(conv.convert())
-    conv = converter()
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([row[None]] for row in calib)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    conv._experimental_disable_per_channel = True  # per-tensor scales: same accuracy here, 740 B smaller
-    Path(out_prefix + ".int8").write_bytes(conv.convert())
+def _job_key(bundle_sha256: str, calib_seqs: np.ndarray) -> tuple[str, str]:
+    calib = np.ascontiguousarray(calib_seqs, np.float32)
+    return bundle_sha256, hashlib.sha256(repr(calib.shape).encode() + calib.tobytes()).hexdigest()
 
 
 def convert(model: ModelDir | Bundle, calib_seqs: np.ndarray) -> tuple[bytes, bytes]:
-    """Raw converter output (float, int8) for the model's bundle (or a bundle), calibrated on ``calib_seqs``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle_path = (model.path / "bundle.npz" if isinstance(model, ModelDir)
-                       else model.save(Path(tmp) / "bundle.npz"))
-        calib = Path(tmp) / "calib.npy"
-        np.save(calib, np.asarray(calib_seqs, np.float32))
-        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-        root = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        r = subprocess.run([sys.executable, "-m", __name__, "--convert-worker", str(bundle_path),
-                            str(calib), str(Path(tmp) / "out")], capture_output=True, text=True, env=env, timeout=900)
-        if r.returncode != 0:
-            tail = "\n".join(r.stderr.strip().splitlines()[-5:])
-            raise RuntimeError(f"TFLite conversion failed:\n{tail}")
-        return (Path(tmp) / "out.float").read_bytes(), (Path(tmp) / "out.int8").read_bytes()
+    """Raw converter output (float, int8) for the model's bundle (or a bundle), calibrated on ``calib_seqs``: the
+    result of the conversion :func:`prefetch` started for them, or a conversion run now
+    (:mod:`tinylstm.tflite_worker`)."""
+    if isinstance(model, ModelDir):
+        worker = _PENDING.pop(_job_key(bundle_digest(model), calib_seqs), None)
+        if worker is not None:
+            return worker.result()
+        return tflite_worker.run_job(model.path / "bundle.npz", calib_seqs)
+    return tflite_worker.run_job(model, calib_seqs)
+
+
+def prefetch(model: ModelDir, data: Path | None = None, calib_samples: int = 0,
+             calib_margin: float = DEFAULT_CALIB_MARGIN, calib_clip: float = AUTO_CLIP,
+             worker: tflite_worker.Worker | None = None) -> None:
+    """Start the conversion :func:`build` with these options will ask for, in ``worker`` (one started earlier) or
+    a new worker process; :func:`convert` then waits for its bytes. Same bytes as converting later."""
+    check_supported(model.bundle, CAPABILITIES)
+    calib, _, _ = calibration_rows(model, model.data_path(data), calib_samples, calib_margin, calib_clip)
+    key = _job_key(bundle_digest(model), calib)
+    if key in _PENDING:
+        if worker is not None:
+            worker.close()
+        return
+    worker = worker if worker is not None else tflite_worker.Worker()
+    worker.submit(model.path / "bundle.npz", calib)
+    _PENDING[key] = worker
+
+
+def discard(worker: tflite_worker.Worker) -> None:
+    """Stop ``worker`` and forget its job (a run that ends without asking for the conversion it prefetched)."""
+    for key, w in list(_PENDING.items()):
+        if w is worker:
+            del _PENDING[key]
+    worker.close()
 
 
 # ------------------------------------------------------------------------------------------------ build
@@ -455,6 +445,3 @@ def eloquent_accuracy(model: ModelDir, fb: bytes, data: Path | None = None) -> A
                                   {"tflm": mae}, {"tflm": mae - ref_mae})
     return _ACCURACY[key]
 
-
-if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--convert-worker":
-    _convert_worker(*sys.argv[2:])

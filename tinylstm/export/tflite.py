@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import tflite_build
+from .. import tflite_build, tflite_worker
 from ..modeldir import ModelDir
 from ..options import option
 from . import register
@@ -47,8 +47,22 @@ def build(model: ModelDir, opts: TFLiteOptions, arena: bool | None = None) -> tf
                               arena=not opts.no_arena if arena is None else arena, calib_clip=opts.calib_clip)
 
 
+class _HeadStart:
+    """``tinylstm run``: the conversion worker starts (imports TensorFlow) before training and converts the trained
+    bundle beside evaluation and the other exports; :func:`build` then collects its bytes."""
+
+    def __init__(self) -> None:
+        self.worker = tflite_worker.Worker()
+
+    def warm(self, model: ModelDir, opts: TFLiteOptions) -> None:
+        tflite_build.prefetch(model, opts.data, opts.calib_samples, opts.calib_margin, opts.calib_clip, self.worker)
+
+    def close(self) -> None:
+        tflite_build.discard(self.worker)
+
+
 @register("tflite", "float32 + full-integer int8 TFLite flatbuffers for LiteRT and TFLite Micro",
-          options=TFLiteOptions, default_subdir="tflite")
+          options=TFLiteOptions, default_subdir="tflite", head_start=_HeadStart)
 def generate(model: ModelDir, opts: TFLiteOptions) -> dict[str, bytes]:
     b = build(model, opts)
     summary = json.dumps(tflite_build.summary(model, b), indent=2, sort_keys=True) + "\n"

@@ -137,7 +137,7 @@ def finetune(model_dir: Path, bundle: Bundle, masks, data: Path | None, epochs: 
              quiet: bool = True):
     """Continue training the Keras model under the masks; return (keras model, history dict)."""
     from .model import keras  # TensorFlow: imported only when fine-tuning
-    from .train import load_keras_model, set_determinism
+    from .train import STEPS_PER_EXECUTION, load_keras_model, set_determinism
 
     model_dir = Path(model_dir)
     model_info = ModelDir.load(model_dir)
@@ -159,25 +159,38 @@ def finetune(model_dir: Path, bundle: Bundle, masks, data: Path | None, epochs: 
             cell.kernel.assign(cell.kernel * mw)
             cell.recurrent_kernel.assign(cell.recurrent_kernel * mu)
 
-    class Mask(k.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            impose()
-
+    # the zeros are re-imposed after every optimizer step inside the compiled train step (a variable constraint:
+    # Keras applies it right after the update, the same product an after-batch callback computes, without a
+    # Python round trip per batch), so several steps can run per call (train.STEPS_PER_EXECUTION)
+    for cell, (mw, mu) in zip(cells, fmasks):
+        cell.kernel.constraint = _Mask(mw)
+        cell.recurrent_kernel.constraint = _Mask(mu)
     impose()
     x = bundle.sequences(X_train)
     y = bundle.scaler.transform_y(y_train).astype(np.float32)
     cfg = bundle.meta.get("train_config", {})
-    model.compile(optimizer=k.optimizers.Adam(learning_rate=lr), loss=cfg.get("loss", "mae"))
+    model.compile(optimizer=k.optimizers.Adam(learning_rate=lr), loss=cfg.get("loss", "mae"),
+                  steps_per_execution=STEPS_PER_EXECUTION)
     hist = {"loss": [], "val_loss": []}
     if epochs > 0:
         stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=max(5, epochs // 4),
                                          restore_best_weights=True)
         h = model.fit(x, y, epochs=epochs, batch_size=int(cfg.get("batch_size", 16)),
                       validation_split=float(cfg.get("validation_split", 0.2)), shuffle=True, verbose=0,
-                      callbacks=[Mask(), stop])
+                      callbacks=[stop])
         hist = {key: [float(v) for v in vals] for key, vals in h.history.items()}
     impose()
     return model, hist
+
+
+class _Mask:
+    """A Keras variable constraint: the variable times a fixed 0/1 mask (float32, the variable's shape)."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.mask = mask
+
+    def __call__(self, variable):
+        return variable * self.mask
 
 
 def prune_model(model_dir: Path, out_dir: Path | None = None, ws: Sequence[float] | None = None,

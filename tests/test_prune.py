@@ -62,6 +62,16 @@ def test_finetuned_model_keeps_the_mask_and_the_accuracy(trained, pruned50):
     assert mae_esell < mae_raw  # fine-tuning recovered something
 
 
+def test_finetuning_remakes_the_committed_pruned_reference_byte_for_byte(pruned50):
+    """`tinylstm prune` with its defaults on models/reference gives models/reference_pruned_50's weights exactly:
+    the fine-tune's speed-ups (several steps per compiled call, the mask as a variable constraint) kept the
+    weights the after-batch callback made."""
+    from conftest import REFERENCE_MODEL
+
+    committed = REFERENCE_MODEL.parent / "reference_pruned_50" / "bundle.npz"
+    assert (pruned50 / "bundle.npz").read_bytes() == committed.read_bytes()
+
+
 def test_esell_golden_matches_keras_of_the_pruned_model(trained, pruned50):
     from tinylstm.data import to_sequences
     from tinylstm.train import load_keras_model

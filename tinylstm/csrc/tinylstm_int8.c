@@ -12,11 +12,14 @@
  *
  * The kernel: four output rows per pass over the inputs (the four gates of one LSTM unit, or four dense outputs),
  * so every pair of inputs loaded serves four rows. The weights come laid out for it (tinylstm/export/c.py,
- * `pack_rows`): per block of four rows, first one word per "head" input (K mod 4 of them: the bytes of rows
- * 0..3), then per group of four inputs k0..k3 one word per row with the bytes w(k0), w(k2), w(k1), w(k3) - so
- * that SXTB16 of the word and of the word rotated by 8 give the int16 pairs (w(k0), w(k1)) and (w(k2), w(k3))
- * that SMLAD multiplies with the input pairs (x(k0), x(k1)) and (x(k2), x(k3)). Then per row: the multiplier
- * and the bias (q), the requantisation (SMMLAR for shift 32), the gates, and c and h of the unit.
+ * `pack_rows`, `pack_layer`): per block of four rows r0..r3, per group of four inputs k0..k3 (after the K mod 4
+ * "head" inputs) four words, rows (r0, r1) x inputs (k0, k1), (r0, r1) x (k2, k3), (r2, r3) x (k0, k1), (r2, r3) x
+ * (k2, k3), each with the bytes u(ra, ka), w(rb, ka), u(ra, kb), w(rb, kb), u = w + 128: SMLAD of the raw word
+ * with the input pair sums x(ka) (256 w(rb, ka) + u(ra, ka)) + x(kb) (...), SMLAD of SXTB16(word ror 8) row rb
+ * alone - three instructions per four MACs, the offset removed once per pass (tl_zc). Then one word per head
+ * input (the bytes of rows r0..r3, signed), then the block's multiplier and biases (LSTM: one multiplier per unit
+ * and the four gate biases; dense: multiplier and bias per row), so that one pointer runs through the whole
+ * stream. Per unit: the requantisation (SMMLAR for shift 32), the gates by table, c and h.
  *
  * With __ARM_FEATURE_SIMD32 (Cortex-M4/M7/M33 with DSP): ACLE intrinsics from <arm_acle.h>. Elsewhere, or
  * with -DTINYLSTM_NO_SIMD: portable C over the same layout, bit-identical (integer sums are exact: the export
@@ -222,10 +225,9 @@ TL_INLINE int32_t tl_zc(const int16_t *x, int ng)
 TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, int32_t zc)
 {
     tl_acc4 r;
-    const uint32_t *w = *pw, *wh = w;
+    const uint32_t *w = *pw; /* the groups' words, then the head's (w runs straight through the block) */
     const int16_t *xh = x;
     int e;
-    w += hd;
     x += hd;
 #ifdef TL_SIMD
     {
@@ -246,7 +248,7 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
         r.a3 = a3;
     }
     for (e = 0; e < hd; ++e) {
-        uint32_t W = wh[e];
+        uint32_t W = *w++;
         int32_t xe = xh[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
         r.a0 = __smlabb(lo, xe, r.a0);
         r.a2 = __smlatb(lo, xe, r.a2);
@@ -272,7 +274,7 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
         }
     }
     for (e = 0; e < hd; ++e) {
-        const int8_t *b = (const int8_t *)(wh + e);
+        const int8_t *b = (const int8_t *)(w++);
         int32_t xe = xh[e];
         r.a0 += xe * b[0];
         r.a1 += xe * b[1];

@@ -284,12 +284,13 @@ def pack_rows(W: np.ndarray, rows: list[int]) -> np.ndarray:
     """int8 weights ``W`` (K inputs x columns) laid out for the int8 kernel, four output columns per block.
 
     ``rows`` lists the output columns in kernel order (-1: a zero padding row), a multiple of four. Per block r0..r3:
-    per group of four inputs k0..k3 (after the K mod 4 head inputs) four words, each two rows x two inputs: (r0, r1) x (k0, k1), (r0, r1) x (k2, k3), (r2, r3) x
-    (k0, k1), (r2, r3) x (k2, k3), with the bytes u(ra, ka), w(rb, ka), u(ra, kb), w(rb, kb) where u = w + 128 (the
-    offset byte; the kernel removes 128 * sum(x) once per pass). SMLAD of the raw word then sums
-    x(ka) (256 w(rb, ka) + u(ra, ka)) + x(kb) (...), SMLAD of SXTB16(word ror 8) row rb alone: three instructions per
-    four MACs. Then one 4-byte word per head input (bytes: the block's rows 0..3, signed): the kernel's weight
-    pointer runs straight through the block. Returns the bytes as int8 (memory order)."""
+    per group of four inputs k0..k3 (after the K mod 4 head inputs) four words, each two rows x two inputs:
+    (r0, r1) x (k0, k1), (r0, r1) x (k2, k3), (r2, r3) x (k0, k1), (r2, r3) x (k2, k3), with the bytes u(ra, ka),
+    w(rb, ka), u(ra, kb), w(rb, kb) where u = w + 128 (the offset byte; the kernel removes 128 * sum(x) once per
+    pass). SMLAD of the raw word then sums x(ka) (256 w(rb, ka) + u(ra, ka)) + x(kb) (...), SMLAD of
+    SXTB16(word ror 8) row rb alone: three instructions per four MACs. Then one 4-byte word per head input (bytes:
+    the block's rows 0..3, signed): the kernel's weight pointer runs straight through the block. Returns the bytes
+    as int8 (memory order)."""
     W = np.asarray(W, np.int64)
     K = W.shape[0]
     Wp = np.concatenate([W, np.zeros((K, 1), np.int64)], axis=1)  # column -1: zeros

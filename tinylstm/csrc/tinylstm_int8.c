@@ -202,8 +202,10 @@ TL_INLINE uint32_t ld_pair(const int16_t *x)
         x += 4;                                                                                               \
     } while (0)
 #if defined(__GNUC__) && defined(__OPTIMIZE__)
-/* The same group as one asm string (x and w post-incremented, the four words in r4..r7, one input pair at a time), for the loop below:
- * written out because GCC keeps too few registers free in it (it spilled the loop end and reloaded it per pass). */
+/* The same group as one asm string (x and w post-incremented, the four words in r4..r7, one input pair at a
+ * time), for the loop below: written out because GCC keeps too few registers free in it (it spilled the loop end
+ * and reloaded it per pass, plus a pointer increment and a branch).
+ * xa is early-clobbered: it must not share a register with the loop end's address. */
 #define TL_GROUP_ASM                                                                                          \
     "ldmia %[w]!, {r4-r7}\n\t"                                                                                \
     "ldr %[xa], [%[x]], #4\n\t"                                                                               \
@@ -256,16 +258,18 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
     {
         int32_t m01 = zc, m23 = zc, a1 = 0, a3 = 0;
 #ifdef TL_GROUP_ASM
-        int n2 = ng >> 1;
         uint32_t xa;
-        /* the odd group, then two groups per iteration (half the loop overhead) */
+        const int16_t *xend;
+        /* the odd group, then two groups per iteration (half the loop overhead); the loop end is read from memory
+         * (into the free input register) so that the asm needs 11 registers: GCC at -Og cannot find 12 here */
         if (ng & 1) {
             __asm__(TL_GROUP_ASM : TL_GROUP_OPS : : TL_GROUP_CLOBBERS);
         }
-        if (n2) {
-            __asm__("1:\n\t" TL_GROUP_ASM TL_GROUP_ASM "subs %[n], %[n], #1\n\tbne 1b"
-                    : TL_GROUP_OPS, [n] "+r"(n2)
-                    :
+        xend = x + 8 * (ng >> 1);
+        if (x != xend) {
+            __asm__("1:\n\t" TL_GROUP_ASM TL_GROUP_ASM "ldr %[xa], %[end]\n\tcmp %[x], %[xa]\n\tbne 1b"
+                    : TL_GROUP_OPS
+                    : [end] "m"(xend)
                     : TL_GROUP_CLOBBERS, "cc");
         }
 #else

@@ -201,6 +201,31 @@ TL_INLINE uint32_t ld_pair(const int16_t *x)
         TL_PAIR(m23, a3, w3, x23);                                                                            \
         x += 4;                                                                                               \
     } while (0)
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+/* The same group as one asm string (x and w post-incremented, the four words in r4..r7, one input pair at a
+ * time), for the loop below: written out because GCC keeps too few registers free in it (it spilled the loop end
+ * and reloaded it per pass, plus a pointer increment and a branch).
+ * xa is early-clobbered: it must not share a register with the loop end's address. */
+#define TL_GROUP_ASM                                                                                          \
+    "ldmia %[w]!, {r4-r7}\n\t"                                                                                \
+    "ldr %[xa], [%[x]], #4\n\t"                                                                               \
+    "smlad %[m01], r4, %[xa], %[m01]\n\t"                                                                     \
+    "smlad %[m23], r6, %[xa], %[m23]\n\t"                                                                     \
+    "sxtb16 r4, r4, ror #8\n\t"                                                                               \
+    "sxtb16 r6, r6, ror #8\n\t"                                                                               \
+    "smlad %[a1], r4, %[xa], %[a1]\n\t"                                                                       \
+    "smlad %[a3], r6, %[xa], %[a3]\n\t"                                                                       \
+    "ldr %[xa], [%[x]], #4\n\t"                                                                               \
+    "smlad %[m01], r5, %[xa], %[m01]\n\t"                                                                     \
+    "smlad %[m23], r7, %[xa], %[m23]\n\t"                                                                     \
+    "sxtb16 r5, r5, ror #8\n\t"                                                                               \
+    "sxtb16 r7, r7, ror #8\n\t"                                                                               \
+    "smlad %[a1], r5, %[xa], %[a1]\n\t"                                                                       \
+    "smlad %[a3], r7, %[xa], %[a3]\n\t"
+#define TL_GROUP_OPS                                                                                          \
+    [m01] "+r"(m01), [m23] "+r"(m23), [a1] "+r"(a1), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), [xa] "=&r"(xa)
+#define TL_GROUP_CLOBBERS "r4", "r5", "r6", "r7", "memory"
+#endif
 #endif
 
 /* The zero-point correction of the offset bytes u = w + 128: -128 * sum of the grouped inputs x[0 .. 4 ng), the same
@@ -231,8 +256,24 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
     x += hd;
 #ifdef TL_SIMD
     {
-        const int16_t *xend;
         int32_t m01 = zc, m23 = zc, a1 = 0, a3 = 0;
+#ifdef TL_GROUP_ASM
+        uint32_t xa;
+        const int16_t *xend;
+        /* the odd group, then two groups per iteration (half the loop overhead); the loop end is read from memory
+         * (into the free input register) so that the asm needs 11 registers: GCC at -Og cannot find 12 here */
+        if (ng & 1) {
+            __asm__(TL_GROUP_ASM : TL_GROUP_OPS : : TL_GROUP_CLOBBERS);
+        }
+        xend = x + 8 * (ng >> 1);
+        if (x != xend) {
+            __asm__("1:\n\t" TL_GROUP_ASM TL_GROUP_ASM "ldr %[xa], %[end]\n\tcmp %[x], %[xa]\n\tbne 1b"
+                    : TL_GROUP_OPS
+                    : [end] "m"(xend)
+                    : TL_GROUP_CLOBBERS, "cc");
+        }
+#else
+        const int16_t *xend;
         /* two groups per iteration (half the loop overhead), then the odd one */
         for (xend = x + 8 * (ng >> 1); x != xend;) {
             TL_GROUP();
@@ -241,6 +282,7 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
         if (ng & 1) {
             TL_GROUP();
         }
+#endif
         /* rows 0 and 2: m - 256 a (mod 2^32; the true sum fits in int32) */
         r.a0 = (int32_t)((uint32_t)m01 - ((uint32_t)a1 << 8));
         r.a1 = a1;

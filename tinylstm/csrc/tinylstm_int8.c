@@ -252,7 +252,6 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
     tl_acc4 r;
     const uint32_t *w = *pw; /* the groups' words, then the head's (w runs straight through the block) */
     const int16_t *xh = x;
-    int e;
     x += hd;
 #ifdef TL_SIMD
     {
@@ -289,13 +288,16 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
         r.a2 = (int32_t)((uint32_t)m23 - ((uint32_t)a3 << 8));
         r.a3 = a3;
     }
-    for (e = 0; e < hd; ++e) {
-        uint32_t W = *w++;
-        int32_t xe = xh[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
-        r.a0 = __smlabb(lo, xe, r.a0);
-        r.a2 = __smlatb(lo, xe, r.a2);
-        r.a1 = __smlabb(hi, xe, r.a1);
-        r.a3 = __smlatb(hi, xe, r.a3);
+    if (hd) { /* guarded do-while: no set-up and one test less per block */
+        const uint32_t *wend = w + hd;
+        do {
+            uint32_t W = *w++;
+            int32_t xe = *xh++, lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
+            r.a0 = __smlabb(lo, xe, r.a0);
+            r.a2 = __smlatb(lo, xe, r.a2);
+            r.a1 = __smlabb(hi, xe, r.a1);
+            r.a3 = __smlatb(hi, xe, r.a3);
+        } while (w != wend);
     }
 #else
     {
@@ -315,7 +317,7 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
             w += 4;
         }
     }
-    for (e = 0; e < hd; ++e) {
+    for (int e = 0; e < hd; ++e) {
         const int8_t *b = (const int8_t *)(w++);
         int32_t xe = xh[e];
         r.a0 += xe * b[0];

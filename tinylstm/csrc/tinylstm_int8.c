@@ -383,21 +383,24 @@ static void dense(const uint32_t *w, int sh, int n_in, int n_out, const int16_t 
         acc[1] = a.a1;
         acc[2] = a.a2;
         acc[3] = a.a3;
-        for (r = 0; r < 4 && j + r < n_out; ++r) {
-            int32_t v = requant(acc[r], (int32_t)w[2 * r], sh, (int32_t)w[2 * r + 1]);
-#ifdef TL_SIMD
-            if (relu && !last) {
-                y[j + r] = (int16_t)__usat(v, 15); /* relu and the int16 bound in one */
-                continue;
+        /* the last layer's rows apart (fewer flags reloaded per row) */
+        if (last) {
+            for (r = 0; r < 4 && j + r < n_out; ++r) {
+                out[j + r] = requant(acc[r], (int32_t)w[2 * r], sh, (int32_t)w[2 * r + 1]);
             }
+        } else {
+            for (r = 0; r < 4 && j + r < n_out; ++r) {
+                int32_t v = requant(acc[r], (int32_t)w[2 * r], sh, (int32_t)w[2 * r + 1]);
+#ifdef TL_SIMD
+                if (relu) {
+                    y[j + r] = (int16_t)__usat(v, 15); /* relu and the int16 bound in one */
+                    continue;
+                }
 #endif
-            if (relu && v < 0) v = 0;
-            if (!last) {
+                if (relu && v < 0) v = 0;
                 if (v > 32767) v = 32767;
                 if (v < -32767) v = -32767;
                 y[j + r] = (int16_t)v;
-            } else {
-                out[j + r] = v;
             }
         }
         w += 8;
@@ -475,14 +478,7 @@ static void tl_outputs(const int32_t q[TINYLSTM_NUM_OUTPUTS], float y[TINYLSTM_N
 
 void tinylstm_reset(tinylstm_state *s)
 {
-    int j;
-    for (j = 0; j < TINYLSTM_V_SIZE; ++j) {
-        s->v[j] = 0;
-    }
-    for (j = 0; j < TINYLSTM_H_SIZE; ++j) {
-        s->c[j] = 0;
-    }
-    s->steps = 0;
+    memset(s, 0, sizeof *s); /* v, c and steps (all-zero bits are 0 for integers): one memset call */
 }
 
 int tinylstm_predict_q(const float x[TINYLSTM_NUM_INPUTS], int32_t q[TINYLSTM_NUM_OUTPUTS])

@@ -252,7 +252,6 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
     tl_acc4 r;
     const uint32_t *w = *pw; /* the groups' words, then the head's (w runs straight through the block) */
     const int16_t *xh = x;
-    int e;
     x += hd;
 #ifdef TL_SIMD
     {
@@ -289,13 +288,16 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
         r.a2 = (int32_t)((uint32_t)m23 - ((uint32_t)a3 << 8));
         r.a3 = a3;
     }
-    for (e = 0; e < hd; ++e) {
-        uint32_t W = *w++;
-        int32_t xe = xh[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
-        r.a0 = __smlabb(lo, xe, r.a0);
-        r.a2 = __smlatb(lo, xe, r.a2);
-        r.a1 = __smlabb(hi, xe, r.a1);
-        r.a3 = __smlatb(hi, xe, r.a3);
+    if (hd) { /* guarded do-while: no set-up and one test less per block */
+        const uint32_t *wend = w + hd;
+        do {
+            uint32_t W = *w++;
+            int32_t xe = *xh++, lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
+            r.a0 = __smlabb(lo, xe, r.a0);
+            r.a2 = __smlatb(lo, xe, r.a2);
+            r.a1 = __smlabb(hi, xe, r.a1);
+            r.a3 = __smlatb(hi, xe, r.a3);
+        } while (w != wend);
     }
 #else
     {
@@ -315,7 +317,7 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
             w += 4;
         }
     }
-    for (e = 0; e < hd; ++e) {
+    for (int e = 0; e < hd; ++e) {
         const int8_t *b = (const int8_t *)(w++);
         int32_t xe = xh[e];
         r.a0 += xe * b[0];
@@ -381,21 +383,24 @@ static void dense(const uint32_t *w, int sh, int n_in, int n_out, const int16_t 
         acc[1] = a.a1;
         acc[2] = a.a2;
         acc[3] = a.a3;
-        for (r = 0; r < 4 && j + r < n_out; ++r) {
-            int32_t v = requant(acc[r], (int32_t)w[2 * r], sh, (int32_t)w[2 * r + 1]);
-#ifdef TL_SIMD
-            if (relu && !last) {
-                y[j + r] = (int16_t)__usat(v, 15); /* relu and the int16 bound in one */
-                continue;
+        /* the last layer's rows apart (fewer flags reloaded per row) */
+        if (last) {
+            for (r = 0; r < 4 && j + r < n_out; ++r) {
+                out[j + r] = requant(acc[r], (int32_t)w[2 * r], sh, (int32_t)w[2 * r + 1]);
             }
+        } else {
+            for (r = 0; r < 4 && j + r < n_out; ++r) {
+                int32_t v = requant(acc[r], (int32_t)w[2 * r], sh, (int32_t)w[2 * r + 1]);
+#ifdef TL_SIMD
+                if (relu) {
+                    y[j + r] = (int16_t)__usat(v, 15); /* relu and the int16 bound in one */
+                    continue;
+                }
 #endif
-            if (relu && v < 0) v = 0;
-            if (!last) {
+                if (relu && v < 0) v = 0;
                 if (v > 32767) v = 32767;
                 if (v < -32767) v = -32767;
                 y[j + r] = (int16_t)v;
-            } else {
-                out[j + r] = v;
             }
         }
         w += 8;
@@ -473,14 +478,7 @@ static void tl_outputs(const int32_t q[TINYLSTM_NUM_OUTPUTS], float y[TINYLSTM_N
 
 void tinylstm_reset(tinylstm_state *s)
 {
-    int j;
-    for (j = 0; j < TINYLSTM_V_SIZE; ++j) {
-        s->v[j] = 0;
-    }
-    for (j = 0; j < TINYLSTM_H_SIZE; ++j) {
-        s->c[j] = 0;
-    }
-    s->steps = 0;
+    memset(s, 0, sizeof *s); /* v, c and steps (all-zero bits are 0 for integers): one memset call */
 }
 
 int tinylstm_predict_q(const float x[TINYLSTM_NUM_INPUTS], int32_t q[TINYLSTM_NUM_OUTPUTS])

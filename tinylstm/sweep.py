@@ -430,6 +430,7 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
                                             else f"{type(err).__name__}: {reason}")[:300])
     row.update(seconds=round(time.perf_counter() - t0, 1), cpu_seconds=round(_cpu() - c0, 1))
     atomic.write_json(stage / "result.json", row)
+    os.chmod(stage, 0o777 & ~atomic._umask())  # mkdtemp made it 0700
     if final.exists():
         shutil.rmtree(final, ignore_errors=True)
     os.replace(stage, final)
@@ -676,16 +677,60 @@ def sweep(opt: SweepOptions) -> SweepResult:
     csv, parquet = write_table(rows, out)
     from .sweep_plots import pareto_figures
 
-    default = next((r for r in rows if r.get("status") == "ok" and r.get("lstm_units") == "12,12"
-                    and r.get("dense_units") == "32"), None)
+    default = _default_row(rows)
     figures = pareto_figures(rows, space.targets, out, _unit(opt), default)
     res = SweepResult(rows, csv, parquet, figures, seconds=time.perf_counter() - t0)
     n_failed = sum(r.get("status") != "ok" for r in rows)
-    _say(opt.quiet, f"sweep: {len(rows)} trials, {n_failed} failed, in {res.seconds:.0f} s; wrote {csv}, {parquet}, "
-                    + ", ".join(str(f) for f in figures))
+    text = summary(rows, space.objectives[0].partition(".")[0], default)
+    if text:
+        atomic.write_text(out / "summary.md", text + "\n")
+        _say(opt.quiet, text)
+    _say(opt.quiet, f"sweep: {len(rows)} trials, {n_failed} failed, in {res.seconds:.0f} s wall; wrote {csv}, "
+                    f"{parquet}, " + ", ".join(str(f) for f in figures))
     if opt.budget is not None:
         res.best = publish_best(rows, opt.budget, ctx, out, opt.quiet)
     return res
+
+
+def _default_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first finished trial with TrainConfig's default architecture, if any."""
+    from .train import TrainConfig
+
+    d = TrainConfig()
+    lstm, dense = ",".join(map(str, d.lstm_units)), ",".join(map(str, d.dense_units))
+    return next((r for r in rows if r.get("status") == "ok" and str(r.get("lstm_units")) == lstm
+                 and str(r.get("dense_units") or "") == dense), None)
+
+
+def summary(rows: Sequence[dict[str, Any]], target: str, default: dict[str, Any] | None) -> str:
+    """Markdown lines on ``target`` beside the default architecture (when it ran): its validation error (± the
+    standard deviation over seeds), the smallest-flash trial within that noise of it (validation error ≤ the
+    default's + its sd) and the most accurate trial within the default's flash. Empty without the default."""
+    if default is None or _num(default.get(f"{target}.val_error")) is None:
+        return ""
+    ok = [r for r in rows if r.get("status") == "ok" and _num(r.get(f"{target}.val_error")) is not None
+          and _num(r.get(f"{target}.flash_bytes")) is not None]
+    err, sd = float(default[f"{target}.val_error"]), float(default.get("val_error_sd") or 0.0)
+    flash = float(default[f"{target}.flash_bytes"])
+
+    def line(name: str, r: dict[str, Any]) -> str:
+        costs = ", ".join(f"{k} {r[f'{target}.{k}']:,}" for k in ("flash_bytes", "ram_bytes", "instructions")
+                          if _num(r.get(f"{target}.{k}")) is not None)
+        return (f"| {name} | {r['lstm_units']} / {r['dense_units'] or '-'} | {r.get('params', '')} | "
+                f"{float(r[f'{target}.val_error']):.4f} ± {float(r.get('val_error_sd') or 0):.4f} | {costs} |")
+
+    out = [f"{target}, validation error (mean ± sd over seeds) and costs:", "",
+           "| trial | LSTM / dense units | params | validation error | costs |", "|---|---|---|---|---|",
+           line("default", default)]
+    near = [r for r in ok if float(r[f"{target}.val_error"]) <= err + sd]
+    if near:
+        out.append(line("smallest flash within the default's noise", min(
+            near, key=lambda r: (float(r[f"{target}.flash_bytes"]), float(r[f"{target}.val_error"])))))
+    within = [r for r in ok if float(r[f"{target}.flash_bytes"]) <= flash]
+    if within:
+        out.append(line("most accurate within the default's flash",
+                        min(within, key=lambda r: (float(r[f"{target}.val_error"]), r["key"]))))
+    return "\n".join(out)
 
 
 def _unit(opt: SweepOptions) -> str:

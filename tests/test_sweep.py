@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import require_tool, run_cli
+from tests.conftest import ROOT, require_tool, run_cli
 
 SPACE = """\
 [search]
@@ -155,7 +155,9 @@ def test_budget_parse_and_pick():
     assert pick(rows, Budget.parse("target=c-int8,flash=8KiB"))["key"] == "b"
     assert pick(rows, Budget.parse("target=c-int8"))["key"] == "a"
     assert pick(rows, Budget.parse("target=c-int8,flash=1KiB")) is None
-    for bad in ("flash=8KiB", "target=c-int8,flash=lots", "target=c-int8,speed=3", "target=tflite-int8,instructions=5"):
+    assert Budget.parse("target=fpga,latency_us=50,cycles=2000").limits == {"latency_us": 50, "cycles": 2000}
+    for bad in ("flash=8KiB", "target=c-int8,flash=lots", "target=c-int8,speed=3", "target=tflite-int8,instructions=5",
+                "target=c-int8,cycles=100", "target=fpga,latency_us=3KiB"):
         with pytest.raises(UserError):
             Budget.parse(bad)
 
@@ -197,3 +199,20 @@ def test_pareto_front_and_summary():
     assert text[5].startswith("| smallest flash within the default's noise | 4 / - |")
     assert text[6].startswith("| most accurate within the default's flash | 8,8 / 16 |")
     assert summary(rows, "c-int8", None) == ""
+
+
+@pytest.mark.slow
+def test_fpga_measure_on_the_reference_model(reference_csv, tmp_path):
+    """The fpga target of a trial: the RTL equals its golden model on validation rows; more lanes, fewer cycles;
+    latency = cycles / clock."""
+    require_tool("iverilog", "vvp")
+    from tinylstm.modeldir import ModelDir
+    from tinylstm.sweep import _measure_fpga, validation_rows
+
+    md = ModelDir.load(ROOT / "models" / "reference")
+    Xv, _ = validation_rows(md)
+    one = _measure_fpga(md, {"fpga_format": "Q8.8", "fpga_lanes": 1}, Xv, tmp_path / "l1", 30.0)
+    four = _measure_fpga(md, {"fpga_format": "Q8.8", "fpga_lanes": 4}, Xv, tmp_path / "l4", 30.0)
+    assert one["verify_max_abs"] == four["verify_max_abs"] == 0.0
+    assert four["cycles"] < one["cycles"] and one["cycles"] >= md.bundle.macs() * 0.5
+    assert four["latency_us"] == round(four["cycles"] / 30.0, 3)

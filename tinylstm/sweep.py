@@ -51,14 +51,19 @@ from . import atomic
 from .errors import UserError
 
 DEFAULT_SPACE = Path(__file__).with_name("sweep_space.toml")
-TARGETS = ("c-float32", "c-int8", "tflite-float", "tflite-int8")
+TARGETS = ("c-float32", "c-int8", "tflite-float", "tflite-int8", "fpga")
 ALGORITHMS = ("optuna", "random", "grid")
-METRICS = ("val_error", "flash_bytes", "ram_bytes", "instructions")
+METRICS = ("val_error", "flash_bytes", "ram_bytes", "instructions", "cycles", "latency_us")
+#: metrics measured for some targets only
+ONLY = {"instructions": ("c-float32", "c-int8"), "cycles": ("fpga",), "latency_us": ("fpga",)}
 #: ``TINYLSTM_FAULT=raise:sweep-trial:<column>=<value>`` fails every trial whose ``<column>`` (e.g. ``lstm_units``,
 #: written as in the results table: ``8,12``) has that value - for the tests of failed trials and resume.
 FAULT_ENV = "TINYLSTM_FAULT"
 #: Budget keys (``--budget``) and the result column each one bounds.
-BUDGET_KEYS = {"flash": "flash_bytes", "ram": "ram_bytes", "instructions": "instructions"}
+BUDGET_KEYS = {"flash": "flash_bytes", "ram": "ram_bytes", "instructions": "instructions", "cycles": "cycles",
+               "latency_us": "latency_us"}
+#: rows of the FPGA core simulated per trial (Icarus Verilog: cycles, and the RTL against its golden model)
+FPGA_SIM_ROWS = 8
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|kib|kb|k|mib|mb|m)?\s*$", re.I)
 _MULT = {None: 1, "b": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1 << 20, "mib": 1 << 20, "mb": 1000 ** 2}
 
@@ -78,9 +83,16 @@ class Space:
     dense_layers: tuple[int, ...]
     dense_units: tuple[int, ...]
     targets: tuple[str, ...]
+    fpga_formats: tuple[str, ...] = ("Q5.11",)
+    fpga_lanes: tuple[int, ...] = (4,)
+    fpga_clock_mhz: float = 30.0
 
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+    def as_settings(self) -> dict[str, Any]:
+        """The fields that decide results (the [fpga] ones only when the fpga target is measured)."""
+        d = asdict(self)
+        if "fpga" not in self.targets:
+            d = {k: v for k, v in d.items() if not k.startswith("fpga_")}
+        return d
 
 
 def _ints(path: Path, key: str, value: Any, lo: int) -> tuple[int, ...]:
@@ -139,21 +151,41 @@ def load_space(path: Path | None = None) -> Space:
         if target not in names or metric not in METRICS:
             raise UserError(f"{where}: [search] objective {obj!r} must be <target>.<metric> with a target of "
                             f"[targets] names and a metric of {', '.join(METRICS)}")
-        if metric == "instructions" and not target.startswith("c-"):
-            raise UserError(f"{where}: [search] objective {obj!r}: instructions are measured for c-* targets only")
+        if target not in ONLY.get(metric, (target,)):
+            raise UserError(f"{where}: [search] objective {obj!r}: {metric} is measured for "
+                            f"{', '.join(ONLY[metric])} only")
     if len(objectives) != 2:
         raise UserError(f"{where}: [search] objectives must name two metrics, got {list(objectives)!r}")
+    f = tables["fpga"]
+    from .fixedpoint import QFormat
+
+    formats = f["formats"]
+    if not isinstance(formats, list) or not formats:
+        raise UserError(f"{where}: [fpga] formats must be a non-empty list of Qm.n strings, got {formats!r}")
+    for fmt in formats:
+        try:
+            QFormat.parse(fmt)
+        except (UserError, ValueError, TypeError, AttributeError) as err:
+            raise UserError(f"{where}: [fpga] formats: {fmt!r} is not a fixed-point format Qm.n ({err})") from None
+    lanes = f["lanes"]
+    if not isinstance(lanes, list) or not lanes or not all(isinstance(v, int) and 1 <= v <= 64 for v in lanes):
+        raise UserError(f"{where}: [fpga] lanes must be a non-empty list of integers in 1..64, got {lanes!r}")
+    if not isinstance(f["clock_mhz"], (int, float)) or not f["clock_mhz"] > 0:
+        raise UserError(f"{where}: [fpga] clock_mhz must be a number > 0, got {f['clock_mhz']!r}")
     return Space(s["algorithm"], objectives, s["seeds"], dict(tables["train"]), tuple(m["cell"]),
                  _ints(where, "lstm_layers", m["lstm_layers"], 1), _ints(where, "lstm_units", m["lstm_units"], 1),
                  _ints(where, "dense_layers", m["dense_layers"], 0), _ints(where, "dense_units", m["dense_units"], 1),
-                 tuple(names))
+                 tuple(names), tuple(formats), tuple(lanes), float(f["clock_mhz"]))
 
 
 def architecture(params: dict[str, Any]) -> dict[str, Any]:
     """The architecture a trial's raw parameters describe (per-layer unit draws beyond the layer count unused)."""
-    return {"cell": params["cell"],
+    arch = {"cell": params["cell"],
             "lstm_units": [int(params[f"lstm_units_{k + 1}"]) for k in range(int(params["lstm_layers"]))],
             "dense_units": [int(params[f"dense_units_{k + 1}"]) for k in range(int(params["dense_layers"]))]}
+    if "fpga_format" in params:  # the FPGA core's number format and lanes (a search dimension with that target)
+        arch.update(fpga_format=str(params["fpga_format"]), fpga_lanes=int(params["fpga_lanes"]))
+    return arch
 
 
 def _choices(space: Space) -> dict[str, tuple]:
@@ -161,6 +193,8 @@ def _choices(space: Space) -> dict[str, tuple]:
                              "dense_layers": space.dense_layers}
     out.update({f"lstm_units_{k + 1}": space.lstm_units for k in range(max(space.lstm_layers))})
     out.update({f"dense_units_{k + 1}": space.dense_units for k in range(max(space.dense_layers, default=0))})
+    if "fpga" in space.targets:
+        out.update(fpga_format=space.fpga_formats, fpga_lanes=space.fpga_lanes)
     return out
 
 
@@ -218,12 +252,12 @@ class Budget:
         for key, value in items.items():
             if key not in BUDGET_KEYS:
                 raise UserError(f"--budget {text!r}: unknown key {key!r} (known: target, {', '.join(BUDGET_KEYS)})")
-            if key == "instructions" and not target.startswith("c-"):
-                raise UserError(f"--budget {text!r}: instructions are measured for c-* targets only")
+            if target not in ONLY.get(BUDGET_KEYS[key], (target,)):
+                raise UserError(f"--budget {text!r}: {key} is measured for {', '.join(ONLY[BUDGET_KEYS[key]])} only")
             m = _SIZE.match(value)
-            if not m or (key == "instructions" and m.group(2)):
+            if not m or (key in ("instructions", "cycles", "latency_us") and m.group(2)):
                 raise UserError(f"--budget {text!r}: {key}={value!r} is not a number"
-                                + (" of bytes (e.g. 8KiB, 2048)" if key != "instructions" else ""))
+                                + (" of bytes (e.g. 8KiB, 2048)" if key in ("flash", "ram") else ""))
             limits[BUDGET_KEYS[key]] = float(m.group(1)) * _MULT[(m.group(2) or "").lower() or None]
         return cls(target, limits)
 
@@ -309,9 +343,10 @@ def _train(ctx: TrialContext, arch: dict[str, Any], seed: int, model_dir: Path):
                                spec=spec)
 
 
-def _target_errors(md, X: np.ndarray, y: np.ndarray, targets: Sequence[str]) -> dict[str, float | None]:
+def _target_errors(md, X: np.ndarray, y: np.ndarray, targets: Sequence[str],
+                   arch: dict[str, Any] | None = None) -> dict[str, float | None]:
     """Validation error of each target's number format (golden models; TFLM itself for tflite-int8)."""
-    from . import backends, intgolden
+    from . import backends, fixedpoint, intgolden
 
     out: dict[str, float | None] = {}
     ref = backends.run("numpy", md.path, X)
@@ -320,16 +355,39 @@ def _target_errors(md, X: np.ndarray, y: np.ndarray, targets: Sequence[str]) -> 
             out[t] = _error(md.bundle, ref, y)
         elif t == "c-int8":
             out[t] = _error(md.bundle, intgolden.predict(intgolden.quantize(md.bundle), X), y)
+        elif t == "fpga":
+            out[t] = _error(md.bundle, fixedpoint.predict(md.bundle, X, (arch or {}).get("fpga_format")), y)
         else:
             out[t] = None  # tflite-int8: measured with its export in _measure
     return out
 
 
-def _measure(md, target: str, Xv: np.ndarray, yv: np.ndarray, work: Path) -> dict[str, Any]:
+def _measure_fpga(md, arch: dict[str, Any], Xv: np.ndarray, work: Path, clock_mhz: float) -> dict[str, Any]:
+    """The FPGA core of the trial's format and lanes simulated on a few validation rows (Icarus Verilog): the RTL
+    against its fixed-point golden model (0 LSB, as the tests), the cycles per inference (data-independent)."""
+    from . import hdlsim
+    from .export.fpga import FpgaOptions, design_for
+
+    design = design_for(md, FpgaOptions(format=arch["fpga_format"], lanes=arch["fpga_lanes"]))
+    hdlsim.write_design(design, md.bundle, work)
+    xq = design.net.quantize_inputs(md.bundle, Xv[:FPGA_SIM_ROWS])
+    yq, cycles, _ = hdlsim.simulate_batch(work, xq, design.n_out)
+    want = design.net.forward(xq)
+    lsb = int(np.max(np.abs(np.asarray(yq, np.int64) - np.asarray(want, np.int64))))
+    if lsb:
+        raise UserError(f"fpga: the RTL differs from its fixed-point golden model by {lsb} LSB on the validation rows")
+    c = int(cycles[0])
+    return {"verify_max_abs": 0.0, "cycles": c, "latency_us": round(c / clock_mhz, 3)}
+
+
+def _measure(md, target: str, Xv: np.ndarray, yv: np.ndarray, work: Path, arch: dict[str, Any] | None = None,
+             clock_mhz: float = 30.0) -> dict[str, Any]:
     """Export, verify (short) and measure one target; a failed check raises a UserError naming it."""
     from . import backends, footprint, intgolden
 
     row: dict[str, Any] = {}
+    if target == "fpga":
+        return _measure_fpga(md, arch or {}, Xv, work, clock_mhz)
     if target.startswith("c-"):
         variant = target[2:]
         ref = (backends.run("numpy", md.path, Xv) if variant == "float32"
@@ -390,6 +448,7 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
     row: dict[str, Any] = {"key": key, "status": "ok", "reason": "", "cell": arch["cell"],
                            "lstm_units": ",".join(map(str, arch["lstm_units"])),
                            "dense_units": ",".join(map(str, arch["dense_units"])), "cached": False}
+    row.update({k: arch[k] for k in ("fpga_format", "fpga_lanes") if k in arch})
     t0, c0 = time.perf_counter(), _cpu()
     stage = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=ctx.trials_dir))
     try:
@@ -403,7 +462,7 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
             result = _train(ctx, arch, ctx.seed + k, model_dir)
             md = ModelDir.load(model_dir)
             Xv, yv = validation_rows(md)
-            for t, e in _target_errors(md, Xv, yv, ("float",) + ctx.space.targets).items():
+            for t, e in _target_errors(md, Xv, yv, ("float",) + ctx.space.targets, arch).items():
                 errors.setdefault(t, []).append(e)
             if k == 0:
                 first = (md, Xv, yv, result)
@@ -415,12 +474,12 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
                    epochs_run=len(result.history["loss"]), val_rows=len(yv),
                    val_error=float(np.mean(errors["float"])), val_error_sd=float(np.std(errors["float"])))
         for t in ctx.space.targets:
-            measured = _measure(md, t, Xv, yv, stage / "work" / t)
+            measured = _measure(md, t, Xv, yv, stage / "work" / t, arch, ctx.space.fpga_clock_mhz)
             err = errors[t]
             if err[0] is None:  # tflite-int8: first seed's TFLM figure only
                 err = [measured.pop("val_error", None)]
             row[f"{t}.val_error"] = None if err[0] is None else float(np.mean(err))
-            for col in ("flash_bytes", "ram_bytes", "instructions", "verify_max_abs"):
+            for col in ("flash_bytes", "ram_bytes", "instructions", "cycles", "latency_us", "verify_max_abs"):
                 if col in measured:
                     row[f"{t}.{col}"] = measured[col]
         shutil.rmtree(stage / "work", ignore_errors=True)
@@ -474,7 +533,7 @@ def _say(quiet: bool, text: str) -> None:
 
 def _settings(opt: SweepOptions, space: Space, sha: str) -> dict[str, Any]:
     return {"data_sha256": sha, "features": list(opt.features), "target": opt.target,
-            "spec": opt.spec.as_dict() if opt.spec is not None else None, "space": asdict(space),
+            "spec": opt.spec.as_dict() if opt.spec is not None else None, "space": space.as_settings(),
             "seed": opt.seed, "format": 1}
 
 
@@ -614,7 +673,8 @@ def _rows_of(results, ctx: TrialContext) -> list[dict[str, Any]]:
             rows.append({**json.loads(path.read_text()), "cached": bool(metrics.get("cached"))})
         else:
             params = r.config.get("params", r.config) if r.config else {}
-            reason = str(r.error).strip().splitlines()[-1] if r.error else "the trial reported nothing"
+            reason = (str(r.error).strip().splitlines()[-1] if r.error
+                      else "no result: the sweep was interrupted (--resume continues it)")
             rows.append({"key": "", "status": "failed", "reason": reason[:300],
                          **({"lstm_units": ",".join(map(str, architecture(params)["lstm_units"]))} if params else {})})
     return rows
@@ -743,10 +803,12 @@ def write_table(rows: Sequence[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     """``results.csv`` and ``results.parquet``: one row per trial, columns in a fixed order."""
     import pandas as pd
 
-    first = ["key", "status", "reason", "cell", "lstm_units", "dense_units", "params", "macs", "val_rows",
+    first = ["key", "status", "reason", "cell", "lstm_units", "dense_units", "fpga_format", "fpga_lanes", "params",
+             "macs", "val_rows",
              "val_error", "val_error_sd", "best_epoch", "epochs_run"]
     cols = first + sorted({k for r in rows for k in r} - set(first) - {"seconds", "cpu_seconds", "cached"}) + [
         "cached", "seconds", "cpu_seconds"]
+    cols = [c for c in cols if any(c in r for r in rows) or c in first[:6]]
     df = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
     for c in cols:  # integer columns stay integers beside a failed trial's empty cells
         values = [r[c] for r in rows if r.get(c) is not None]
@@ -758,11 +820,13 @@ def write_table(rows: Sequence[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     return csv, out / "results.parquet"
 
 
-def error_on_test_rows(md, target: str) -> float:
+def error_on_test_rows(md, target: str, fpga_format: str | None = None) -> float:
     """The error of ``target``'s number format on the model's test rows (read here only)."""
-    from . import backends, intgolden, tflite_build
+    from . import backends, fixedpoint, intgolden, tflite_build
 
     X, y = md.rows("test")
+    if target == "fpga":
+        return _error(md.bundle, fixedpoint.predict(md.bundle, X, fpga_format), y)
     if target in ("c-float32", "tflite-float"):
         return _error(md.bundle, backends.run("numpy", md.path, X), y)
     if target == "c-int8":
@@ -792,11 +856,13 @@ def publish_best(rows: Sequence[dict[str, Any]], budget: Budget, ctx: TrialConte
     t = budget.target
     info = {"budget": budget.describe(), "target": t, "key": best["key"], "lstm_units": best["lstm_units"],
             "dense_units": best["dense_units"], "params": best.get("params"),
-            **{k: best.get(f"{t}.{k}") for k in METRICS}, "test_error": error_on_test_rows(md, t),
+            **{k: best.get(f"{t}.{k}") for k in METRICS},
+            "test_error": error_on_test_rows(md, t, best.get("fpga_format")),
+            **{k: best[k] for k in ("fpga_format", "fpga_lanes") if k in best},
             "test_rows": int(len(md.rows("test")[1])), "model": str(out / "best")}
     atomic.write_json(out / "best.json", info)
     what = "error rate" if md.bundle.is_classifier else "MAE"
-    costs = ", ".join(f"{k} {info[k]:,}" for k in ("flash_bytes", "ram_bytes", "instructions") if info[k] is not None)
+    costs = ", ".join(f"{k} {info[k]:,}" for k in METRICS[1:] if _num(info.get(k)) is not None)
     _say(quiet, f"sweep: best within the budget ({budget.describe()}): LSTM {best['lstm_units']} / dense "
                 f"{best['dense_units'] or '-'}, {costs}; validation {what} {info['val_error']:.4f}, test {what} "
                 f"{info['test_error']:.4f} (test rows read once); wrote {out / 'best'} (tinylstm export TARGET "

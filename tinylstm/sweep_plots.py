@@ -8,7 +8,8 @@ from typing import Any, Sequence
 
 from .plots import _plt, _save
 
-COSTS = (("flash_bytes", "flash (B)"), ("ram_bytes", "RAM (B)"), ("instructions", "Cortex-M4 instructions / inference"))
+COSTS = (("flash_bytes", "flash (B)"), ("ram_bytes", "RAM (B)"), ("instructions", "Cortex-M4 instructions / inference"),
+         ("cycles", "FPGA cycles / inference"))
 
 
 def _value(row: dict[str, Any], key: str) -> float | None:

@@ -28,11 +28,12 @@ def _row(target: str, flash=None, ram=None, instructions=None, note: str = "") -
     return {"target": target, "flash_bytes": flash, "ram_bytes": ram, "instructions": instructions, "note": note}
 
 
-def c_engines(model: ModelDir, X: np.ndarray, work: Path) -> list[dict[str, Any]]:
+def c_engines(model: ModelDir, X: np.ndarray, work: Path,
+              variants: tuple[str, ...] = ("float32", "int8")) -> list[dict[str, Any]]:
     from .export import _cbuild as cb
 
     rows = []
-    for variant in ("float32", "int8"):
+    for variant in variants:
         target = f"c-{variant}"
         try:
             lib = cb.export_library(model, variant, work / variant)

@@ -38,7 +38,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -450,7 +449,7 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
                            "dense_units": ",".join(map(str, arch["dense_units"])), "cached": False}
     row.update({k: arch[k] for k in ("fpga_format", "fpga_lanes") if k in arch})
     t0, c0 = time.perf_counter(), _cpu()
-    stage = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=ctx.trials_dir))
+    stage = atomic.stage_dir(final)  # a killed trial's stale stage is removed here
     try:
         _fault(ctx, row)
         from .modeldir import ModelDir
@@ -489,10 +488,8 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
                                             else f"{type(err).__name__}: {reason}")[:300])
     row.update(seconds=round(time.perf_counter() - t0, 1), cpu_seconds=round(_cpu() - c0, 1))
     atomic.write_json(stage / "result.json", row)
-    os.chmod(stage, 0o777 & ~atomic._umask())  # mkdtemp made it 0700
-    if final.exists():
-        shutil.rmtree(final, ignore_errors=True)
-    os.replace(stage, final)
+    os.chmod(stage, 0o777 & ~atomic._umask())  # the staging directory is made 0700
+    atomic.swap_in(stage, final)
     return row
 
 

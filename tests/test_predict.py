@@ -79,6 +79,47 @@ def test_chunked_output_is_byte_identical_to_one_batch(tmp_path):
     assert "\nFORD,2.0,4,X,200," in outs["numpy", "1"].decode()  # padded cells stripped, as before
 
 
+def test_numpy_output_is_byte_identical_for_every_worker_count(tmp_path):
+    """--numpy-workers threads compute batches side by side: the output is in row order and has the same bytes
+    (float32 and float64) whatever the count, and a count < 1 is a one-line error."""
+    path = _awkward_csv(tmp_path / "a.csv", n=9000)  # five 2048-row batches: several in flight at once
+    for dtype in ("float64", "float32"):
+        outs = []
+        for workers in ("1", "3"):
+            out = tmp_path / f"{dtype}-{workers}.csv"
+            res = run_cli("predict", "--model", str(REFERENCE_MODEL), "--data", str(path), "--out", str(out),
+                          "--backend", "numpy", "--numpy-dtype", dtype, "--numpy-workers", workers,
+                          "--chunk-rows", "2048", "--quiet")
+            assert res.returncode == 0, res.stderr
+            outs.append(out.read_bytes())
+        assert outs[0] == outs[1] and outs[0].count(b"\n") > 9000
+    res = run_cli("predict", "--model", str(REFERENCE_MODEL), "--data", str(path), "--out",
+                  str(tmp_path / "p.csv"), "--backend", "numpy", "--numpy-workers", "0")
+    assert res.returncode != 0 and "--numpy-workers must be >= 1" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_output_lines_are_the_input_row_and_the_prediction_to_9_digits(tmp_path):
+    """Each output line is the input line, the delimiter and the prediction as f"{p:.9g}" (the batch is formatted in
+    one %-operation: a '%' in a row or a delimiter must come out as it went in)."""
+    plain = _rows(3000)
+    for d in (",", "%"):
+        rows = list(plain)
+        if d == ",":
+            rows[5], rows[2500] = "A%s%%d,1.6,4,X%,200", "%(x)s,2,4,%,190"
+        path = tmp_path / "pct.csv"
+        path.write_text(("sep=%\n" if d == "%" else "") + d.join(["MAKE", *FEATURES[:2], "FUEL", FEATURES[2]])
+                        + "\n" + "\n".join(r.replace(",", d) for r in rows) + "\n")
+        out = tmp_path / "p.csv"
+        res = run_cli("predict", "--model", str(REFERENCE_MODEL), "--data", str(path), "--out", str(out),
+                      "--backend", "numpy", "--numpy-dtype", "float64", "--quiet")
+        assert res.returncode == 0, res.stderr
+        X = np.array([[float(r.split(",")[k]) for k in (1, 2, 4)] for r in rows])
+        want = reference.BatchForward(Bundle.load(REFERENCE_MODEL))(X)
+        lines = out.read_text().split("\n")
+        assert lines[-len(rows) - 1:] == [f"{r.replace(',', d)}{d}{p:.9g}" for r, p in zip(rows, want.tolist())] + [""]
+
+
 @pytest.mark.parametrize("bad, message", [
     ("ACURA,1.6,x4,X,200", "line 5001, column 'CYLINDERS': 'x4' is not a number"),
     ("ACURA,,4,X,200", "line 5001, column 'ENGINE SIZE': missing value, cannot predict this row"),
@@ -141,3 +182,53 @@ def test_sliding_windows_are_views_not_copies():
     X, y = sliding_windows(series, 5, 2)
     assert np.shares_memory(X, series) and np.shares_memory(y, series)
     np.testing.assert_array_equal(X[3], series[3:8])
+
+
+@pytest.mark.parametrize("name", ["reference", "digits", "forecast"])
+def test_int8_batch_entry_point_equals_the_engine_and_the_golden_model(tmp_path, name):
+    """tinylstm_predict_batch (the lanes of tinylstm_int8_batch.c, what c-int8 runs in tinylstm predict) gives the
+    bits of tinylstm_predict and of tinylstm.intgolden, whatever the batch length (short last lane group, requests of
+    1 window) and NaN for exactly the windows with a non-finite input."""
+    require_tool("gcc")
+    from tinylstm.backends.c import batch_opt
+
+    model = ModelDir.load(REFERENCE_MODEL.parent / name)
+    bundle = model.bundle
+    n_in = bundle.n_inputs  # raw windows around the scaler's statistics, step-major; 18 groups of 16 lanes + 13
+    X = np.random.default_rng(3).normal(0, 1.5, (301, n_in)) * np.resize(bundle.scaler.x_scale, n_in)
+    X += np.resize(bundle.scaler.x_mean, n_in)
+    X[7, 0], X[40, -1], X[300, 1] = np.nan, np.inf, -np.inf
+    lib = cb.export_library(model, "int8", tmp_path / "lib")
+    one = cb.build_host(lib, tmp_path / "one")
+    batch = cb.build_host(lib, tmp_path / "batch", opt=batch_opt(argparse.Namespace()), batch=True)
+    k = bundle.n_outputs
+    got = cb.run_host_batch(batch, X, k)
+    bad = ~np.isfinite(X).all(axis=1)
+    assert np.isnan(got).reshape(len(X), -1).all(axis=1).tolist() == bad.tolist()
+    want = cb.run_host_batch(one, X, k)  # the per-window loop over tinylstm_predict
+    np.testing.assert_array_equal(cb.float_bits(got), cb.float_bits(want))
+    golden = intgolden.predict(intgolden.quantize(bundle), X[~bad])
+    np.testing.assert_array_equal(cb.float_bits(got[~bad]), cb.float_bits(golden.astype(np.float32)))
+    y_text, _ = cb.run_host(one, X[~bad])  # and the text protocol the other C tests read
+    np.testing.assert_array_equal(cb.float_bits(got[~bad]), cb.float_bits(y_text))
+    for rows in (1, 16, 17):
+        np.testing.assert_array_equal(cb.float_bits(cb.run_host_batch(batch, X[:40], k, rows)),
+                                      cb.float_bits(got[:40]))
+    plain = cb.build_host(lib, tmp_path / "plain", opt="-O2", batch=True)  # no -march: other code, same bits
+    np.testing.assert_array_equal(cb.float_bits(cb.run_host_batch(plain, X, k)), cb.float_bits(got))
+
+
+def test_streaming_reader_numbers_equal_float_for_every_spelling(tmp_path):
+    """The chunk parser (numpy's tokenizer) gives float()'s value for every spelling float() takes: exponents, signs,
+    leading zeros, -0, and the forms only float() knows (1_0, non-ASCII digits), which take the exact path."""
+    rows = _rows(5000)
+    odd = ["1e2", "+2", "-0", ".5", "5.", "0007", "1.5E+02", "1_0", "\u0661", "2.50000000000000011"]
+    for k, cell in enumerate(odd):
+        rows[1000 + 400 * k] = f"ACURA,{cell},4,X,{cell}"
+    path = tmp_path / "odd.csv"
+    path.write_text("MAKE,ENGINE SIZE,CYLINDERS,FUEL,COEMISSIONS\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    _, _, X, _ = read_features_exact(path, FEATURES)
+    for chunk_lines in (2048, 65536):
+        got = np.concatenate([c.X for c in FeatureReader(path, FEATURES, chunk_lines)])
+        np.testing.assert_array_equal(got.view(np.int64), X.view(np.int64))
+    assert [X[1000 + 400 * k, 0] for k in range(len(odd))] == [float(c) for c in odd]

@@ -442,8 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{err.filename}: " if getattr(err, "filename", None) else ""
         print(f"tinylstm: error: {where}{err.strerror or err}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("tinylstm: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print("tinylstm: interrupted" + (f" ({err})" if str(err) else ""), file=sys.stderr)
         return 130
 
 

@@ -11,9 +11,14 @@
   ``qemu-system-riscv32 -M virt -serial pty``: :class:`QemuBoard` gives the pseudo-terminal that
   ``tinylstm monitor --port`` opens as it would a board's port.
 * **Xtensa LX106 (ESP8266)**: ``xtensa-lx106-elf-gcc`` with the ESP8266 Arduino core's code-generation flags;
-  text per engine. Not run: Debian's libgcc for lx106 leaves out the soft-float and 64-bit helpers the engines
-  call (``__addsf3``, ``__subsf3``, ``__mulsf3``, ``__floatsisf``, ``__muldi3``: an ESP8266 has them in its
-  ROM), so no program calling the engine links here (docs/esp32-family.md).
+  text per engine. Both engines also run in ``qemu-system-xtensa -M sim -cpu lx106 -semihosting``
+  (``firmware/xtensa-lx106``: own start-up, linker script, ``simcall`` console/exit, and ``lx106_rt.c``: the
+  soft-float and 64-bit helpers Debian's lx106 libgcc leaves out, ``__addsf3``, ``__subsf3``, ``__mulsf3``,
+  ``__floatsisf``, ``__adddf3``, ``__subdf3``, ``__muldf3``, ``__extendsfdf2``, ``__truncdfsf2``, ``__muldi3``,
+  which an ESP8266 has in its ROM). Retired instructions per ``tinylstm_predict``
+  from CCOUNT under ``-icount shift=10``: QEMU advances CCOUNT by 2^10 ns x 40 MHz = 40.96 per instruction, so
+  the count is CCOUNT / 40.96 rounded (exact: the readings' rounding is at most 2 cycles), with a loop of known
+  length in the same program checking the factor.
 
 Everything is compiled into a caller-given (usually temporary) directory; nothing is written into the checkout.
 """
@@ -47,7 +52,17 @@ RV_LINK = ["-Wl,--gc-sections", "-Wl,--defsym=__flash=0x80000000", "-Wl,--defsym
 RV_QEMU_TEST = ["-M", "virt", "-bios", "none", "-nographic", "-monitor", "none", "-serial", "none",
                 "-semihosting-config", "enable=on,target=native", "-icount", "shift=0"]
 
-XT_CC, XT_SIZE = "xtensa-lx106-elf-gcc", "xtensa-lx106-elf-size"
+XT_CC, XT_SIZE, XT_QEMU = "xtensa-lx106-elf-gcc", "xtensa-lx106-elf-size", "qemu-system-xtensa"
+XT_DIR = ROOT / "firmware" / "xtensa-lx106"
+#: picolibc for lx106 (headers, libc.a for memcpy/memset); its specs file is not on GCC's default search path.
+XT_SPECS = "/usr/lib/xtensa-lx106-elf/picolibc.specs"
+#: icount shift of the runs: 2^10 ns per instruction; QEMU's lx106 runs CCOUNT at 40 MHz -> 40.96 per instruction.
+XT_ICOUNT_SHIFT = 10
+#: passes of test_main.c's calibration loop (2 instructions each) and the 2 instructions framing it
+XT_CAL_LOOPS = 10_000
+XT_QEMU_TEST = ["-M", "sim", "-cpu", "lx106", "-semihosting", "-nographic", "-monitor", "none"]
+#: QEMU's CCOUNT clock for the lx106 (kHz)
+XT_CLOCK_KHZ = 40_000
 #: Code generation of the ESP8266 Arduino core (platform espressif8266): calls reach across the address space,
 #: literal pools inside .text (IRAM/flash-cached code cannot load literals from elsewhere).
 XT_FLAGS = ["-mlongcalls", "-mtext-section-literals", "-ffunction-sections", "-fdata-sections"]
@@ -62,6 +77,11 @@ def rv_tools() -> bool:
 
 def xt_tools() -> bool:
     return cb.tool(XT_CC) and cb.tool(XT_SIZE)
+
+
+def xt_run_tools() -> bool:
+    """The LX106 run needs the compiler, picolibc for lx106 and qemu-system-xtensa."""
+    return xt_tools() and cb.tool(XT_QEMU) and Path(XT_SPECS).exists()
 
 
 def _need(*files: Path) -> None:
@@ -257,3 +277,65 @@ def xt_flash(lib_dir: Path, work: Path, opt: str = "-Os") -> dict[str, int]:
     sections = cb._run([XT_SIZE, "-A", str(obj)])
     sizes["rodata"] = sum(int(m.group(1)) for m in re.finditer(r"^\.rodata\S*\s+(\d+)", sections, re.M))
     return sizes
+
+
+XT_SOURCES = ("startup.S", "xt_sim.c", "lx106_rt.c", "test_main.c")
+
+
+def xt_build_test(lib_dir: Path, out: Path, X: np.ndarray, opt: str = "-Os") -> Path:
+    """``firmware/xtensa-lx106/test_main.c`` + start-up + helpers + the engine of ``lib_dir``, rows ``X``
+    compiled in, linked with ``firmware/xtensa-lx106/link.ld`` for ``qemu-system-xtensa -M sim -cpu lx106``."""
+    _need(*(XT_DIR / f for f in (*XT_SOURCES, "link.ld", "xt_sim.h")))
+    lib_dir, out = Path(lib_dir), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (out.parent / "run_rows.h").write_text(cb.vectors_header(X))
+    cb._run([XT_CC, f"--specs={XT_SPECS}", "-nostartfiles", "-T", str(XT_DIR / "link.ld"), *XT_FLAGS, opt,
+             "-std=c99", "-Wall", "-Wextra", "-Werror", f"-DXT_CAL_LOOPS={XT_CAL_LOOPS}", f"-I{lib_dir}",
+             f"-I{out.parent}", f"-I{XT_DIR}", *(str(XT_DIR / f) for f in XT_SOURCES), str(cb.engine_source(lib_dir)),
+             "-Wl,--gc-sections", f"-Wl,-Map={out.with_suffix('.map')}", "-o", str(out),
+             *(["-lm"] if cb.needs_libm(lib_dir) else [])])
+    return out
+
+
+def xt_ccount_per_insn(shift: int = XT_ICOUNT_SHIFT) -> float:
+    """CCOUNT cycles per instruction under ``-icount shift=S``: 2^S ns x XT_CLOCK_KHZ (40.96 for S = 10)."""
+    return 2**shift * XT_CLOCK_KHZ / 1e6
+
+
+def xt_instructions(cycles: np.ndarray | int, shift: int = XT_ICOUNT_SHIFT) -> np.ndarray:
+    """CCOUNT cycles under ``-icount shift=S`` -> retired instructions, rounded. Each CCOUNT reading is rounded
+    down, so a difference is within 1 cycle of count x cycles-per-instruction, and test_main.c's per-call figure
+    (a difference minus the measured cost of a read, another difference) within 2: with more than 4 cycles per
+    instruction (S >= 7) the rounding is exact."""
+    per = xt_ccount_per_insn(shift)
+    c = np.asarray(cycles, np.float64)
+    n = np.rint(c / per).astype(np.int64)
+    if per <= 4 or np.any(np.abs(n * per - c) > 2.0):
+        raise UserError(f"CCOUNT differences {cycles} are not whole instructions at {per} per instruction: "
+                        "QEMU's lx106 clock is not what tinylstm/crossbuild.py assumes")
+    return n
+
+
+def xt_run_test(elf: Path, n: int, timeout: float = 600, shift: int = XT_ICOUNT_SHIFT) -> CoreRun:
+    """Run a test ELF in ``qemu-system-xtensa -M sim -cpu lx106 -icount shift=S`` (S >= 7 for exact counts)."""
+    proc = subprocess.run([XT_QEMU, *XT_QEMU_TEST, "-icount", f"shift={shift}", "-kernel", str(elf)],
+                          capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise UserError(f"{XT_QEMU} exited {proc.returncode}: {out[-800:]}")
+    m = re.search(r"^TINYLSTM-XT CAL (\d+)$", out, re.M)
+    if not m:
+        raise UserError(f"the emulated program printed no calibration line: {out[-800:]}")
+    if xt_instructions(int(m.group(1)), shift) != 2 * XT_CAL_LOOPS + 2:
+        raise UserError(f"the calibration loop counted {m.group(1)} CCOUNT cycles, not about "
+                        f"{(2 * XT_CAL_LOOPS + 2) * xt_ccount_per_insn(shift):.0f}: CCOUNT is not instructions x "
+                        f"{xt_ccount_per_insn(shift)}")
+    run = parse_core_output(out.replace(" c=", " i="), n, "TINYLSTM-XT DONE")
+    run.instructions = xt_instructions(run.instructions, shift)
+    return run
+
+
+def xt_run(lib_dir: Path, X: np.ndarray, work: Path, opt: str = "-Os") -> CoreRun:
+    """The engine of ``lib_dir`` on the rows ``X`` in QEMU's LX106: outputs and instructions per inference."""
+    return xt_run_test(xt_build_test(lib_dir, Path(work) / f"xt{opt}" / "test.elf", X, opt), len(X))

@@ -300,6 +300,10 @@ class FixedNet:
             return e / e.sum(axis=1, keepdims=True)
         return bundle.scaler.inverse_y(y[:, 0])
 
+    def predict(self, bundle: Bundle, X_raw: np.ndarray) -> np.ndarray:
+        """Raw rows → :meth:`outputs_to_target` of this net's forward pass (target units, or probabilities)."""
+        return self.outputs_to_target(bundle, self.forward(self.quantize_inputs(bundle, X_raw)))
+
     def macs(self) -> int:
         return sum((l.inputs + l.units) * 4 * l.units for l in self.lstm) * self.n_steps + \
             sum(int(d.W.size) for d in self.dense)
@@ -343,8 +347,7 @@ def predict(bundle: Bundle, X_raw: np.ndarray, fmt: QFormat | str | None = None,
             lut_frac: int | None = None) -> np.ndarray:
     """Raw rows → predictions through the fixed-point golden model: (n,) target units for a regression, (n, K)
     probabilities for a classifier (softmax of the fixed-point logits)."""
-    net = FixedNet.from_bundle(bundle, fmt or DEFAULT_FORMAT, lut_frac)
-    return net.outputs_to_target(bundle, net.forward(net.quantize_inputs(bundle, X_raw)))
+    return FixedNet.from_bundle(bundle, fmt or DEFAULT_FORMAT, lut_frac).predict(bundle, X_raw)
 
 
 

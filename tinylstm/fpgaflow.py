@@ -104,6 +104,14 @@ def tools_available(part: str = "up5k-sg48") -> bool:
     return True
 
 
+def first_error(output: str) -> str:
+    """The cause of a failed nextpnr run: its first ``ERROR`` line (its last error-like line is the closing
+    "0 warnings, 1 error" count), else the first line mentioning an error, else the output's last 200 characters."""
+    lines = output.splitlines()
+    first = [ln for ln in lines if "ERROR" in ln] or [ln for ln in lines if "error" in ln]
+    return (first[0] if first else output.strip()[-200:]).strip()
+
+
 def _run(args: list[str], cwd: Path, log: Path, timeout: float) -> subprocess.CompletedProcess:
     res = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     log.write_text(res.stdout + res.stderr)
@@ -230,8 +238,7 @@ def build(export_dir: Path, part_name: str, out_dir: Path, top: str | None = Non
         result.utilisation, result.fmax, result.critical = parse_pnr_report(
             part, json.loads((out_dir / report).read_text()))
     if res.returncode:
-        tail = [ln for ln in (res.stderr or res.stdout).splitlines() if "ERROR" in ln or "error" in ln]
-        result.error = (tail[-1] if tail else (res.stderr or res.stdout).strip()[-200:]).strip()
+        result.error = first_error(res.stderr or res.stdout)
         result.fits = False
         return result
     result.placed = True

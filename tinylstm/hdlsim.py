@@ -64,3 +64,20 @@ def simulate_batch(export_dir: Path, xq: np.ndarray, n_out: int,
     if res[:, -1].any():
         raise UserError(f"{export_dir}: the core flagged an internal overrun")
     return res[:, :n_out], res[:, n_out + 1], res[:, n_out]
+
+
+def check_design(design: Design, bundle: Bundle, X_raw: np.ndarray, rows: int,
+                 export_dir: Path | None = None) -> tuple[int, int, int]:
+    """The first ``rows`` raw rows of ``X_raw`` through the RTL of ``design`` in Icarus and through its fixed-point
+    golden model: (cycles per inference (data-independent: the first row's), the largest |RTL − golden| in LSB,
+    rows simulated). ``export_dir``: an export of ``design`` already written there (e.g. with board files);
+    without it the core is written into a temporary directory."""
+    xq = design.net.quantize_inputs(bundle, X_raw[:rows])
+    if export_dir is None:
+        with tempfile.TemporaryDirectory(prefix="tinylstm-rtl-check-") as tmp:
+            write_design(design, bundle, Path(tmp))
+            got, cycles, _ = simulate_batch(Path(tmp), xq, design.n_out)
+    else:
+        got, cycles, _ = simulate_batch(Path(export_dir), xq, design.n_out)
+    lsb = int(np.max(np.abs(np.asarray(got, np.int64) - np.asarray(design.net.forward(xq), np.int64))))
+    return int(cycles[0]), lsb, len(xq)

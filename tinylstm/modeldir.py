@@ -144,6 +144,20 @@ class ModelDir:
         return ds.X[idx], ds.y[idx]
 
 
+def validation_rows(model: ModelDir, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw ``(X, y)`` of a model's validation samples (what model selection scores on; the test rows are not
+    read): the validation windows (window layout), or the tail of the training rows that Keras'
+    ``validation_split`` held out while training (feature_per_step; 89 rows for the reference data)."""
+    if model.bundle.layout == "window":
+        return model.rows("validation", data)
+    from .train import TrainConfig
+
+    X, y = model.rows("train", data)
+    cfg = TrainConfig(**{k: v for k, v in model.config.items() if k in TrainConfig.__dataclass_fields__})
+    n_val = int(len(y) * cfg.validation_split)
+    return X[len(y) - n_val:], y[len(y) - n_val:]
+
+
 _ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -23,11 +23,12 @@ import numpy as np
 
 from . import atomic, export, plots, reports
 from .bundle import Bundle
-from .data import Dataset, Scaler, Split, ensure_default_dataset, load_dataset, split
+from .data import Dataset, Scaler, ensure_default_dataset, load_dataset, split
 from .errors import DataError, UnsupportedShape, UserError
 from .evaluate import baselines, regression_metrics
 from .modeldir import ModelDir
 from .reference import predict as numpy_predict
+from .sidework import SideWork
 from .train import TrainConfig, TrainResult, load_keras_model, save, train
 
 #: Fault injection for the tests of atomic publishing: ``TINYLSTM_FAULT=kill:<point>`` kills the process with
@@ -97,10 +98,12 @@ def load_windows(path: Path, features: Sequence[str], target: str, spec, quiet: 
 
 
 def train_only(data: Path, features: Sequence[str], target: str, config: TrainConfig, model_dir: Path,
-               quiet: bool = False, staged: bool = False, spec=None, shown: Path | None = None) -> TrainResult:
+               quiet: bool = False, staged: bool = False, spec=None, shown: Path | None = None,
+               dataset: Dataset | None = None) -> TrainResult:
     """Train and save into ``model_dir`` (swapped in whole; ``staged``: ``model_dir`` is a fresh staging dir).
 
-    ``spec``: a :class:`~tinylstm.series.SeriesSpec` for the window layout (None: feature_per_step)."""
+    ``spec``: a :class:`~tinylstm.series.SeriesSpec` for the window layout (None: feature_per_step);
+    ``dataset``: ``data`` already loaded with :func:`load_data` (feature_per_step)."""
     from .train import train_windows
 
     check_output_dir(model_dir, "--out")
@@ -108,7 +111,7 @@ def train_only(data: Path, features: Sequence[str], target: str, config: TrainCo
         series = load_windows(data, features, target, spec, quiet)
         result = train_windows(series, spec, config, quiet)
     else:
-        ds = load_data(data, features, target, quiet)
+        ds = dataset if dataset is not None else load_data(data, features, target, quiet)
         check_trainable(ds, config)
         result = train(ds, config, quiet)
     save(result, model_dir, in_place=staged)
@@ -120,10 +123,13 @@ def train_only(data: Path, features: Sequence[str], target: str, config: TrainCo
 
 def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
              extra: dict[str, Any] | None = None, quiet: bool = False,
-             publish_as: tuple[Path, Path] | None = None) -> dict[str, Any]:
+             publish_as: tuple[Path, Path] | None = None, side: SideWork | None = None) -> dict[str, Any]:
     """Metrics on train/test, baselines, the bundle-vs-Keras check, figures, and the report files.
 
     ``publish_as`` = (staging dir, final dir): paths under the staging dir are reported as under the final one.
+    ``side`` (``tinylstm run``, see :func:`start_side_work`): the baselines and exploratory figures are taken from
+    its jobs, and the prediction figures are handed to it (job ``figures``: the caller collects it before
+    publishing); without it everything is computed here.
     """
     model_dir, out_dir, figures_dir = Path(model_dir), Path(out_dir), Path(figures_dir)
     md = ModelDir.load(model_dir)
@@ -146,8 +152,10 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
     bundle_gap = float(np.abs(numpy_predict(bundle, ds.X[sp.test]) - preds["test"]).max())
     history = json.loads((model_dir / "history.json").read_text())
     unit = ds.units.get(ds.target, "")
-    figures = _figures(ds, sp, splits, history, bundle, unit, figures_dir)
+    figures = _figures(ds, splits, history, bundle, unit, figures_dir, side)
     figures, report_root = _as_published(figures, out_dir, publish_as)
+    base = side.result("baselines") if side is not None and side.has("baselines") else \
+        baselines(ds.X[sp.train], ds.y[sp.train], ds.X[sp.test], ds.y[sp.test])
     report = {
         "data": {"file": str(ds.path), "sha256": ds.sha256, "features": ds.features, "target": ds.target,
                  "units": ds.units, "cleaning": ds.clean.__dict__, "rows_train": len(sp.train),
@@ -156,8 +164,7 @@ def evaluate(model_dir: Path, ds: Dataset, out_dir: Path, figures_dir: Path,
                   "gate_order": "i,f,c,o", "seed": bundle.meta.get("seed"),
                   "best_epoch": bundle.meta.get("best_epoch"), "epochs_run": len(history["loss"])},
         "metrics": {name: regression_metrics(y, p).as_dict() for name, (y, p) in splits.items()},
-        "baselines": {k: v.as_dict() for k, v in
-                      baselines(ds.X[sp.train], ds.y[sp.train], ds.X[sp.test], ds.y[sp.test]).items()},
+        "baselines": {k: v.as_dict() for k, v in base.items()},
         "bundle_vs_keras_max_abs": bundle_gap,
         "figures": {k: str(Path(v).relative_to(report_root.parent) if _is_under(v, report_root.parent) else v)
                     for k, v in figures.items()},
@@ -290,16 +297,44 @@ def eda_figures(ds: Dataset, fig_dir: Path) -> dict[str, Path]:
             "spearman": plots.spearman_heatmap(used, fig_dir / "spearman.png")}
 
 
-def _figures(ds: Dataset, sp: Split, splits, history, bundle: Bundle, unit: str, fig_dir: Path) -> dict[str, Path]:
-    label = ds.target
+#: The prediction figures of a feature_per_step model: name in the report → file name.
+PREDICTION_FIGURES = {"loss": "loss.png", "residuals": "residuals.png", "residual_histograms": "residual_hist.png",
+                      "predicted_vs_actual": "pred_vs_actual.png", "series": "test_series.png"}
+
+
+def prediction_figures(splits, history, y_scale: float, label: str, unit: str, fig_dir: Path) -> dict[str, Path]:
+    """Loss curves (``y_scale``: the target's standard deviation, to show the loss in its units), residuals,
+    residual histograms, predicted vs actual and the test series, named as in :data:`PREDICTION_FIGURES`."""
+    f = {name: Path(fig_dir) / file for name, file in PREDICTION_FIGURES.items()}
     return {
-        "loss": plots.loss_curves(history, bundle.scaler.y_scale, unit, fig_dir / "loss.png"),
-        "residuals": plots.residuals(splits, unit, fig_dir / "residuals.png"),
-        "residual_histograms": plots.residual_histograms(splits, unit, fig_dir / "residual_hist.png"),
-        "predicted_vs_actual": plots.predicted_vs_actual(splits, label, unit, fig_dir / "pred_vs_actual.png"),
-        "series": plots.series(*splits["test"], label, unit, fig_dir / "test_series.png"),
-        **eda_figures(ds, fig_dir),
+        "loss": plots.loss_curves(history, y_scale, unit, f["loss"]),
+        "residuals": plots.residuals(splits, unit, f["residuals"]),
+        "residual_histograms": plots.residual_histograms(splits, unit, f["residual_histograms"]),
+        "predicted_vs_actual": plots.predicted_vs_actual(splits, label, unit, f["predicted_vs_actual"]),
+        "series": plots.series(*splits["test"], label, unit, f["series"]),
     }
+
+
+def _figures(ds: Dataset, splits, history, bundle: Bundle, unit: str, fig_dir: Path,
+             side: SideWork | None = None) -> dict[str, Path]:
+    args = (splits, history, bundle.scaler.y_scale, ds.target, unit, fig_dir)
+    if side is None:
+        drawn = prediction_figures(*args)
+    else:  # drawn in the side process; the paths are known now
+        side.submit("figures", prediction_figures, *args)
+        drawn = {name: Path(fig_dir) / file for name, file in PREDICTION_FIGURES.items()}
+    eda = side.result("eda_figures") if side is not None and side.has("eda_figures") else eda_figures(ds, fig_dir)
+    return {**drawn, **eda}
+
+
+def start_side_work(ds: Dataset, config: TrainConfig, fig_dir: Path) -> SideWork:
+    """Start the model-independent part of :func:`evaluate` (baselines on the split ``config`` makes, exploratory
+    figures into ``fig_dir``) in a side process (:mod:`tinylstm.sidework`); pass it to ``evaluate(side=...)``."""
+    side = SideWork()
+    sp = split(len(ds.y), config.test_size, config.split_seed)
+    side.submit("baselines", baselines, ds.X[sp.train], ds.y[sp.train], ds.X[sp.test], ds.y[sp.test])
+    side.submit("eda_figures", eda_figures, ds, fig_dir)
+    return side
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> None:
@@ -379,10 +414,12 @@ def _render_tail(report: dict[str, Any], out_dir: Path, lines: list[str]) -> str
     phases = report.get("timing_s", {}).get("phases")
     if phases:
         total = report["timing_s"]["total"]
-        lines += ["", "## Where the time went (this run, wall clock)", "", "| phase | s | share |", "|---|---|---|"]
-        lines += [f"| {name} | {sec:.1f} | {100 * sec / total:.0f} % |" for name, sec in phases]
-        lines.append(f"| **total** (process + children CPU {report['timing_s']['cpu_total']:.1f} s) | "
-                     f"**{total:.1f}** | 100 % |")
+        cpu = dict(report["timing_s"].get("phases_cpu", []))
+        lines += ["", "## Where the time went (this run; wall clock, and CPU of the process + reaped children)", "",
+                  "| phase | s | CPU s | share |", "|---|---|---|---|"]
+        lines += [f"| {name} | {sec:.1f} | {cpu.get(name, float('nan')):.1f} | {100 * sec / total:.0f} % |"
+                  for name, sec in phases]
+        lines.append(f"| **total** | **{total:.1f}** | **{report['timing_s']['cpu_total']:.1f}** | 100 % |")
     for section in report.get("sections", []):
         lines += ["", section.rstrip()]
     return "\n".join(lines) + "\n"
@@ -421,15 +458,22 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
     # targets' slow, model-independent work (the TFLite worker's TensorFlow import) starts beside training
     head_starts = [(t, t.head_start()) for t in export.all_targets()
                    if exports_enabled and t.in_run and t.head_start is not None]
+    side: SideWork | None = None
     try:
         with phases("train (load data, fit, save)"):
+            loaded = None
+            if spec is None:  # baselines and exploratory figures beside training (tinylstm.sidework)
+                loaded = load_data(data, features, target, quiet)
+                check_trainable(loaded, config)
+                side = start_side_work(loaded, config, fig_stage)
             result = train_only(data, features, target, config, stage / "model", quiet, staged=True, spec=spec,
-                                shown=out_dir / "model")
+                                shown=out_dir / "model", dataset=loaded)
         ds = result.dataset if spec is None else Path(data)
         _fault_point("after-train")
         _warm(head_starts, ModelDir.load(stage / "model"))
         with phases("evaluate (metrics, baselines, figures)"):
-            report = evaluate(stage / "model", ds, stage, fig_stage, quiet=quiet, publish_as=(stage, out_dir))
+            report = evaluate(stage / "model", ds, stage, fig_stage, quiet=quiet, publish_as=(stage, out_dir),
+                              side=side)
         _fault_point("after-evaluate")
         exports, sections = {}, []
         model = ModelDir.load(stage / "model")
@@ -456,17 +500,25 @@ def run(data: Path, features: Sequence[str], target: str, config: TrainConfig, o
             _say(quiet, f"export {target_.name}: wrote {len(written)} file(s) under {out_dir / target_.default_subdir}")
         report["exports"] = exports
         report["sections"] = sections
+        if side is not None:
+            with phases("figures (side process: wait, stop)"):
+                if side.has("figures"):
+                    side.result("figures")
+                side.close()
         total = phases.total()
         report["timing_s"] = {"train": round(phases.seconds[0], 2),
                               "train_evaluate_figures": round(sum(phases.seconds[:2]), 2),
                               "total": round(total, 2), "train_fit_only": round(result.seconds, 2),
                               # a list, in run order (report.json sorts the keys of mappings)
                               "phases": [[name, round(sec, 2)] for name, sec in zip(phases.names, phases.seconds)],
+                              "phases_cpu": [[name, round(sec, 2)] for name, sec in zip(phases.names, phases.cpu)],
                               "cpu_total": round(phases.cpu_total(), 2)}
         write_report(report, stage)
         _fault_point("before-publish")
         _publish_run(stage, out_dir, None if inside else (fig_stage, figures_dir))
     finally:
+        if side is not None:
+            side.close()
         for _, head in head_starts:
             head.close()
         shutil.rmtree(stage, ignore_errors=True)
@@ -488,11 +540,15 @@ def _warm(head_starts: list, model: ModelDir) -> None:
 
 
 class Phases:
-    """Wall-clock seconds per named phase of a run (``with phases("name"): ...``), and the process CPU time."""
+    """Wall-clock and CPU seconds per named phase of a run (``with phases("name"): ...``), and the process CPU time.
+
+    A phase's CPU time is this process's plus that of the children reaped during it (a worker started earlier,
+    e.g. the TFLite conversion, counts in the phase that collects it)."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
         self.seconds: list[float] = []
+        self.cpu: list[float] = []
         self._start = time.perf_counter()
         self._cpu0 = _cpu_seconds()
 
@@ -508,9 +564,10 @@ class Phases:
 
     def table(self) -> str:
         total = self.total()
-        rows = [f"| {n} | {s:.1f} | {100 * s / total:.0f} % |" for n, s in zip(self.names, self.seconds)]
-        return "\n".join(["| phase | s | share |", "|---|---|---|", *rows,
-                          f"| **total** (CPU {self.cpu_total():.1f} s) | **{total:.1f}** | 100 % |"])
+        rows = [f"| {n} | {s:.1f} | {c:.1f} | {100 * s / total:.0f} % |"
+                for n, s, c in zip(self.names, self.seconds, self.cpu)]
+        return "\n".join(["| phase | s | CPU s | share |", "|---|---|---|---|", *rows,
+                          f"| **total** | **{total:.1f}** | **{self.cpu_total():.1f}** | 100 % |"])
 
 
 class _Phase:
@@ -518,11 +575,12 @@ class _Phase:
         self.phases, self.name = phases, name
 
     def __enter__(self) -> None:
-        self.t0 = time.perf_counter()
+        self.t0, self.c0 = time.perf_counter(), _cpu_seconds()
 
     def __exit__(self, *exc: object) -> None:
         self.phases.names.append(self.name)
         self.phases.seconds.append(time.perf_counter() - self.t0)
+        self.phases.cpu.append(_cpu_seconds() - self.c0)
 
 
 def _cpu_seconds() -> float:

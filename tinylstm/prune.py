@@ -173,7 +173,7 @@ def finetune(model_dir: Path, bundle: Bundle, masks, data: Path | None, epochs: 
                   steps_per_execution=STEPS_PER_EXECUTION)
     hist = {"loss": [], "val_loss": []}
     if epochs > 0:
-        stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=max(5, epochs // 4),
+        stop = k.callbacks.EarlyStopping(monitor="val_loss", patience=finetune_patience(epochs),
                                          restore_best_weights=True)
         h = model.fit(x, y, epochs=epochs, batch_size=int(cfg.get("batch_size", 16)),
                       validation_split=float(cfg.get("validation_split", 0.2)), shuffle=True, verbose=0,
@@ -181,6 +181,16 @@ def finetune(model_dir: Path, bundle: Bundle, masks, data: Path | None, epochs: 
         hist = {key: [float(v) for v in vals] for key, vals in h.history.items()}
     impose()
     return model, hist
+
+
+def finetune_patience(epochs: int) -> int:
+    """Early-stopping patience of the fine-tune (epochs without a lower validation loss): 10 for the default 80.
+
+    Chosen on the validation rows of the reference model at 50 %: its validation loss is lowest at epoch 18, and the
+    next 20 epochs never go below it, so patience 10 keeps the same best epoch (the same weights) as the earlier
+    ``epochs // 4`` = 20 and stops after 28 epochs instead of 38; 3, 5 and 8 stop at an earlier, worse minimum
+    (epoch 5, validation loss 0.0813 vs 0.0759 standardised MAE)."""
+    return max(5, epochs // 8)
 
 
 class _Mask:

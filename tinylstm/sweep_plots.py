@@ -1,5 +1,6 @@
 """Pareto-front figures of a ``tinylstm sweep``: validation error against each measured cost, one figure per
-target (flash, RAM and, for the C engines, Cortex-M4 instructions per inference)."""
+target (flash, RAM and, for the C engines, Cortex-M4 instructions per inference; RV32 instructions for esell,
+cycles for fpga and, when the sweep placed the designs (``[fpga] part``), their LUT4 count)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, Sequence
 from .plots import _plt, _save
 
 COSTS = (("flash_bytes", "flash (B)"), ("ram_bytes", "RAM (B)"), ("instructions", "Cortex-M4 instructions / inference"),
-         ("cycles", "FPGA cycles / inference"))
+         ("cycles", "FPGA cycles / inference"), ("luts", "LUT4 (placed, [fpga] part)"))
 
 
 def _value(row: dict[str, Any], key: str) -> float | None:
@@ -21,8 +22,19 @@ def _value(row: dict[str, Any], key: str) -> float | None:
     return None if f != f else f
 
 
-def _label(row: dict[str, Any]) -> str:
-    return f"{row.get('lstm_units')}/{row.get('dense_units') or '-'}"
+def _cost_label(target: str, key: str, label: str) -> str:
+    return "RV32 instructions / inference (QEMU)" if (target, key) == ("esell", "instructions") else label
+
+
+def _label(row: dict[str, Any], target: str = "") -> str:
+    """``LSTM units/dense units``, with the FPGA format × lanes or the eSELL sparsity when that target searched
+    them."""
+    text = f"{row.get('lstm_units')}/{row.get('dense_units') or '-'}"
+    if target == "fpga" and row.get("fpga_format"):
+        text += f" {row['fpga_format']}×{row.get('fpga_lanes')}"
+    if target == "esell" and _value(row, "esell_sparsity") is not None:
+        text += f" {100 * _value(row, 'esell_sparsity'):g}%"
+    return text
 
 
 def front(points: Sequence[tuple[float, float, Any]]) -> list[tuple[float, float, Any]]:
@@ -49,7 +61,7 @@ def pareto_figure(rows: Sequence[dict[str, Any]], target: str, path: Path, unit:
     fig, axes = plt.subplots(1, len(costs), figsize=(5.2 * len(costs), 4.2), squeeze=False)
     what = "validation MAE" + (f" [{unit}]" if unit else "")
     for ax, (key, label) in zip(axes[0], costs):
-        pts = [(_value(r, f"{target}.{key}"), _value(r, err_key), _label(r))
+        pts = [(_value(r, f"{target}.{key}"), _value(r, err_key), _label(r, target))
                for r in ok if _value(r, f"{target}.{key}") is not None]
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=18, color="0.6", label=f"trials ({len(pts)})")
         fr = front(pts)
@@ -61,7 +73,7 @@ def pareto_figure(rows: Sequence[dict[str, Any]], target: str, path: Path, unit:
             ax.scatter([_value(mark, f"{target}.{key}")], [_value(mark, err_key)], marker="*", s=140, color="C0",
                        label=f"default {mark.get('lstm_units')}/{mark.get('dense_units')}", zorder=4)
         ax.set_xscale("log")
-        ax.set_xlabel(label)
+        ax.set_xlabel(_cost_label(target, key, label))
         ax.set_ylabel(what)
         ax.legend(fontsize=7)
     fig.suptitle(f"{target}: validation error against cost ({len(ok)} finished trials)")

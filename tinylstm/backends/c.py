@@ -2,15 +2,20 @@
 
 The library is what ``tinylstm export c`` generates for the model directory (one variant, flat files).
 ``c-float`` / ``c-int8`` compile the engine with the host C compiler (strict C99) into a temporary directory and
-run it on the rows; ``cortex-m4`` cross-compiles it with ``arm-none-eabi-gcc`` (-Os, hard float) and runs it under
-``qemu-system-arm -M mps2-an386`` with the rows compiled in (slow, exact).
+run it on the rows (``tinylstm predict``: a session of ``--batch`` engine processes, the int8 engine through its
+host batch entry point ``tinylstm_predict_batch``, docs/cengine.md); ``cortex-m4`` cross-compiles it with
+``arm-none-eabi-gcc`` (-Os, hard float) and runs it under ``qemu-system-arm -M mps2-an386`` with the rows compiled
+in (slow, exact).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import contextlib
+import functools
+import itertools
 import os
 import subprocess
 import tempfile
@@ -30,8 +35,9 @@ def _add_c_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--m4-variant", choices=("float32", "int8"), default="int8",
                    help="cortex-m4: engine variant to run in QEMU (default: %(default)s)")
     p.add_argument("--cc", default="gcc", help="c-float/c-int8: host C compiler (default: %(default)s)")
-    p.add_argument("--c-opt", default="-O3", help="c-float/c-int8 in tinylstm predict: host optimisation flag of the "
-                   "batch engine (default: %(default)s; bit-identical to -O2 here, checked in the tests)")
+    p.add_argument("--c-opt", default=None, help="c-float/c-int8 in tinylstm predict: host optimisation flags of the "
+                   f"batch engine (default: {' '.join(BATCH_OPT)}, without -march=native where the compiler refuses "
+                   "it; the same bits as the -O2 engine, checked in the tests)")
     p.add_argument("--c-workers", type=int, default=None,
                    help="c-float/c-int8: engine processes for tinylstm predict (default: the CPU count, at most 4)")
 
@@ -78,6 +84,34 @@ class _Engine:
         self.proc.stdout.close()
 
 
+#: Batches read (at most) while the engine compiles.
+READ_AHEAD = 16
+
+#: Default flags of the batch engine: the float engine's fused multiply-adds become one instruction with the host's
+#: FMA (-march=native), the branch-free activations and the int8 lane loops vectorise (-fno-trapping-math); neither
+#: changes a bit (ISO C mode keeps FMA contraction off; integer arithmetic is exact).
+BATCH_OPT = ("-O2", "-march=native", "-fno-trapping-math")
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_native(cc: str) -> bool:
+    """Whether ``cc`` accepts -march=native (GCC and Clang do on x86-64 and AArch64; some cross targets not)."""
+    try:
+        return subprocess.run([cc, "-march=native", "-x", "c", "-E", "-o", os.devnull, os.devnull],
+                              capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def batch_opt(args: argparse.Namespace) -> str:
+    """The host compiler flags of the predict batch engine: ``--c-opt``, else :data:`BATCH_OPT`."""
+    given = getattr(args, "c_opt", None)
+    if given:
+        return given
+    cc = getattr(args, "cc", "gcc")
+    return " ".join(f for f in BATCH_OPT if f != "-march=native" or _takes_native(cc))
+
+
 def _workers(args: argparse.Namespace) -> int:
     n = getattr(args, "c_workers", None) or min(os.cpu_count() or 1, 4)
     if n < 1:
@@ -88,17 +122,34 @@ def _workers(args: argparse.Namespace) -> int:
 def _session(variant: str):
     @contextlib.contextmanager
     def session(model_dir: Path, args: argparse.Namespace):
-        """Build the engine once; batches go round-robin to worker processes, several in flight, so the engines
-        compute while the caller reads and writes CSV."""
+        """Build the engine once (with its batch entry point where it has one: the int8 engine's
+        ``tinylstm_predict_batch``) - in a thread, while the caller reads its first batch; batches go round-robin
+        to worker processes, several in flight, so the engines compute while the caller reads and writes CSV."""
         model = ModelDir.load(model_dir)
-        with tempfile.TemporaryDirectory(prefix="tinylstm-c-") as tmp:
-            lib = cb.export_library(model, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
-            exe = cb.build_host(lib, Path(tmp) / "engine", opt=getattr(args, "c_opt", None) or "-O3",
-                                cc=getattr(args, "cc", "gcc"))
-            engines = [_Engine(exe, model.bundle.n_outputs) for _ in range(_workers(args))]
+        n_workers = _workers(args)
+        with tempfile.TemporaryDirectory(prefix="tinylstm-c-") as tmp, \
+                concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tinylstm-cc") as pool:
+
+            def build() -> Path:
+                lib = cb.export_library(model, variant, Path(tmp) / "lib", getattr(args, "c_math", "poly"))
+                return cb.build_host(lib, Path(tmp) / "engine", opt=batch_opt(args), cc=getattr(args, "cc", "gcc"),
+                                     batch=True)
+
+            built = pool.submit(build)
+            engines: list[_Engine] = []
             try:
                 def run(batches):
                     flight: collections.deque[tuple[_Engine, int]] = collections.deque()
+                    batches = iter(batches)
+                    if not engines:  # read ahead while the compiler runs, then wait for it (its error, if any)
+                        ahead = []
+                        for X in batches:
+                            ahead.append(X)
+                            if built.done() or len(ahead) >= READ_AHEAD:
+                                break
+                        exe = built.result()
+                        engines.extend(_Engine(exe, model.bundle.n_outputs) for _ in range(n_workers))
+                        batches = itertools.chain(ahead, batches)
                     for k, X in enumerate(batches):
                         if len(flight) == len(engines):
                             yield flight[0][0].receive(flight.popleft()[1])
@@ -112,7 +163,7 @@ def _session(variant: str):
             finally:
                 for engine in engines:
                     engine.close()
-
+                built.cancel()
     return session
 
 

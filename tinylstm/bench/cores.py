@@ -8,7 +8,9 @@
   Flash: the engine object's text (code + const weights) apart from the libgcc helpers it pulls in (a real C3
   has them in ROM), from the map of ``firmware/esp32-c3/size_main.c`` linked with and without the engine.
 * **Xtensa LX106 (ESP8266)**: ``xtensa-lx106-elf-gcc`` object text at -Os with the ESP8266 Arduino core's
-  code-generation flags, beside Cortex-M4F (``arm-none-eabi-gcc -Os``, hard float) and RV32IMC.
+  code-generation flags, beside Cortex-M4F (``arm-none-eabi-gcc -Os``, hard float) and RV32IMC; both engines
+  run in ``qemu-system-xtensa -M sim -cpu lx106`` on the same rows: retired instructions per inference (CCOUNT
+  under icount), int8 compared bit for bit with :mod:`tinylstm.intgolden`, float with Keras.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ def table(model: ModelDir, data: Path | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="tinylstm-bench-cores-") as td:
         tmp = Path(td)
         libs = {v: cb.export_library(model, v, tmp / v) for v in ("float32", "int8")}
+        keras = _keras(model, X) if xb.rv_tools() or xb.xt_run_tools() else None
         if xb.rv_tools():
-            keras = _keras(model, X)
             lines += ["| ESP32-C3 (RV32IMC, soft float) | flash: engine object text (code + const weights) | "
                       "libgcc helpers it pulls in (in ROM on a C3) | linked image growth | retired instructions "
                       "per inference, median (min – max) | check on the same rows |", "|---|---|---|---|---|---|"]
@@ -85,15 +87,7 @@ def table(model: ModelDir, data: Path | None = None) -> str:
                     helpers = sum(fl["libgcc"].values())
                     names = ", ".join(m.removesuffix(".o").lstrip("_") for m in fl["libgcc"])
                     growth = fl["image"]["text"] + fl["image"]["data"] - fl["base"]["text"] - fl["base"]["data"]
-                    if variant == "int8":
-                        check = "bit-exact with tinylstm.intgolden: " + ("yes" if np.array_equal(run.q, q_golden)
-                                                                          else "**NO**")
-                    elif keras is not None:
-                        d = float(np.max(np.abs(run.y.astype(np.float64) - keras)))
-                        check = f"max \\|Δ\\| vs Keras {d:.2g} {unit} ({'≤' if d <= FLOAT_TOLERANCE else '**>**'} " \
-                                f"{FLOAT_TOLERANCE:g})"
-                    else:
-                        check = "no Keras model to compare"
+                    check = _check(variant, run, q_golden, keras, unit, "bit-exact with tinylstm.intgolden")
                     lines.append(f"| C {variant} {opt} | {fl['obj']['text']:,} B | {helpers:,} B ({names}) | "
                                  f"{growth:,} B | {_spread(run.instructions)} | {check} |")
             lines += ["", f"Rows: {rows_note}, every one run in `qemu-system-riscv32 -M virt -icount shift=0`; "
@@ -104,6 +98,7 @@ def table(model: ModelDir, data: Path | None = None) -> str:
                       "engine (`--gc-sections`).", ""]
         else:
             lines += ["ESP32-C3: riscv64-unknown-elf-gcc or qemu-system-riscv32 missing (scripts/setup.sh --dev).", ""]
+        lines += _lx106_run_table(libs, X, q_golden, keras, unit, tmp, rows_note)
         m4 = {v: _m4_text(lib, tmp) for v, lib in libs.items()}
         rv = {v: xb.rv_flash(lib, tmp / f"rvf_{v}")["obj"]["text"] if cb.tool(xb.RV_CC) else None
               for v, lib in libs.items()}
@@ -122,11 +117,49 @@ def table(model: ModelDir, data: Path | None = None) -> str:
               f"`xtensa-lx106-elf-gcc -Os {' '.join(xb.XT_FLAGS)}` (the ESP8266 Arduino core's long calls and "
               "literals in text); the ESP32's LX6 is a superset of this core with a single-precision FPU (no "
               "compiler for it installs here), so its float engine would not call soft-float helpers. The LX106 "
-              "engines are compiled, not run: Debian's lx106 libgcc leaves out `__addsf3`, `__mulsf3`, "
-              "`__floatsisf`, `__muldi3` (an ESP8266 has them in ROM), so no program calling the engine links here."]
+              "engines also run in QEMU (the table above)."]
     return "\n".join(lines)
 
 
-@register("cores", "ESP32-family cores: ESP32-C3 RV32IMC flash + retired instructions (QEMU), Xtensa LX106 flash")
+def _check(variant: str, run, q_golden: np.ndarray, keras: np.ndarray | None, unit: str, exact: str) -> str:
+    """The check column of a core's run: int8 bit for bit against the integer golden model, float against Keras
+    (``FLOAT_TOLERANCE``, in ``unit``)."""
+    if variant == "int8":
+        return f"{exact}: " + ("yes" if np.array_equal(run.q, q_golden) else "**NO**")
+    if keras is None:
+        return "no Keras model to compare"
+    d = float(np.max(np.abs(run.y.astype(np.float64) - keras)))
+    return f"max \\|Δ\\| vs Keras {d:.2g} {unit} ({'≤' if d <= FLOAT_TOLERANCE else '**>**'} {FLOAT_TOLERANCE:g})"
+
+
+def _lx106_run_table(libs: dict[str, Path], X: np.ndarray, q_golden: np.ndarray, keras: np.ndarray | None,
+                     unit: str, tmp: Path, rows_note: str) -> list[str]:
+    """Both engines on the LX106 in ``qemu-system-xtensa -M sim``: instructions per inference, int8 bit-exactness
+    with :mod:`tinylstm.intgolden` (output 0), float distance from Keras."""
+    if not xb.xt_run_tools():
+        return ["ESP8266 LX106 run: xtensa-lx106-elf-gcc, picolibc-xtensa-lx106-elf or qemu-system-xtensa missing "
+                "(scripts/setup.sh --dev).", ""]
+    q0 = q_golden if q_golden.ndim == 1 else q_golden[:, 0]
+    k0 = None if keras is None else (keras if keras.ndim == 1 else keras[:, 0])
+    lines = ["| ESP8266 Xtensa LX106 (soft float) | flash: engine object text (code + const weights) | retired "
+             "instructions per inference, median (min – max) | check on the same rows |", "|---|---|---|---|"]
+    for variant, lib in libs.items():
+        for opt in OPTS:
+            run = xb.xt_run(lib, X, tmp / f"xt_run_{variant}", opt)
+            text = xb.xt_flash(lib, tmp / f"xt_run_{variant}", opt)["text"]
+            check = _check(variant, run, q0, k0, unit, "bit-exact with tinylstm.intgolden (output 0)")
+            lines.append(f"| C {variant} {opt} | {text:,} B | {_spread(run.instructions)} | {check} |")
+    lines += ["", f"Rows: {rows_note}, every one run in `qemu-system-xtensa -M sim -cpu lx106 -semihosting -icount "
+              f"shift={xb.XT_ICOUNT_SHIFT}` (firmware/xtensa-lx106: own start-up, linker script, `simcall` "
+              "console/exit); instructions: CCOUNT read around each `tinylstm_predict` call, "
+              f"{xb.xt_ccount_per_insn():g} cycles per instruction under that icount scale (checked by a loop of "
+              "known length in the same program), everything the engine calls counted, including "
+              "firmware/xtensa-lx106/lx106_rt.c's soft-float helpers (`__addsf3`, `__mulsf3`, `__adddf3`, "
+              "`__muldf3`, ...) and `__muldi3` (Debian's lx106 libgcc lacks them; an ESP8266 has them in ROM: their "
+              "cost here is this C code's, not the ROM's).", ""]
+    return lines
+
+
+@register("cores", "ESP32-family cores: ESP32-C3 RV32IMC and Xtensa LX106 flash + retired instructions (QEMU)")
 def section(model_dir: Path, args) -> str:
     return table(ModelDir.load(model_dir), getattr(args, "data", None))

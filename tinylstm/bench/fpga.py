@@ -109,7 +109,7 @@ def format_table(bundle, X_train, X, y) -> list[str]:
     rows = [f"| float64 (numpy reference) | – | – | {mae_f:.4f} | – | – | – | – |"]
     for name in FORMATS:
         net = fx.FixedNet.from_bundle(bundle, name)
-        q = net.outputs_to_target(bundle, net.forward(net.quantize_inputs(bundle, X)))
+        q = net.predict(bundle, X)
         mae = float(np.abs(q - y).mean())
         d = np.abs(q - fl)
         mark = " (default)" if name == fx.DEFAULT_FORMAT else ""
@@ -129,17 +129,13 @@ def cycles_table(bundle, X) -> list[str]:
     rows = []
     for lanes in LANES:
         design = build_design(bundle, "Q8.8", lanes)
-        with tempfile.TemporaryDirectory(prefix="tinylstm-bench-") as tmp:
-            hdlsim.write_design(design, bundle, Path(tmp))
-            xq = design.net.quantize_inputs(bundle, X[:SIM_ROWS])
-            got, cycles, _ = hdlsim.simulate_batch(Path(tmp), xq, design.n_out)
-        exact = bool(np.array_equal(got, design.net.forward(xq)))
-        c = int(cycles[0])
+        c, lsb, n = hdlsim.check_design(design, bundle, X, SIM_ROWS)
+        exact = lsb == 0
         macs = design.net.macs()
         rows.append(f"| {lanes} | {macs} | {macs / lanes:.1f} | {design.macs_issued} | {design.issue_cycles} | "
                     f"**{c}** | **{c / (macs / lanes):.3f}** | {c / (design.macs_issued / lanes):.3f} | "
                     f"{c - design.issue_cycles} | "
-                    f"{'0 LSB' if exact else 'MISMATCH'} ({len(xq)} rows) |")
+                    f"{'0 LSB' if exact else 'MISMATCH'} ({n} rows) |")
     return ["Cycles per inference of `tl_core` (Q8.8) measured in Icarus Verilog (start pulse to done, "
             "data-independent); MACs = the network's multiply-accumulates per inference "
             "(`Bundle.macs()`); the core skips the t = 0 recurrent products (h = 0), so it issues fewer:", "",
@@ -184,10 +180,8 @@ def parts_table(model: ModelDir, X, lanes_up5k=UP5K_LANES, lanes_ecp5=ECP5_LANES
                 # write_design writes the core only: add the board files like the exporter does
                 files = design_files(design, bundle, "icebreaker" if part == "up5k-sg48" else "none")
                 atomic.publish_files(tmp / "x", files)
-                xq = design.net.quantize_inputs(bundle, X[:SIM_ROWS])
-                got, cycles, _ = hdlsim.simulate_batch(tmp / "x", xq, design.n_out)
-                exact = bool(np.array_equal(got, design.net.forward(xq)))
-                c = int(cycles[0])
+                c, lsb, _ = hdlsim.check_design(design, bundle, X, SIM_ROWS, tmp / "x")
+                exact = lsb == 0
                 builds = []
                 if part == "up5k-sg48":
                     builds.append(fpgaflow.build(tmp / "x", part, tmp / "b", top="tl_icebreaker"))

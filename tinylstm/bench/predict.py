@@ -22,7 +22,7 @@ from ..modeldir import ModelDir
 from . import register
 
 SIZES = (10_000, 100_000, 1_000_000)
-BACKENDS = (("numpy", []), ("numpy", ["--numpy-dtype", "float32"]), ("c-int8", []), ("c-float", []))
+BACKENDS = (("numpy", []), ("numpy", ["--numpy-dtype", "float64"]), ("c-int8", []), ("c-float", []))
 SEED = 0
 #: Goal of issue 13 for 1 M rows.
 GOAL_S, GOAL_MB = 5.0, 400.0

@@ -20,21 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DEFAULT_FEATURES, DEFAULT_TARGET, load_dataset, split
-from ..modeldir import ModelDir
+from ..modeldir import ModelDir, validation_rows
 from ..train import TrainConfig, train
 from . import register
 
 PATIENCE = (40, 60, 80, 120)
 MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
 SEEDS = 5
-
-
-def validation_rows(model: ModelDir) -> tuple[np.ndarray, np.ndarray]:
-    """Raw (X, y) of the validation rows: the tail of the training rows that Keras held out while training."""
-    X, y = model.rows("train")
-    cfg = TrainConfig(**{k: v for k, v in model.config.items() if k in TrainConfig.__dataclass_fields__})
-    n_val = int(len(y) * cfg.validation_split)
-    return X[len(y) - n_val:], y[len(y) - n_val:]
 
 
 def patience_table(data: Path, seeds: int) -> str:

@@ -31,9 +31,13 @@ def add_parser(sub, common) -> None:
                    help="trials at a time (default: the CPU count; also the batch size of the optuna search)")
     p.add_argument("--resume", action="store_true",
                    help="continue the sweep in --out: finished trials are not trained again")
+    p.add_argument("--remeasure", action="store_true",
+                   help="measure every finished trial of the sweep in --out again with this code (its kept model is "
+                        "not retrained; other seeds are, deterministically) and rewrite the table and figures")
     p.add_argument("--budget", default=None, metavar="SPEC",
                    help="e.g. target=c-int8,flash=8KiB,ram=2KiB,instructions=20000: write the model meeting it with "
-                        "the lowest validation error to OUT/best and report its test error")
+                        "the lowest validation error to OUT/best and report its test error (fpga: cycles=, latency_us=;"
+                        " with [fpga] part also luts=, dsp= and fmax_mhz=, a minimum)")
     p.set_defaults(func=run)
 
 
@@ -45,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
     budget = Budget.parse(args.budget) if args.budget else None
     sweep(SweepOptions(data=args.data, features=tuple(args.features), target=args.target, spec=spec,
                        space=args.space, trials=args.trials, out=args.out, seed=args.seed, address=args.address,
-                       concurrency=args.concurrency, resume=args.resume, budget=budget, quiet=args.quiet))
+                       concurrency=args.concurrency, resume=args.resume, budget=budget, quiet=args.quiet,
+                       remeasure=args.remeasure))
     return 0

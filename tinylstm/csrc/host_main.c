@@ -14,7 +14,8 @@
  * "engine --batch": binary request/response for tinylstm predict. Each request is a native uint32 row count n
  * followed by n rows of TINYLSTM_NUM_INPUTS native float32; the answer is n x TINYLSTM_NUM_OUTPUTS native float32
  * outputs (NaN where tinylstm_predict fails), written after the whole request is read (so the caller may write
- * a request, then read, without deadlock). n = 0 or end of input ends the program.
+ * a request, then read, without deadlock). n = 0 or end of input ends the program. Built with -DTINYLSTM_BATCH
+ * (and tinylstm_int8_batch.c), a request goes through tinylstm_predict_batch in one call (the same bits).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -25,6 +26,10 @@
 #include "tinylstm_model.h"
 
 #define MAX_ROWS 100000
+
+#ifdef TINYLSTM_BATCH
+long tinylstm_predict_batch(const float *x, float *y, long n);
+#endif
 
 static float rows[MAX_ROWS][TINYLSTM_NUM_INPUTS];
 
@@ -55,12 +60,18 @@ static int batch_main(void)
             cap = n;
         }
         if (fread(in, sizeof(float) * TINYLSTM_NUM_INPUTS, n, stdin) != n) return 5;
+#ifdef TINYLSTM_BATCH
+        (void)i;
+        (void)k;
+        (void)tinylstm_predict_batch(in, out, (long)n); /* NaN outputs where an input is not finite */
+#else
         for (i = 0; i < n; ++i) {
             float *y = out + i * TINYLSTM_NUM_OUTPUTS;
             if (tinylstm_predict(in + i * TINYLSTM_NUM_INPUTS, y) != 0) {
                 for (k = 0; k < TINYLSTM_NUM_OUTPUTS; ++k) y[k] = (float)strtod("nan", NULL);
             }
         }
+#endif
         if (fwrite(out, sizeof(float) * TINYLSTM_NUM_OUTPUTS, n, stdout) != n || fflush(stdout) != 0) return 6;
     }
     free(in);

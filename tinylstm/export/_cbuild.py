@@ -59,12 +59,23 @@ def needs_libm(lib_dir: Path) -> bool:
     return "TINYLSTM_MATH_LIBM" in (Path(lib_dir) / "tinylstm_model.h").read_text()
 
 
+#: Host-only batch entry points (``tinylstm_predict_batch``) by engine source: they include that source.
+BATCH_SOURCES = {"tinylstm_int8.c": "tinylstm_int8_batch.c"}
+
+
 def build_host(lib_dir: Path, exe: Path, opt: str = "-O2", sanitize: bool = False,
-               extra: list[str] | None = None, cc: str = "gcc") -> Path:
-    """Compile the engine in ``lib_dir`` with the host test program (strict C99 warnings as errors)."""
+               extra: list[str] | None = None, cc: str = "gcc", batch: bool = False) -> Path:
+    """Compile the engine in ``lib_dir`` with the host test program (strict C99 warnings as errors).
+
+    ``batch``: the program's ``--batch`` mode calls ``tinylstm_predict_batch`` of the engine's batch source
+    (:data:`BATCH_SOURCES`; an engine without one keeps the per-window loop)."""
     lib_dir = Path(lib_dir)
-    cmd = [cc, *HOST_CFLAGS, opt, *(SANITIZE if sanitize else []), *(extra or []), "-I", str(lib_dir),
-           str(engine_source(lib_dir)), str(CSRC / "host_main.c"), "-o", str(exe)]
+    source = engine_source(lib_dir)
+    flags: list[str] = []
+    if batch and source.name in BATCH_SOURCES:
+        source, flags = CSRC / BATCH_SOURCES[source.name], ["-DTINYLSTM_BATCH"]
+    cmd = [cc, *HOST_CFLAGS, *opt.split(), *(SANITIZE if sanitize else []), *flags, *(extra or []),
+           "-I", str(lib_dir), str(source), str(CSRC / "host_main.c"), "-o", str(exe)]
     if needs_libm(lib_dir):
         cmd.append("-lm")
     _run(cmd)
@@ -123,6 +134,25 @@ def stream_text(X_steps: np.ndarray, reset_every: int | None) -> str:
             lines.append("reset\n")
         lines.append(",".join(f"{float(v):.9g}" for v in row) + "\n")
     return "".join(lines)
+
+
+def run_host_batch(exe: Path, X: np.ndarray, n_outputs: int = 1, request_rows: int | None = None,
+                   timeout: float = 120) -> np.ndarray:
+    """Whole windows (n, W*F) through the program's ``--batch`` mode, ``request_rows`` windows per request (default:
+    all in one): float32 outputs (n,) or (n, K), NaN for a window with a non-finite input."""
+    X32 = np.ascontiguousarray(np.asarray(X, np.float64), dtype=np.float32)
+    step = request_rows or max(len(X32), 1)
+    data = b"".join(np.uint32(len(part)).tobytes() + part.tobytes()
+                    for part in (X32[k:k + step] for k in range(0, len(X32), step)))
+    try:
+        proc = subprocess.run([str(exe), "--batch"], input=data + np.uint32(0).tobytes(), capture_output=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        raise UserError(f"{exe} --batch: no result within {timeout:.0f} s") from err
+    if proc.returncode != 0 or len(proc.stdout) != 4 * len(X32) * n_outputs:
+        raise UserError(f"{exe} --batch: exit code {proc.returncode}, {len(proc.stdout)} bytes for {len(X32)} windows")
+    y = np.frombuffer(proc.stdout, np.float32).reshape(len(X32), n_outputs)
+    return y[:, 0] if n_outputs == 1 else y
 
 
 def run_host_stream(exe: Path, X_steps: np.ndarray, reset_every: int | None = None,

@@ -23,11 +23,11 @@ module tl_act_lut #(
     logic [W-1:0] rom [0:DEPTH-1];
     initial $readmemh(FILE, rom);
 
-    logic [W-1:0] mag;     // |x| as unsigned: |-2^(W-1)| = 2^(W-1) fits
-    logic [W-1:0] idx;     // (|x| + HALF) < 2^W: no overflow
+    logic [W-1:0] sum;     // |x| + HALF as ONE adder: |x| = (x ^ sign) + sign; < 2^W: no overflow
+    logic [W-1:0] idx;
     always_comb begin
-        mag = x[W-1] ? (W'(0) - x) : x;
-        idx = (mag + HALF) >> SHIFT;
+        sum = (x ^ {W{x[W-1]}}) + (HALF + W'(x[W-1]));
+        idx = sum >> SHIFT;
     end
 
     // registered table read (maps to block RAM); sign and saturation applied after the register

@@ -176,6 +176,56 @@ module tl_board #(
         c_dig   <= dig;
     end
     assign split = fs == F_TRAIL && !c_space && !c_comma && !c_nl;
+    // Line parser phase A (the cycle of rx_go or redo, in S_RX): every per-character decision is registered here;
+    // phase B (the next cycle, pb) only applies them (timing: the state decode and the decision logic are
+    // separate paths). Nothing the decisions read changes between A and B; characters are >= 10 bit times apart.
+    logic        pa, pb, d_split, d_fend, d_errf, d_fego, d_cnt_inc, d_fj_wrap, d_full, d_cmadv, d_cmk_inc;
+    logic        d_flen_inc, d_fneg, d_eneg, d_mdig, d_fracinc, d_adjinc, d_xdig;
+    logic [3:0]  d_fs, fs_next;
+    logic [29:0] d_m10;
+    logic [9:0]  d_x10;
+    logic signed [11:0] d_ee;
+    logic        f_mant, f_infrac, f_mlt;
+    always_comb begin
+        case (fs)
+            F_LEAD:  fs_next = c_space ? F_LEAD : c_sign ? F_SIGN : c_digit ? F_INT : c_dot ? F_DOT0 : F_BAD;
+            F_SIGN:  fs_next = c_digit ? F_INT : c_dot ? F_DOT0 : F_BAD;
+            F_INT:   fs_next = c_digit ? F_INT : c_dot ? F_FRAC : c_e ? F_E : c_space ? F_TRAIL : F_BAD;
+            F_DOT0:  fs_next = c_digit ? F_FRAC : F_BAD;
+            F_FRAC:  fs_next = c_digit ? F_FRAC : c_e ? F_E : c_space ? F_TRAIL : F_BAD;
+            F_E:     fs_next = c_sign ? F_ESIGN : c_digit ? F_EXP : F_BAD;
+            F_ESIGN: fs_next = c_digit ? F_EXP : F_BAD;
+            F_EXP:   fs_next = c_digit ? F_EXP : c_space ? F_TRAIL : F_BAD;
+            F_TRAIL: fs_next = c_space ? F_TRAIL : F_BAD;
+            default: fs_next = F_BAD;
+        endcase
+        f_mant   = fs == F_LEAD || fs == F_SIGN || fs == F_INT || fs == F_DOT0 || fs == F_FRAC;
+        f_infrac = fs == F_DOT0 || fs == F_FRAC;
+        f_mlt    = f_m < 30'd100000000;
+    end
+    always_ff @(posedge clk) begin
+        pb         <= rst_n && pa;
+        d_split    <= split;
+        d_fend     <= c_nl || c_comma || split;
+        d_errf     <= 32'(count) < NVAL && !f_valid && err_field == '0;
+        d_fego     <= 32'(count) < NVAL && f_valid && !overflow;
+        d_cnt_inc  <= count != {CNTW{1'b1}};
+        d_fj_wrap  <= 32'(fj) == NRAW - 1;
+        d_full     <= len >= LW'(MAX_LINE);
+        d_cmadv    <= !(c_space && cm_lead);
+        d_cmk_inc  <= cm_k != 4'd15;
+        d_flen_inc <= !c_space && f_len != 7'd127;
+        d_fs       <= fs_next;
+        d_fneg     <= fs == F_LEAD && c_minus;
+        d_eneg     <= fs == F_E && c_minus;
+        d_mdig     <= c_digit && f_mant && f_mlt;
+        d_fracinc  <= c_digit && f_mant && f_mlt && f_infrac;
+        d_adjinc   <= c_digit && f_mant && !f_mlt && !f_infrac;
+        d_m10      <= (f_m << 3) + (f_m << 1) + 30'(c_dig);
+        d_xdig     <= c_digit && (fs == F_E || fs == F_ESIGN || fs == F_EXP);
+        d_x10      <= (f_x < 10'd100) ? (f_x << 3) + (f_x << 1) + 10'(c_dig) : 10'd999;
+        d_ee       <= f_ee;
+    end
     function automatic logic [7:0] info_ch(input logic [3:0] i);
         case (i) 4'd0: info_ch = "i"; 4'd1: info_ch = "n"; 4'd2: info_ch = "f"; 4'd3: info_ch = "o";
             default: info_ch = 8'h00; endcase
@@ -198,16 +248,17 @@ module tl_board #(
     logic signed [AW:0] sc_val, sc_code, sc_v, sc_c;   // sc_v, sc_c: registered steps (timing)
     logic [1:0]        sc_fin;
     logic [AW-1:0]     sc_sum;
-    logic signed [AW-1:0] c_sel;
-    logic signed [AW:0]   c_ext, c_negv;
+    logic signed [AW:0]   c_negv, sc_cn;      // sc_cn: -C[j] + neg, registered (constant during a field)
     always_comb begin
-        c_sel   = '0;
-        for (int j = 0; j < NRAW; j = j + 1) if (int'(sc_j) == j) c_sel = CTAB[j * AW +: AW];
+        // -C[j] + neg for the field's feature: a mux of constants (no adder at run time)
+        c_negv  = '0;
+        for (int j = 0; j < NRAW; j = j + 1)
+            if (int'(sc_j) == j)
+                c_negv = sc_neg ? (AW+1)'(1) - (AW+1)'($signed(CTAB[j * AW +: AW]))
+                                : (AW+1)'(0) - (AW+1)'($signed(CTAB[j * AW +: AW]));
         sc_sum  = (sc_acc << 1) + (sc_m[29] ? sc_k : '0);
-        // ±P - C as ONE adder: -P = ~P + 1, so (neg ? ~P : P) + (-C) + neg
-        c_ext   = (AW+1)'(c_sel);
-        c_negv  = {(AW+1){1'b0}} - c_ext;
-        sc_val  = $signed(sc_neg ? ~{1'b0, sc_acc} : {1'b0, sc_acc}) + c_negv + $signed({{AW{1'b0}}, sc_neg});
+        // ±P - C as ONE adder: -P = ~P + 1, so (neg ? ~P : P) + (-C + neg)
+        sc_val  = $signed(sc_neg ? ~{1'b0, sc_acc} : {1'b0, sc_acc}) + sc_cn;
         sc_code = (sc_v + ((AW+1)'(1) <<< (G - 1))) >>> G;
     end
 
@@ -228,6 +279,8 @@ module tl_board #(
     logic [31:0] n_val, n_pow;
     logic [3:0]  n_digit, n_pos;
     logic        n_started, n_pt;
+    logic [32:0] n_sub;            // n_val - n_pow, registered (bit 32: borrow)
+    logic        n_sig, n_dot, n_last;   // S_NUM2's decisions, registered on entering it (timing)
     function automatic logic [MA-1:0] cls_off(input logic [OI_W-1:0] k);
         cls_off = '0;
         for (int c = 0; c < NOUT; c = c + 1) if (int'(k) == c) cls_off = MA'(CLS_OFF[c * 16 +: 16]);
@@ -242,8 +295,9 @@ module tl_board #(
 
     // ------------------------------------------------------------------ control
     typedef enum logic [4:0] {S_RX, S_SCWAIT, S_CLASS, S_LOAD, S_RUN, S_WAIT, S_YMUL, S_YR, S_YABS, S_PROG, S_STR0, S_STR1, S_STR2,
-                              S_NUM0, S_NUM1, S_NUM2, S_CHAR} state_t;
+                              S_NUM0, S_NUM1, S_NUM1B, S_NUM2, S_CHAR} state_t;
     state_t st;
+    assign pa = st == S_RX && (rx_go || redo);   // line parser phase A
     localparam logic [2:0] R_BANNER = 3'd0, R_SC = 3'd1, R_EMPTY = 3'd2, R_LONG = 3'd3, R_VAL = 3'd4,
                            R_COUNT = 3'd5, R_OK = 3'd6;
     logic [2:0]  reply;
@@ -268,18 +322,20 @@ module tl_board #(
             fs <= F_LEAD; f_neg <= 1'b0; e_neg <= 1'b0; f_m <= '0; f_frac <= '0; f_adj <= '0; f_len <= '0; f_x <= '0;
             sc_busy <= 1'b0; sc_kw <= '0; sc_bit <= '0; sc_acc <= '0; sc_k <= '0; sc_m <= '0;
             sc_neg <= 1'b0; sc_zero <= 1'b0; sc_ovf <= 1'b0; sc_j <= '0; sc_kaddr <= '0;
-            sc_fin <= '0; sc_v <= '0; sc_c <= '0; y_rr <= '0; y_abs <= '0;
+            sc_fin <= '0; sc_v <= '0; sc_c <= '0; sc_cn <= '0; y_rr <= '0; y_abs <= '0;
             fe_go <= 1'b0; fe_j <= '0; fe_i <= '0; fe_neg <= 1'b0; fe_m <= '0; fe_ee <= '0; sc_i <= '0;
             start <= 1'b0; in_we <= 1'b0; in_addr <= '0; in_data <= '0; ld_i <= '0;
             selfcheck <= 1'b0; sc_pass <= 1'b0; y_code <= '0; y_acc <= '0; y_bit <= '0; y_neg <= 1'b0;
             us <= '0; us_pre <= '0; tx_send <= 1'b0; tx_data <= '0; ch <= '0; m_addr <= '0; k_addr <= '0;
             n_val <= '0; n_pow <= '0; n_digit <= '0; n_pos <= '0; n_started <= 1'b0; n_pt <= 1'b0;
+            n_sub <= '0; n_sig <= 1'b0; n_dot <= 1'b0; n_last <= 1'b0;
         end else begin
             start <= 1'b0;
             in_we <= 1'b0;
             tx_send <= 1'b0;
             // ---------------- scaler start (one cycle after the field's end)
             fe_go <= 1'b0;
+            sc_cn <= c_negv;                       // sc_j, sc_neg are set >= 30 cycles before sc_val is used
             if (fe_go) begin
                 sc_busy <= 1'b1; sc_j <= fe_j; sc_i <= fe_i; sc_neg <= fe_neg;
                 sc_m <= fe_m; sc_bit <= 5'd30; sc_acc <= '0; sc_k <= '0; sc_ovf <= 1'b0;
@@ -323,68 +379,52 @@ module tl_board #(
                 end
             end
 
-            case (st)
-            // ---------------- receive a line
-            S_RX: if (rx_go || redo) begin
-                redo <= split;
-                if (c_nl || c_comma || split) begin
+            if (pa) redo <= 1'b0;
+            // ---------------- receive a line, phase B: apply the decisions registered in phase A
+            //                  (pb implies st == S_RX: only phase B leaves S_RX)
+            if (pb) begin
+                redo <= d_split;
+                if (d_fend) begin
                     // end of a field
-                    if (32'(count) < NVAL && !f_valid && err_field == '0) err_field <= count + CNTW'(1);
+                    if (d_errf) err_field <= count + CNTW'(1);
                     // latch the field; the scaler starts next cycle (timing: f_ee is registered first)
-                    fe_go  <= 32'(count) < NVAL && f_valid && !overflow;
-                    fe_j   <= fj; fe_i <= VM_AW'(count); fe_neg <= f_neg; fe_m <= f_m; fe_ee <= f_ee;
-                    if (count != {CNTW{1'b1}}) count <= count + CNTW'(1);
-                    fj <= (32'(fj) == NRAW - 1) ? '0 : fj + JW'(1);
+                    fe_go  <= d_fego;
+                    fe_j   <= fj; fe_i <= VM_AW'(count); fe_neg <= f_neg; fe_m <= f_m; fe_ee <= d_ee;
+                    if (d_cnt_inc) count <= count + CNTW'(1);
+                    fj <= d_fj_wrap ? '0 : fj + JW'(1);
                     fs <= F_LEAD; f_neg <= 1'b0; e_neg <= 1'b0; f_m <= '0; f_frac <= '0; f_adj <= '0; f_len <= '0;
                     f_x <= '0;
                 end
-                if (split) begin
-                    // the character starts the next field: processed in the next cycle (redo)
+                if (d_split) begin
+                    // the character starts the next field: processed again (redo: phase A, then B)
                 end else if (c_nl) begin
                     st <= S_SCWAIT;
-                end else if (len >= LW'(MAX_LINE)) begin
+                end else if (d_full) begin
                     overflow <= 1'b1;
                 end else begin
                     len <= len + LW'(1);
                     if (!c_space) nonblank <= 1'b1;
-                    if (!(c_space && cm_lead)) begin
+                    if (d_cmadv) begin
                         cm_lead <= 1'b0;
-                        if (cm_k != 4'd15) cm_k <= cm_k + 4'd1;
+                        if (d_cmk_inc) cm_k <= cm_k + 4'd1;
                         if (!c_info) m_info <= 1'b0;
                         if (!c_self) m_self <= 1'b0;
                     end
                     if (!c_comma) begin
-                        if (!c_space && f_len != 7'd127) f_len <= f_len + 7'd1;
-                        case (fs)
-                            F_LEAD:  fs <= c_space ? F_LEAD : c_sign ? F_SIGN : c_digit ? F_INT :
-                                           c_dot ? F_DOT0 : F_BAD;
-                            F_SIGN:  fs <= c_digit ? F_INT : c_dot ? F_DOT0 : F_BAD;
-                            F_INT:   fs <= c_digit ? F_INT : c_dot ? F_FRAC : c_e ? F_E :
-                                           c_space ? F_TRAIL : F_BAD;
-                            F_DOT0:  fs <= c_digit ? F_FRAC : F_BAD;
-                            F_FRAC:  fs <= c_digit ? F_FRAC : c_e ? F_E : c_space ? F_TRAIL : F_BAD;
-                            F_E:     fs <= c_sign ? F_ESIGN : c_digit ? F_EXP : F_BAD;
-                            F_ESIGN: fs <= c_digit ? F_EXP : F_BAD;
-                            F_EXP:   fs <= c_digit ? F_EXP : c_space ? F_TRAIL : F_BAD;
-                            F_TRAIL: fs <= c_space ? F_TRAIL : F_BAD;
-                            default: fs <= F_BAD;
-                        endcase
-                        if (fs == F_LEAD && c_minus) f_neg <= 1'b1;
-                        if ((fs == F_E) && c_minus) e_neg <= 1'b1;
+                        if (d_flen_inc) f_len <= f_len + 7'd1;
+                        fs <= d_fs;
+                        if (d_fneg) f_neg <= 1'b1;
+                        if (d_eneg) e_neg <= 1'b1;
                         // mantissa digits: up to 9 significant digits, later integer digits scale by 10
-                        if (c_digit && (fs == F_LEAD || fs == F_SIGN || fs == F_INT || fs == F_DOT0 || fs == F_FRAC)) begin
-                            if (f_m < 30'd100000000) begin
-                                f_m <= (f_m << 3) + (f_m << 1) + 30'(c_dig);
-                                if (fs == F_DOT0 || fs == F_FRAC) f_frac <= f_frac + 7'd1;
-                            end else if (fs != F_DOT0 && fs != F_FRAC) begin
-                                f_adj <= f_adj + 7'd1;
-                            end
-                        end
-                        if (c_digit && (fs == F_E || fs == F_ESIGN || fs == F_EXP))
-                            f_x <= (f_x < 10'd100) ? (f_x << 3) + (f_x << 1) + 10'(c_dig) : 10'd999;
+                        if (d_mdig) f_m <= d_m10;
+                        if (d_fracinc) f_frac <= f_frac + 7'd1;
+                        if (d_adjinc) f_adj <= f_adj + 7'd1;
+                        if (d_xdig) f_x <= d_x10;
                     end
                 end
             end
+            case (st)
+            S_RX: ;
             // ---------------- end of line: classify (after the last field's scaler finished)
             S_SCWAIT: if (!sc_busy && !in_we && !fe_go) st <= S_CLASS;
             S_CLASS: begin
@@ -495,19 +535,28 @@ module tl_board #(
                 n_pos <= 4'd9; n_pow <= pow10(4'd9); n_digit <= '0; n_started <= 1'b0;
                 st <= S_NUM1;
             end
-            S_NUM1: if (n_val >= n_pow) begin          // repeated subtraction: one digit
-                n_val <= n_val - n_pow; n_digit <= n_digit + 4'd1;
+            S_NUM1: begin                              // repeated subtraction: n_val - n_pow registered
+                n_sub <= {1'b0, n_val} - {1'b0, n_pow};
+                st <= S_NUM1B;
+            end
+            S_NUM1B: if (!n_sub[32]) begin             // n_val >= n_pow: one more for this digit
+                n_val <= n_sub[31:0]; n_digit <= n_digit + 4'd1;
+                st <= S_NUM1;
             end else begin
+                // print the digit if significant, or within the minimum digits (YD + 1 with a point, else 1);
+                // the decimal point goes before the digit at position YD - 1
+                n_sig  <= n_digit != 4'd0 || n_started || n_pos == 4'd0 || (n_pt && 32'(n_pos) <= YD);
+                n_dot  <= n_pt && 32'(n_pos) == YD - 1 && ch != ".";
+                n_last <= n_pos == 4'd0;
                 st <= S_NUM2;
             end
             S_NUM2: if (!tx_busy && !tx_send) begin
-                // print the digit if significant, or within the minimum digits (YD + 1 with a point, else 1)
-                if (n_digit != 4'd0 || n_started || n_pos == 4'd0 || (n_pt && 32'(n_pos) <= YD)) begin
-                    if (n_pt && 32'(n_pos) == YD - 1 && ch != ".") begin
-                        tx_data <= "."; tx_send <= 1'b1; ch <= ".";   // the point, then this digit again
+                if (n_sig) begin
+                    if (n_dot) begin
+                        tx_data <= "."; tx_send <= 1'b1; ch <= "."; n_dot <= 1'b0;   // the point, then this digit
                     end else begin
                         tx_data <= "0" + 8'(n_digit); tx_send <= 1'b1; n_started <= 1'b1; ch <= "0";
-                        if (n_pos == 4'd0) st <= S_PROG;
+                        if (n_last) st <= S_PROG;
                         else begin n_pos <= n_pos - 4'd1; n_pow <= pow10(n_pos - 4'd1); n_digit <= '0; st <= S_NUM1; end
                     end
                 end else begin

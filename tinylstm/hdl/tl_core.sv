@@ -12,10 +12,14 @@
 //
 // Every memory has one synchronous read port and one write port (block RAM: weights and bias in one memory, the
 // sigmoid and tanh tables once each, VM, cell state, GBUF). The post-processor (PP) reads GBUF one row per cycle;
-// an LSTM unit (rows 4u..4u+3 = gates i, f, g, o) takes 4 cycles and runs down a 10-stage pipeline (token
-// offsets d): d1 sig(i), d2 sig(f), d3 tanh(g) and c_prev, d4 sig(o) looked up in the shared tables;
-// d4 i*g, f*c_prev; d5 c = rq(sum); d6 tanh(c), c -> CMEM; d7 o*tanh(c); d8 h = rq(.); d9 h -> VM[dst + u]
-// (d = cycles after the unit's first GBUF read).
+// an LSTM unit (rows 4u..4u+3 = gates i, f, g, o) takes 4 cycles and runs down a 13-stage pipeline (token
+// offsets d = cycles after the unit's first GBUF read): d2 sig(i), d3 sig(f) (looked up in the shared tables,
+// one cycle each) and c_prev read; d4 tanh(g) registered and f*c_prev; d5 sig(o) and i*tanh(g) (+ rounding
+// half); d6 their sum; d7 c = sat(sum >> n); d8 tanh(c) looked up, c -> CMEM; d9 tanh(c) registered;
+// d10 o*tanh(c) (o held in a second register from d6: the next unit's d5 is our d9); d11 h = rq(.); d12 h -> VM[dst + u]. Every multiplier has registered inputs and a registered
+// product, every table output is registered before a multiplier (timing: iCE40 UP5K at >= 30 MHz).
+// The tanh table looks up g at d3 and c at d8: a unit that would start 5 cycles after the previous one (its g
+// lookup in the previous unit's c lookup cycle) waits one more cycle; 4 or >= 6 cycles apart never collide.
 // A dense row takes 1 cycle (d1 relu/linear, d2 -> VM). Units start at least 4 cycles apart, so the shared
 // tables and multipliers never collide.
 // Hazard interlock: when a pass has issued its last operand, its destination range is recorded; operand reads
@@ -253,7 +257,9 @@ module tl_core
                 if (p_valid) acc[gl] <= acc_next[gl];   // bubbles (interlock stalls) must not accumulate
             end
             always_comb begin
-                if (p_first) acc_next[gl] = ACC_W'(p_prod[gl]);
+                // the bias product is b << FRAC (low FRAC bits zero): OR-ing in the rounding half is exact, so
+                // the capture needs no adder: rq(sum) = sat((sum + half) >> FRAC) = sat(acc >> FRAC)
+                if (p_first) acc_next[gl] = ACC_W'(p_prod[gl]) | RQ_HALF;
                 else         acc_next[gl] = acc[gl] + ACC_W'(p_prod[gl]);
             end
         end
@@ -266,16 +272,21 @@ module tl_core
     logic [1:0]      ph;                    // LSTM unit read phase (row 4u + ph)
     logic [15:0]     rc [0:1];              // rows captured into each GBUF half
     /* verilator lint_off UNUSEDSIGNAL */
-    logic [15:0]     e_kind, e_last, e_cbase, e_czero, e_dst, need_row, grow;
+    logic [15:0]     e_kind, e_lastm1, e_cbase, e_czero, e_dst, need_row, grow;
+    logic            lastu_q, lastp_q;      // registered: pp_u is the pass's last unit; pp_pi is the last pass
     logic            pp_hold;               // the cycle after a PP pass change (the e_* registers reload)
     /* verilator lint_on UNUSEDSIGNAL */
     logic            e_lstm, pp_go, pp_lastu, g_re;
+    localparam int ND = 12;
+    logic [ND-1:0]   tok;                   // LSTM token pipeline (below)
     logic [GB_AW-1:0] g_addr, g_base;       // GBUF read address; base row of the LSTM unit being read
     always_comb begin
         e_lstm   = (e_kind[1:0] == K_LSTM);
         need_row = e_lstm ? {pp_u[13:0], 2'b11} : pp_u;
-        pp_go    = pp_run && !pp_hold && (ph == 2'd0) && (need_row < rc[pp_pi[0]]);
-        pp_lastu = (pp_u == e_last);
+        // an LSTM unit does not start 5 cycles after the previous one (tok[4]): tanh table collision (above)
+        pp_go    = pp_run && !pp_hold && (ph == 2'd0) && (need_row[GB_RW:0] < rc[pp_pi[0]][GB_RW:0]) &&
+                   !(e_lstm && tok[4]);      // rows of a half: < 2^GB_RW, so GB_RW + 1 bits compare exactly
+        pp_lastu = lastu_q;
         grow     = e_lstm ? {pp_u[13:0], ph} : pp_u;
         g_re     = pp_go || (ph != 2'd0);
         g_addr   = (ph == 2'd0) ? {pp_pi[0], grow[GB_RW-1:0]} : g_base + GB_AW'(ph);
@@ -284,7 +295,12 @@ module tl_core
     // the PP pass's fields, registered (one cycle behind pp_pi: pp_hold blocks that cycle)
     always_ff @(posedge clk) begin
         e_kind  <= fld(pp_pi, F_KIND);
-        e_last  <= fld(pp_pi, F_DST_LEN) - 16'd1;
+        e_lastm1 <= fld(pp_pi, F_DST_LEN) - 16'd2;
+        lastp_q <= pp_pi == PI_W'(NPASS - 1);
+        // pp_u == last unit, kept as a register (timing): set in the hold cycle of a pass change (pp_u = 0),
+        // updated when pp_u advances (pp_u + 1 == DST_LEN - 1)
+        if (pp_hold)    lastu_q <= fld(pp_pi, F_DST_LEN) == 16'd1;
+        else if (pp_go) lastu_q <= pp_u == e_lastm1;
         e_cbase <= fld(pp_pi, F_C_BASE);
         e_czero <= fld(pp_pi, F_C_ZERO);
         e_dst   <= fld(pp_pi, F_DST_BASE);
@@ -295,9 +311,7 @@ module tl_core
     always_ff @(posedge clk)
         if (g_re) gq <= gbuf[g_addr];
 
-    // LSTM token pipeline (bit d: a unit is at offset d) and its per-unit info
-    localparam int ND = 9;
-    logic [ND-1:0]   tok;
+    // LSTM token pipeline (bit d: a unit is at offset d) and its per-unit info (tok: declared above)
     logic [VM_AW-1:0] t_dst [0:ND-1];
     logic [C_AW-1:0]  t_cidx [0:ND-1];
     logic [ND-1:0]   t_last, t_final, t_czero;
@@ -309,36 +323,34 @@ module tl_core
     // shared activation tables: the sigmoid table always looks up the GBUF output (i, f, o at d1, d2, d4); the
     // tanh table looks up g (d3) or c (d6)
     logic signed [W-1:0] sig_y, tanh_x, tanh_y, c_q, h_q, dv, cq;
-    logic signed [W-1:0] si_h, sf_h, so_h;
+    logic signed [W-1:0] si_h, sf_h, so_h, so_d, th_g, th_c;
     logic signed [2*W-1:0] fc_p, h_p;
-    logic signed [ACC_W-1:0] ig_p;
-    assign tanh_x = tok[5] ? c_q : gq;
+    logic signed [ACC_W-1:0] ig_p, c_s;
+    assign tanh_x = tok[7] ? c_q : gq;
     tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(SIG_DEPTH), .AW(SIG_AW), .SHIFT(LUT_SHIFT), .TANH(0), .FILE(SIG_FILE))
         u_sig (.clk(clk), .x(gq), .y(sig_y));
     tl_act_lut #(.W(W), .FRAC(FRAC), .DEPTH(TANH_DEPTH), .AW(TANH_AW), .SHIFT(LUT_SHIFT), .TANH(1), .FILE(TANH_FILE))
         u_tanh (.clk(clk), .x(tanh_x), .y(tanh_y));
 
-    logic signed [ACC_W-1:0] c_sum;
     logic signed [W-1:0]     cq_z;                   // c(t-1), 0 at t = 0
-    always_comb begin
-        c_sum = ig_p + ACC_W'(fc_p);
-        cq_z  = t_czero[3] ? ZERO : cq;
-    end
+    always_comb cq_z = t_czero[3] ? ZERO : cq;
 
     always_ff @(posedge clk) begin
         // token bit j is set in cycle T + 1 + j of a unit whose first GBUF read is in cycle T
         if (tok[1]) si_h <= sig_y;                       // sigmoid(i)
         if (tok[2]) sf_h <= sig_y;                       // sigmoid(f)
         if (tok[2]) cq   <= cmem[t_cidx[2]];             // c(t-1)
-        if (tok[3]) begin                                // tanh(g) in tanh_y
-            ig_p <= ACC_W'(si_h * tanh_y) + RQ_HALF;      // + half: c = sat((ig + fc) >> n)
-            fc_p <= sf_h * cq_z;
-        end
+        if (tok[3]) th_g <= tanh_y;                      // tanh(g)
+        if (tok[3]) fc_p <= sf_h * cq_z;
         if (tok[4]) so_h <= sig_y;                       // sigmoid(o)
-        if (tok[4]) c_q  <= sat(c_sum >>> FRAC);
-        if (tok[5]) cmem[t_cidx[5]] <= c_q;              // and tanh(c) looked up
-        if (tok[6]) h_p  <= so_h * tanh_y;
-        if (tok[7]) h_q  <= rq(ACC_W'(h_p));
+        if (tok[4]) ig_p <= ACC_W'(si_h * th_g) + RQ_HALF;  // + half: c = sat((ig + fc) >> n)
+        if (tok[5]) c_s  <= ig_p + ACC_W'(fc_p);
+        if (tok[5]) so_d <= so_h;                        // the next unit overwrites so_h at our d9
+        if (tok[6]) c_q  <= sat(c_s >>> FRAC);
+        if (tok[7]) cmem[t_cidx[7]] <= c_q;              // and tanh(c) looked up
+        if (tok[8]) th_c <= tanh_y;                      // tanh(c)
+        if (tok[9]) h_p  <= so_d * th_c;
+        if (tok[10]) h_q <= rq(ACC_W'(h_p));
         if (dtok[0]) dv  <= (dt_relu[0] && gq[W-1]) ? ZERO : gq;
     end
 
@@ -349,13 +361,13 @@ module tl_core
     logic [VM_AW-1:0] wr_addr;
     logic [W-1:0]    wr_val;
     always_comb begin
-        wr_lstm  = tok[8];
+        wr_lstm  = tok[ND-1];
         wr_dense = dtok[1];
         wr_en    = wr_lstm || wr_dense;
-        wr_addr  = wr_lstm ? t_dst[8] : dt_dst[1];
+        wr_addr  = wr_lstm ? t_dst[ND-1] : dt_dst[1];
         wr_val   = wr_lstm ? h_q : dv;
-        wr_last  = wr_lstm ? t_last[8] : dt_last[1];
-        wr_final = wr_lstm ? t_final[8] : dt_final[1];
+        wr_last  = wr_lstm ? t_last[ND-1] : dt_last[1];
+        wr_final = wr_lstm ? t_final[ND-1] : dt_final[1];
     end
 
     always_ff @(posedge clk) begin
@@ -466,7 +478,7 @@ module tl_core
                 if (pp_lastu) begin
                     pp_u <= '0;
                     rc[pp_pi[0]] <= '0;
-                    if (pp_pi == PI_W'(NPASS - 1)) pp_run <= 1'b0;
+                    if (lastp_q) pp_run <= 1'b0;
                     else begin
                         pp_pi <= pp_pi + PI_W'(1);
                         pp_hold <= 1'b1;
@@ -486,6 +498,7 @@ module tl_core
                 end
             end
             if (wr_lstm && wr_dense) overrun <= 1'b1;
+            if (tok[7] && tok[2]) overrun <= 1'b1;     // tanh table: c and g looked up in one cycle
             // a pass that ends its issue in the same cycle as the PP finishes the previous one keeps its hazard
             if (issue && pass_last) hz_active <= 1'b1;
         end
@@ -520,7 +533,7 @@ module tl_core
         t_dst[0]   <= VM_AW'(e_dst + pp_u);
         t_cidx[0]  <= C_AW'(e_cbase + pp_u);
         t_last[0]  <= pp_lastu;
-        t_final[0] <= pp_lastu && (pp_pi == PI_W'(NPASS - 1));
+        t_final[0] <= pp_lastu && lastp_q;
         t_czero[0] <= e_czero[0];
         for (int d = 1; d < ND; d = d + 1) begin
             t_dst[d] <= t_dst[d - 1]; t_cidx[d] <= t_cidx[d - 1];
@@ -528,7 +541,7 @@ module tl_core
         end
         dt_dst[0]   <= VM_AW'(e_dst + pp_u);
         dt_last[0]  <= pp_lastu;
-        dt_final[0] <= pp_lastu && (pp_pi == PI_W'(NPASS - 1));
+        dt_final[0] <= pp_lastu && lastp_q;
         dt_relu[0]  <= (e_kind[1:0] == K_RELU);
         for (int d = 1; d < 2; d = d + 1) begin
             dt_dst[d] <= dt_dst[d - 1]; dt_last[d] <= dt_last[d - 1]; dt_final[d] <= dt_final[d - 1];
@@ -551,7 +564,7 @@ module tl_core
     // capture register: loaded at the end of a round, shifted out one row per cycle
     always_ff @(posedge clk) begin
         if (cap_load) begin
-            for (int l = 0; l < LANES; l = l + 1) cap[l] <= rq(acc[l]);
+            for (int l = 0; l < LANES; l = l + 1) cap[l] <= sat(acc[l] >>> FRAC);   // acc includes the half
         end else if (cap_cnt != 16'd0) begin
             for (int l = 0; l < LANES - 1; l = l + 1) cap[l] <= cap[l + 1];
         end

@@ -29,6 +29,7 @@ def test_jobs_by_name_large_arguments_and_errors():
     finally:
         side.close()
         side.close()  # twice is fine
+    assert not side._tmp.exists()
 
 
 def _alive(pid: int) -> bool:
@@ -40,14 +41,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_killed_parent_neither_hangs_its_caller_nor_leaves_the_side_process(tmp_path):
+def test_a_killed_parent_neither_hangs_its_caller_nor_leaves_the_side_process_or_its_files(tmp_path):
     pid_file = tmp_path / "side.pid"
     parent = textwrap.dedent(f"""
         import os, signal, time
         from tinylstm.sidework import SideWork
         side = SideWork()
         side.submit("nap", time.sleep, 60)
-        open({str(pid_file)!r}, "w").write(str(side._proc.pid))
+        open({str(pid_file)!r}, "w").write(f"{{side._proc.pid}} {{side._tmp}}")
         time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGKILL)
     """)
@@ -56,8 +57,11 @@ def test_a_killed_parent_neither_hangs_its_caller_nor_leaves_the_side_process(tm
     proc = subprocess.run([sys.executable, "-c", parent], env=env, capture_output=True, text=True, timeout=50)
     assert proc.returncode == -9
     assert time.monotonic() - start < 40  # the 60 s job did not keep stdout/stderr open
-    side_pid = int(pid_file.read_text())
+    pid, tmp = pid_file.read_text().split(" ", 1)
+    side_pid = int(pid)
+    assert os.path.isdir(tmp)
     deadline = time.monotonic() + 20 * WATCH_S + 5
     while _alive(side_pid) and time.monotonic() < deadline:
         time.sleep(WATCH_S)
     assert not _alive(side_pid)
+    assert not os.path.exists(tmp)  # its job files and log: removed by the side process itself

@@ -15,7 +15,8 @@ TensorFlow can hang) and a direct child, so its CPU time counts in the run's ``c
 pickles on its stdout; its stderr goes to a log file of its own, so it never holds the caller's stdout or stderr
 open (a caller that reads the run's output to EOF is not kept waiting by it). It ends when its stdin reaches EOF
 (the caller closed it, or died) and, mid-job, within :data:`WATCH_S` seconds of its parent's death (it watches
-``os.getppid()``, as :mod:`tinylstm.tflite_worker` does).
+``os.getppid()``, as :mod:`tinylstm.tflite_worker` does). Its job files live in a temporary directory that
+:meth:`SideWork.close` removes; when the caller dies instead (SIGKILL), the side process removes it before it ends.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class SideWork:
         self._log = open(self._tmp / "side.log", "wb")
         root = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self._proc = subprocess.Popen([sys.executable, "-m", __name__, "--serve", str(os.getpid())],
+        self._proc = subprocess.Popen([sys.executable, "-m", __name__, "--serve", str(os.getpid()), str(self._tmp)],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env)
         self._order: list[str] = []   # submitted, results not yet read, in submission order
         self._done: dict[str, tuple[bool, Any]] = {}
@@ -96,16 +97,18 @@ class SideWork:
 
 
 # ------------------------------------------------------------------------------------------------ in the side process
-def _watch(parent: int) -> None:
+def _watch(parent: int, tmp: Path) -> None:
     while os.getppid() == parent:
         time.sleep(WATCH_S)
+    shutil.rmtree(tmp, ignore_errors=True)  # the parent died without close(): nobody else will
     os._exit(0)
 
 
-def _serve(parent: int) -> int:
+def _serve(parent: int, tmp: Path) -> int:
     """Read (name, job file) pickles from stdin until EOF, run each file's (fn, args); write (name, ok, value or
-    exception) pickles to the original stdout (the jobs' own prints go to stderr, the log)."""
-    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+    exception) pickles to the original stdout (the jobs' own prints go to stderr, the log). On EOF, and when the
+    parent dies, remove ``tmp`` (the job files and the log)."""
+    threading.Thread(target=_watch, args=(parent, tmp), daemon=True).start()
     results = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -114,6 +117,7 @@ def _serve(parent: int) -> int:
         try:
             name, path = pickle.load(jobs)
         except EOFError:
+            shutil.rmtree(tmp, ignore_errors=True)
             return 0
         try:
             with open(path, "rb") as f:
@@ -125,5 +129,5 @@ def _serve(parent: int) -> int:
         results.flush()
 
 
-if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--serve":
-    sys.exit(_serve(int(sys.argv[2])))
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--serve":
+    sys.exit(_serve(int(sys.argv[2]), Path(sys.argv[3])))

@@ -92,6 +92,33 @@ def test_fast_host_flags_give_the_same_bits(libs, host_outputs, trained, tmp_pat
             np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(host_outputs[variant][0]))
 
 
+def test_mul16_product_path_is_exact_and_gives_the_same_bits(libs, host_outputs, trained, tmp_path):
+    """TL_MUL16 (cores without a 32 x 32 -> 64 multiply: the product from four 16 x 16-bit ones): tl_mul64 equals
+    the exact product on edge and random operands, and the whole engine built with it (ASan/UBSan) computes the
+    golden model's integers on every test row."""
+    lib, _ = libs["int8"]
+    edges = [0, 1, -1, 2, -2, 0x7FFF, 0x8000, -0x8000, -0x8001, 0xFFFF, 0x10000, -0x10000, 0x7FFFFFFF, -0x7FFFFFFF,
+             -0x80000000, 0x12345678, -0x12345678, 0x7FFF8000, -0x7FFF8000]
+    rng = np.random.default_rng(0)
+    pairs = [(a, b) for a in edges for b in edges] + [tuple(int(v) for v in p) for p in
+                                                      rng.integers(-2**31, 2**31, size=(2000, 2))]
+    main = tmp_path / "mul.c"
+    main.write_text('#include <stdio.h>\n#include <stdint.h>\nint64_t tinylstm_test_mul64(int32_t a, int32_t b);\n'
+                    'int main(void) { long long a, b; while (scanf("%lld %lld", &a, &b) == 2)'
+                    ' printf("%lld\\n", (long long)tinylstm_test_mul64((int32_t)a, (int32_t)b)); return 0; }\n')
+    stdin = "".join(f"{a} {b}\n" for a, b in pairs)
+    for flags in ([], ["-DTINYLSTM_MUL16_REQUANT"]):
+        exe = tmp_path / f"mul{len(flags)}"
+        subprocess.run(["gcc", *cb.HOST_CFLAGS, *cb.SANITIZE, *flags, "-DTINYLSTM_TEST_HOOKS", "-I", str(lib),
+                        str(cb.engine_source(lib)), str(main), "-o", str(exe)], check=True)
+        out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, check=True).stdout
+        assert [int(v) for v in out.split()] == [a * b for a, b in pairs], flags
+    exe = cb.build_host(lib, tmp_path / "engine_mul16", opt="-O1", sanitize=True, extra=["-DTINYLSTM_MUL16_REQUANT"])
+    y, q = cb.run_host(exe, trained.X_test)
+    np.testing.assert_array_equal(q, intgolden.predict_q(intgolden.quantize(trained.bundle), trained.X_test))
+    np.testing.assert_array_equal(cb.float_bits(y), cb.float_bits(host_outputs["int8"][0]))
+
+
 def test_int_tanh_table_matches_golden_everywhere(libs, tmp_path):
     """The interpolated tanh/sigmoid of the C, over a sweep of arguments (both Q formats), against numpy."""
     lib, _ = libs["int8"]

@@ -489,3 +489,37 @@ def test_place_fpga_records_a_design_that_does_not_fit(tmp_path, monkeypatch):
     assert got == {"top": "tl_icebreaker", "luts": 9000, "ffs": 4000, "dsp": 9, "ebr": 40, "fmax_mhz": None,
                    "fits": False, "place_error": "ERROR: Design uses 40 ICESTORM_RAM cells, device has 30"}
     assert json.loads((tmp_path / "keep" / "report.json").read_text())["fits"] is False
+
+
+@pytest.mark.slow
+def test_trials_of_one_network_share_its_training(tmp_path, reference_csv):
+    """Two trials that differ only in the eSELL sparsity (2 seeds each, run concurrently): the network is trained
+    once per seed between them (the other trial waits on the lock and copies), and a trial gets the bytes a sweep
+    of its own trains itself; the validation errors are per sparsity (the pruning differs, the training does not)."""
+    require_tool("gcc", "riscv64-unknown-elf-gcc", "qemu-system-riscv32")
+    pytest.importorskip("ray")
+    space_text = (SPACE.replace("[3, 4, 5]", "[3]").replace('"c-int8", "esell"', '"esell"')
+                  .replace("sparsities = [0.5]", "sparsities = [0.0, 0.5]")
+                  .replace('objectives = ["c-int8.val_error", "c-int8.flash_bytes"]',
+                           'objectives = ["esell.val_error", "esell.flash_bytes"]\nseeds = 2'))
+    runs = {}
+    for name, text in (("shared", space_text), ("alone", space_text.replace("[0.0, 0.5]", "[0.5]"))):
+        space = tmp_path / f"{name}.toml"
+        space.write_text(text)
+        out = tmp_path / name
+        res = run_cli("sweep", "--data", str(reference_csv), "--space", str(space), "--out", str(out),
+                      "--concurrency", "2", "--trials", "2", timeout=900)
+        assert res.returncode == 0, res.stderr[-2000:]
+        runs[name] = (out, pd.read_csv(out / "results.csv"))
+    out, t = runs["shared"]
+    assert list(t["status"]) == ["ok", "ok"] and sorted(t["esell_sparsity"]) == [0.0, 0.5]
+    assert sum(t["trained_seeds"]) == 2  # 2 seeds x 2 trials: each seed's model trained once, by either trial
+    assert len([d for d in (out / "trained").iterdir() if not d.name.startswith(".")]) == 2  # one per seed
+    assert t["esell.val_error"].nunique() == 2
+    alone_out, alone = runs["alone"]
+    assert list(alone["trained_seeds"]) == [2]
+    half = t.loc[t["esell_sparsity"] == 0.5].iloc[0]
+    for model in ("model", "seed1"):
+        shared_bytes = (out / "trials" / half["key"] / model / "bundle.npz").read_bytes()
+        assert shared_bytes == (alone_out / "trials" / alone["key"][0] / model / "bundle.npz").read_bytes(), model
+    assert half["esell.val_error"] == alone["esell.val_error"][0] and half["val_error"] == alone["val_error"][0]

@@ -68,6 +68,20 @@ def test_lx106_int8_is_bit_exact_with_the_golden_model(reference):
     np.testing.assert_array_equal(run.y, _first_output(intgolden.predict(model, X)).astype(np.float32))
 
 
+def test_lx106_int8_engine_calls_no_64_bit_multiply(reference, tmp_path):
+    """The LX106 has no MUL32_HIGH: the engine's requantisation builds its products from 16 x 16-bit ones (TL_MUL16,
+    on by default for FPU-less Xtensa) instead of calling __muldi3; -DTINYLSTM_NO_MUL16_REQUANT brings the call back
+    (so this test sees the difference it names)."""
+    _, _, lib, _, _ = reference
+    undefined = {}
+    for tag, flags in (("default", []), ("off", ["-DTINYLSTM_NO_MUL16_REQUANT"])):
+        obj = tmp_path / f"{tag}.o"
+        cb._run([xb.XT_CC, *xb.XT_FLAGS, "-Os", *flags, "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{lib}", "-c",
+                 str(cb.engine_source(lib)), "-o", str(obj)])
+        undefined[tag] = set(cb._run(["xtensa-lx106-elf-nm", "-u", str(obj)]).split())
+    assert "__muldi3" not in undefined["default"] and "__muldi3" in undefined["off"]
+
+
 def test_lx106_instruction_counts_do_not_depend_on_the_icount_scale(reference):
     """CCOUNT runs at 40.96 cycles per instruction under shift=10 and 10.24 under shift=8: the same program gives
     the same instruction counts both ways (the conversion is right), twice the same (deterministic)."""

@@ -6,6 +6,8 @@ Layout of ``--out`` (default ``artifacts/sweep``)::
     space.toml       the space this sweep ran with (a --resume must use the same one)
     sweep.json       the settings that decide every trial's result (data SHA-256, space, seed, ...)
     trials/<key>/    one directory per finished trial: model/ (a normal model directory), result.json
+    trained/<key>/   one trained model per network and seed, shared by the trials that differ only in a target's
+                     number format (FPGA format and lanes, eSELL sparsity): trained once, copied into each trial
     results.csv      every trial of the run: parameters, validation errors, costs, status and the one-line reason
     results.parquet  the same table
     pareto_<target>.png  validation error against flash, RAM and instructions, Pareto front marked
@@ -394,6 +396,45 @@ def _train(ctx: TrialContext, arch: dict[str, Any], seed: int, model_dir: Path):
                                spec=spec)
 
 
+#: Under the sweep's --out: one trained model per (cell, LSTM units, dense units, seed), shared by every trial that
+#: differs from another only in a target's number format (FPGA format and lanes, eSELL sparsity).
+TRAINED_DIR = "trained"
+
+
+def _trained(ctx: TrialContext, arch: dict[str, Any], seed: int, model_dir: Path) -> tuple[int, int, bool]:
+    """Train ``arch`` with ``seed`` into ``model_dir``, or copy the model a trial of this sweep trained already for
+    the same network (training is deterministic: the same bytes). Returns (best epoch, epochs run, reused).
+
+    A lock file per network and seed (``flock``, released when its process ends, even killed) makes a concurrent
+    trial of the same network wait for that training instead of repeating it; the shared copy is published by one
+    ``rename`` of a staging directory (a killed training leaves only a stale stage, removed by the next one)."""
+    import fcntl
+
+    base = {k: arch[k] for k in ("cell", "lstm_units", "dense_units")}
+    text = json.dumps({"network": base, "seed": seed, "settings": ctx.settings}, sort_keys=True)
+    shared = Path(ctx.trials_dir).parent / TRAINED_DIR / hashlib.sha256(text.encode()).hexdigest()[:12]
+    shared.parent.mkdir(parents=True, exist_ok=True)
+    with open(shared.parent / f".{shared.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        info = shared / "train.json"
+        if info.is_file() and (shared / "bundle.npz").is_file():
+            shutil.copytree(shared, model_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("train.json"))
+            got = json.loads(info.read_text())
+            return int(got["best_epoch"]), int(got["epochs_run"]), True
+        result = _train(ctx, arch, seed, model_dir)
+        epochs = (int(result.best_epoch), len(result.history["loss"]))
+        stage = atomic.stage_dir(shared)
+        try:
+            shutil.copytree(model_dir, stage, dirs_exist_ok=True)
+            atomic.write_json(stage / "train.json", {"best_epoch": epochs[0], "epochs_run": epochs[1], **base,
+                                                     "seed": seed})
+            os.chmod(stage, 0o777 & ~atomic._umask())
+            os.rename(stage, shared)
+        except OSError:  # not writable, or published meanwhile by a process that ignores the lock: keep ours
+            shutil.rmtree(stage, ignore_errors=True)
+        return epochs[0], epochs[1], False
+
+
 def _target_errors(md, X: np.ndarray, y: np.ndarray, targets: Sequence[str],
                    arch: dict[str, Any] | None = None) -> dict[str, float | None]:
     """Validation error of each target's number format (golden models; TFLM itself for tflite-int8)."""
@@ -587,6 +628,7 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
         from .modeldir import ModelDir, validation_rows
 
         errors: dict[str, list[float]] = {}
+        shared_training: list[bool] = []  # per seed: the model was another trial's (same network, same seed)
         first = None
         for k in range(ctx.space.seeds):
             model_dir = stage / ("model" if k == 0 else f"seed{k}")
@@ -597,7 +639,8 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
             elif reuse:  # a sweep before seed models were kept: this seed's recorded errors stand
                 continue
             else:
-                result = _train(ctx, arch, ctx.seed + k, model_dir)
+                result = _trained(ctx, arch, ctx.seed + k, model_dir)
+                shared_training.append(result[2])
             md = ModelDir.load(model_dir)
             Xv, yv = validation_rows(md)  # the test rows are not read
             for t, e in _target_errors(md, Xv, yv, ("float",) + ctx.space.targets, arch).items():
@@ -609,8 +652,7 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
                     (model_dir / name).unlink(missing_ok=True)
         md, Xv, yv, result = first
         b = md.bundle
-        epochs = ((old["best_epoch"], old["epochs_run"]) if result is None
-                  else (result.best_epoch, len(result.history["loss"])))
+        epochs = (old["best_epoch"], old["epochs_run"]) if result is None else result[:2]
         row.update(params=b.params(), macs=b.macs(), best_epoch=epochs[0], epochs_run=epochs[1], val_rows=len(yv),
                    val_error=float(np.mean(errors["float"])), val_error_sd=float(np.std(errors["float"])))
         partial = reuse and len(errors["float"]) < ctx.space.seeds
@@ -618,6 +660,8 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
             row.update(val_error=old["val_error"], val_error_sd=old["val_error_sd"])
         if reuse:
             row["remeasured"] = "costs" if partial else "costs and errors"
+        else:
+            row["trained_seeds"] = len(shared_training) - sum(shared_training)  # 0: every seed's model was shared
         for t in ctx.space.targets:
             work = stage / ("model-esell" if t == "esell" else f"work/{t}")  # the pruned model is kept
             measured = _measure(md, t, Xv, yv, work, arch, ctx.space.fpga_clock_mhz, ctx.data,

@@ -54,6 +54,30 @@ TL_INLINE int32_t rshift_round64(int64_t x, int s)
     return (int32_t)((x + ((int64_t)1 << (s - 1))) >> s);
 }
 
+/* Cores without a 32 x 32 -> 64 multiply (no MUL32_HIGH: the ESP8266's LX106, other FPU-less Xtensa configs) call
+ * libgcc's __muldi3 for every (int64_t)a * b; TL_MUL16 builds the product from four 16 x 16-bit ones instead (the
+ * same exact 64-bit value, inline). -DTINYLSTM_MUL16_REQUANT forces it, -DTINYLSTM_NO_MUL16_REQUANT turns it off. */
+#if defined(TINYLSTM_MUL16_REQUANT) ||                                                                          \
+    (defined(__XTENSA__) && defined(__XTENSA_SOFT_FLOAT__) && !defined(TINYLSTM_NO_MUL16_REQUANT))
+#define TL_MUL16 1
+#endif
+
+/* a * b, exactly, as a 64-bit value. TL_MUL16: a = ah 2^16 + al (ah = a >> 16 signed, al the low 16 bits
+ * unsigned), so a b = ah bh 2^32 + (ah bl + al bh) 2^16 + al bl, each product within 32 bits (ah bl and al bh
+ * in (-2^31, 2^31), al bl < 2^32); the shifts are done on uint64_t (no left shift of a negative value). */
+TL_INLINE int64_t tl_mul64(int32_t a, int32_t b)
+{
+#ifdef TL_MUL16
+    int32_t ah = a >> 16, bh = b >> 16;
+    int32_t al = (int32_t)((uint32_t)a & 0xFFFFu), bl = (int32_t)((uint32_t)b & 0xFFFFu);
+    uint64_t hi = (uint64_t)(int64_t)(ah * bh) << 32;
+    uint64_t mid = (uint64_t)((int64_t)(ah * bl) + (int64_t)(al * bh)) << 16;
+    return (int64_t)(hi + mid + (uint64_t)((uint32_t)al * (uint32_t)bl));
+#else
+    return (int64_t)a * b;
+#endif
+}
+
 /* Accumulator -> output format: ((acc * m + 2^(sh-1)) >> sh), clamped to +-2^30, plus the bias. For sh = 32 the
  * clamp cannot act (|acc * m| < 2^62) and the whole is SMMLAR: bias + the rounded high word of acc * m. */
 TL_INLINE int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
@@ -65,10 +89,10 @@ TL_INLINE int32_t requant(int32_t acc, int32_t m, int sh, int32_t bias)
         __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(acc), "r"(m), "r"(bias));
         return r;
 #else
-        return (int32_t)(((int64_t)acc * m + ((int64_t)1 << 31)) >> 32) + bias;
+        return (int32_t)((tl_mul64(acc, m) + ((int64_t)1 << 31)) >> 32) + bias;
 #endif
     }
-    p = ((int64_t)acc * m + ((int64_t)1 << (sh - 1))) >> sh;
+    p = (tl_mul64(acc, m) + ((int64_t)1 << (sh - 1))) >> sh;
     if (p > TL_ACC_LIMIT) p = TL_ACC_LIMIT;
     if (p < -TL_ACC_LIMIT) p = -TL_ACC_LIMIT;
     return (int32_t)p + bias;
@@ -137,7 +161,7 @@ TL_INLINE int32_t mul_hi_round(int32_t a, int32_t b)
     __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
     return r;
 #else
-    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+    return (int32_t)((tl_mul64(a, b) + ((int64_t)1 << 31)) >> 32);
 #endif
 }
 
@@ -147,6 +171,8 @@ TL_INLINE int32_t mul_hi_round(int32_t a, int32_t b)
 #ifdef TINYLSTM_TEST_HOOKS
 int32_t tinylstm_test_tanh_q15(int32_t a, int frac);
 int32_t tinylstm_test_tanh_q15(int32_t a, int frac) { return tanh_q15(a, frac - TL_LUT_STEP_BITS); }
+int64_t tinylstm_test_mul64(int32_t a, int32_t b);
+int64_t tinylstm_test_mul64(int32_t a, int32_t b) { return tl_mul64(a, b); }
 #endif
 
 /* a[r] = sum_k x[k] * W[k][r], r < 4, over the block's words at *pw (advanced past the block); K = hd + 4 ng. */

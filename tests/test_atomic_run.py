@@ -77,3 +77,19 @@ def test_run_reports_where_its_time_went(finished):
     assert sum(sec for _, sec in timing["phases"]) <= timing["total"] + 0.05
     assert timing["cpu_total"] > 0
     assert "## Where the time went" in (finished / "report.md").read_text()
+
+
+def test_published_directories_have_the_ordinary_mode(tmp_path):
+    """A staged directory becomes the published one: it gets the mode mkdir gives (0777 & ~umask), not mkdtemp's
+    0700 - for stage_dir + swap_in (train, sweep trials) and publish_dir (exports) alike."""
+    import stat
+
+    from tinylstm import atomic
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    stage = atomic.stage_dir(tmp_path / "model")
+    atomic.swap_in(stage, tmp_path / "model")
+    atomic.publish_dir(tmp_path / "export", {"a.txt": b"x"})
+    for d in ("model", "export"):
+        assert stat.S_IMODE((tmp_path / d).stat().st_mode) == 0o777 & ~umask, d

@@ -63,15 +63,17 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> Path:
 
 
 def _stage(parent: Path, name: str) -> Path:
-    """A new staging directory ``.<name>.staging-<pid>-XXXX`` in ``parent``; stale ones (their process is gone,
-    e.g. killed) are removed first."""
+    """A new staging directory ``.<name>.staging-<pid>-XXXX`` in ``parent``, with the mode ``mkdir`` would give
+    it (it becomes the published directory); stale ones (their process is gone, e.g. killed) are removed first."""
     parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{name}.staging-"
     for old in parent.glob(f"{glob_escape(prefix)}*"):
         pid = old.name[len(prefix):].split("-", 1)[0]
         if old.is_dir() and pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+    stage = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+    os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes it 0700: published, it is an ordinary directory
+    return stage
 
 
 def glob_escape(text: str) -> str:

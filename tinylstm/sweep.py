@@ -428,7 +428,6 @@ def _trained(ctx: TrialContext, arch: dict[str, Any], seed: int, model_dir: Path
             shutil.copytree(model_dir, stage, dirs_exist_ok=True)
             atomic.write_json(stage / "train.json", {"best_epoch": epochs[0], "epochs_run": epochs[1], **base,
                                                      "seed": seed})
-            os.chmod(stage, 0o777 & ~atomic._umask())
             os.rename(stage, shared)
         except OSError:  # not writable, or published meanwhile by a process that ignores the lock: keep ours
             shutil.rmtree(stage, ignore_errors=True)
@@ -689,7 +688,6 @@ def run_trial(params: dict[str, Any], ctx: TrialContext) -> dict[str, Any]:
     else:
         row.update(times)
     atomic.write_json(stage / "result.json", row)
-    os.chmod(stage, 0o777 & ~atomic._umask())  # the staging directory is made 0700
     atomic.swap_in(stage, final)
     return row
 
